@@ -1,0 +1,253 @@
+"""``RecommendationEnv``: one user's session as a Gymnasium environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from metarec.envs.session import SessionBatch
+from metarec.envs.worlds import project_features, synthetic_world
+from metarec.errors import ActionError, ConfigError
+from metarec.simulators import SPLITS, Simulator
+
+#: ``info`` keys an agent may read. Everything else in ``info`` is evaluation-only ground truth.
+OBSERVABLE_INFO_KEYS = ("clicked", "clicks", "churned")
+#: Evaluation-only ``info`` keys: the runner strips them before agents see ``info``.
+GROUND_TRUTH_INFO_KEYS = ("expected_reward", "optimal_expected_reward", "regret", "user_id", "cumulative_regret")
+_RESET_OPTIONS = {"user", "split"}
+
+
+class RecommendationEnv(gym.Env):
+    """A recommendation session with a simulated user whose tastes are written in natural language.
+
+    Each step shows ``num_candidates`` (K) catalogue items; the agent recommends one of them
+    (``Discrete(K)``) or an ordered slate (``MultiDiscrete([K] * slate_size)``). Every sample of the action
+    space is valid: an item repeated in a slate leaves its later positions empty. The user responds through
+    the simulator's response model; the reward is the number of clicks (at most one under the default
+    multinomial logit). The episode ends when the user churns (``terminated``) or after ``horizon`` steps
+    (``truncated``).
+
+    Observation (``Dict`` of ``Box``): ``candidates`` (K, d_obs) item features (PCA of the language-model
+    embeddings, ``obs_dim`` = 32 by default), ``candidate_ids`` (K,) catalogue indices, ``history_items``
+    (H, d_obs) the last H items shown (oldest first, zero-padded on the left), ``history_feedback``
+    (H, 2) [clicked, slate position / slate_size], ``history_mask`` (H,). The persona is hidden; it is
+    reachable for evaluation and teaching through ``env.unwrapped.persona``.
+
+    ``info``: observable ``clicked`` (slate position of the first click or -1), ``clicks`` (s,), ``churned``;
+    evaluation-only ``expected_reward``, ``optimal_expected_reward``, ``regret`` (exact pseudo-regret
+    against the myopic oracle over the same K candidates), ``cumulative_regret`` and ``user_id``.
+
+    Parameters
+    ----------
+    simulator : Simulator, optional
+        The world; by default ``synthetic_world(**world)`` (MiniLM-grounded synthetic catalogue and users).
+    world : dict, optional
+        Keyword arguments of :func:`metarec.envs.worlds.synthetic_world` when ``simulator`` is None.
+    num_candidates : int or None
+        Candidates per step (K); ``None`` means the whole catalogue (``candidates="all"``).
+    slate_size : int
+        Items recommended per step (s <= K).
+    history_len : int
+        Length H of the observed history.
+    obs_dim : int or None
+        PCA dimension of item features; ``None`` gives the full embeddings.
+    horizon : int
+        Steps before truncation.
+    split : str or None
+        Users drawn at reset when no option says otherwise: ``"train"`` (default), ``"val"``, ``"test"``
+        or ``None`` for all.
+    render_mode : {"ansi", None}
+
+    Examples
+    --------
+    >>> from metarec.envs.testing import tiny_env
+    >>> env = tiny_env()
+    >>> obs, info = env.reset(seed=0)
+    >>> obs["candidates"].shape
+    (5, 8)
+    >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    >>> info["regret"] >= 0
+    True
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        simulator: Simulator | None = None,
+        *,
+        world: dict[str, Any] | None = None,
+        num_candidates: int | None = 20,
+        slate_size: int = 1,
+        history_len: int = 10,
+        obs_dim: int | None = 32,
+        horizon: int = 50,
+        split: str | None = "train",
+        render_mode: str | None = None,
+    ) -> None:
+        self.simulator = simulator if simulator is not None else synthetic_world(**(world or {}))
+        if not isinstance(self.simulator, Simulator):
+            raise TypeError(f"`simulator` must be a metarec Simulator, got {type(self.simulator).__name__}")
+        n_items = len(self.simulator.catalog)
+        mode = "all" if num_candidates is None else "random"
+        K = n_items if num_candidates is None else num_candidates
+        check_layout(n_items, K, slate_size, history_len, horizon, split, render_mode, self.metadata["render_modes"])
+        self.num_candidates, self.slate_size, self.history_len, self.horizon = K, slate_size, history_len, horizon
+        self.split, self.render_mode = split, render_mode
+        self.item_features = item_features(self.simulator, obs_dim)
+        self.observation_space = observation_space(self.item_features, n_items, K, history_len)
+        self.action_space = spaces.Discrete(K) if slate_size == 1 else spaces.MultiDiscrete([K] * slate_size)
+        self.session = SessionBatch(self.simulator, self.item_features, 1, K, slate_size, history_len, horizon, mode)
+        self._rows = np.zeros(1, dtype=np.int64)
+        self._needs_reset = True
+        self._last: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start a session with a new user (from ``options["user"]``, ``options["split"]`` or ``split``)."""
+        super().reset(seed=seed)
+        user, split = parse_reset_options(options, self.split)
+        self.session.reset_slot(0, self.np_random, user=user, split=split)
+        self._needs_reset = False
+        self._last = {}
+        return self._observation(), {"user_id": int(self.session.state.users[0])}
+
+    def step(self, action):
+        """Show the recommended item (or slate) and observe the user's response."""
+        if self._needs_reset:
+            raise ConfigError("call reset() before step(), and again after the episode ends")
+        slate = check_action(action, self.num_candidates, self.slate_size)
+        result, truncated = self.session.step(slate[None, :])
+        clicks = result.clicks[0]
+        hit = np.flatnonzero(clicks)
+        terminated, truncated = bool(result.churned[0]), bool(truncated[0])
+        self._needs_reset = terminated or truncated
+        info = {
+            "clicked": int(hit[0]) if hit.size else -1,
+            "clicks": clicks,
+            "churned": terminated,
+            "expected_reward": float(result.expected_reward[0]),
+            "optimal_expected_reward": float(result.optimal_expected_reward[0]),
+            "regret": float(result.regret[0]),
+            "cumulative_regret": float(self.session.cum_regret[0]),
+            "user_id": int(self.session.state.users[0]),
+        }
+        if self.render_mode is not None:
+            self._last = {"slate": slate, "candidates": self.session_shown(slate), "info": info}
+        return self._observation(), float(result.reward[0]), terminated, truncated, info
+
+    def render(self) -> str | None:
+        """``"ansi"``: the persona, the last slate with the click, and the running regret."""
+        if self.render_mode != "ansi":
+            return None
+        persona = self.persona
+        lines = [f"User {int(self.session.state.users[0])}: {persona.name}", f"  {persona.description}"]
+        if self._last:
+            info = self._last["info"]
+            titles = self.simulator.catalog.titles
+            for j, item in enumerate(self._last["candidates"]):
+                mark = "[click]" if info["clicks"][j] else "       "
+                lines.append(f"  {j + 1}. {mark} {titles[item]}")
+            lines.append(
+                f"  step {int(self.session.state.t[0])}: expected reward {info['expected_reward']:.3f}, "
+                f"oracle {info['optimal_expected_reward']:.3f}, cumulative regret {info['cumulative_regret']:.2f}"
+            )
+        return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def persona(self):
+        """The current user's persona (hidden from agents; for evaluation, rendering and teaching)."""
+        return self.simulator.population[int(self.session.state.users[0])]
+
+    def session_shown(self, slate: np.ndarray) -> np.ndarray:
+        """Catalogue indices of the items in ``slate`` for the candidates that were on screen."""
+        return self._previous_candidates[slate]
+
+    def oracle_action(self):
+        """The oracle's action for the current candidates (reads ground truth: for ``OracleAgent`` only)."""
+        slate = self.session.oracle_slate(self._rows)[0]
+        return int(slate[0]) if self.slate_size == 1 else slate.astype(np.int64)
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        obs = self.session.observation()
+        self._previous_candidates = obs["candidate_ids"][0]
+        return {key: value[0] for key, value in obs.items()}
+
+
+# ---------------------------------------------------------------------- shared by the vector env
+def check_layout(n_items, K, slate_size, history_len, horizon, split, render_mode, render_modes) -> None:
+    """Validate the env layout; every message names the value and the fix."""
+    for name, value in (("slate_size", slate_size), ("history_len", history_len), ("horizon", horizon)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ConfigError(f"`{name}` must be an int >= 1, got {value!r}")
+    if isinstance(K, bool) or not isinstance(K, int | np.integer) or not 1 <= K <= n_items:
+        raise ConfigError(f"`num_candidates` must be in [1, n_items={n_items}] or None for all items, got {K!r}")
+    if slate_size > K:
+        raise ConfigError(f"`slate_size` must be in [1, num_candidates={K}], got {slate_size}")
+    if split is not None and split not in SPLITS:
+        raise ConfigError(f"`split` must be one of {SPLITS} or None, got {split!r}")
+    if render_mode is not None and render_mode not in render_modes:
+        raise ConfigError(f"`render_mode` must be one of {render_modes} or None, got {render_mode!r}")
+
+
+def parse_reset_options(options: dict[str, Any] | None, default_split: str | None) -> tuple[int | None, str | None]:
+    """``(user, split)`` from reset options, rejecting unknown keys."""
+    options = options or {}
+    if not isinstance(options, dict):
+        raise TypeError(f"`options` must be a dict, got {type(options).__name__}")
+    unknown = sorted(set(options) - _RESET_OPTIONS)
+    if unknown:
+        raise ConfigError(f"unknown reset option(s) {unknown}; use {sorted(_RESET_OPTIONS)}")
+    split = options.get("split", default_split)
+    if split is not None and split not in SPLITS:
+        raise ConfigError(f"option 'split' must be one of {SPLITS} or None, got {split!r}")
+    user = options.get("user")
+    if user is not None and (isinstance(user, bool) or not isinstance(user, int | np.integer)):
+        raise TypeError(f"option 'user' must be an int user index, got {user!r}")
+    return user, split
+
+
+def item_features(simulator: Simulator, obs_dim: int | None) -> np.ndarray:
+    """PCA item features for ``simulator``'s catalogue, memoised on the simulator."""
+    cache = simulator.__dict__.setdefault("_feature_cache", {})
+    if obs_dim not in cache:
+        cache[obs_dim] = project_features(simulator.item_embeddings, obs_dim)
+    return cache[obs_dim]
+
+
+def observation_space(features: np.ndarray, n_items: int, K: int, H: int) -> spaces.Dict:
+    """The single-user observation space."""
+    d = features.shape[1]
+    bound = float(np.ceil(np.abs(features).max() + 1e-6))
+    return spaces.Dict(
+        {
+            "candidates": spaces.Box(-bound, bound, (K, d), np.float32),
+            "candidate_ids": spaces.Box(0, n_items - 1, (K,), np.int64),
+            "history_items": spaces.Box(-bound, bound, (H, d), np.float32),
+            "history_feedback": spaces.Box(0.0, 1.0, (H, 2), np.float32),
+            "history_mask": spaces.Box(0.0, 1.0, (H,), np.float32),
+        }
+    )
+
+
+def check_action(action, K: int, slate_size: int) -> np.ndarray:
+    """One user's action as a (s,) int64 slate of candidate positions, or an ``ActionError``."""
+    array = np.asarray(action)
+    if array.dtype.kind not in "iu":
+        if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+            array = array.astype(np.int64)
+        else:
+            raise ActionError(f"actions must be integer candidate positions in [0, {K}), got {action!r}")
+    expected = () if slate_size == 1 else (slate_size,)
+    if array.shape != expected and not (slate_size == 1 and array.shape == (1,)):
+        raise ActionError(
+            f"action must have shape {expected} (slate_size={slate_size}), got shape {array.shape}: {action!r}"
+        )
+    slate = array.reshape(-1).astype(np.int64)
+    if slate.min() < 0 or slate.max() >= K:
+        raise ActionError(f"actions must be candidate positions in [0, num_candidates={K}), got {action!r}")
+    return slate

@@ -1,0 +1,35 @@
+"""Registration of the ``metarec/*`` environment ids (imported by ``import metarec``)."""
+
+from __future__ import annotations
+
+import gymnasium
+
+_SINGLE = "metarec.envs.recommendation:RecommendationEnv"
+_VECTOR = "metarec.envs.vector:RecommendationVectorEnv"
+
+#: id -> (env kwargs, docstring line)
+ENV_SPECS: dict[str, dict] = {
+    "metarec/PersonaRec-v0": dict(num_candidates=20, slate_size=1, horizon=50),
+    "metarec/PersonaRecSlate-v0": dict(num_candidates=20, slate_size=5, horizon=50),
+    "metarec/LongTermEngagement-v0": dict(
+        num_candidates=20,
+        slate_size=1,
+        horizon=100,
+        world=dict(dynamics="long_term", clickbait_weight=1.5),
+    ),
+}
+ENV_DOCS = {
+    "metarec/PersonaRec-v0": "500 synthetic items, 1,000 MiniLM-grounded personas; multinomial logit; 20 random "
+    "candidates, one recommendation a step; stationary users (no drift, boredom or churn); 50 steps.",
+    "metarec/PersonaRecSlate-v0": "As PersonaRec-v0 with a slate of 5 (position bias (1 + j)^-0.5).",
+    "metarec/LongTermEngagement-v0": "Drift, boredom and churn on; clickbait raises clicks now and drains patience; "
+    "100 steps at most. The myopic oracle is not optimal here: report session return and length.",
+}
+
+
+def register_envs() -> None:
+    """Register every id once (idempotent)."""
+    for env_id, kwargs in ENV_SPECS.items():
+        if env_id in gymnasium.registry:
+            continue
+        gymnasium.register(id=env_id, entry_point=_SINGLE, vector_entry_point=_VECTOR, kwargs=kwargs)

@@ -1,0 +1,116 @@
+"""Tiny worlds for fast tests, shipped in the package so that users' tests can use them too.
+
+The tiny world has 40 items over 5 topics and 30 users. Its language-model embeddings (all-MiniLM-L6-v2)
+are precomputed and shipped in ``envs/data/tiny_world.npz``, so building it loads no model. After a change to
+the synthetic writers, regenerate them with ``python -m metarec.envs.testing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from metarec.simulators import Catalog, Dynamics, Population, Simulator, make_response_model
+
+TINY_ITEMS, TINY_TOPICS, TINY_USERS = 40, 5, 30
+_DATA = "tiny_world.npz"
+
+
+class PrecomputedEncoder:
+    """A ``TextEncoder`` that looks texts up in a fixed table; an unknown text is an error.
+
+    Parameters
+    ----------
+    table : dict of str to (d,) float32
+    """
+
+    def __init__(self, table: dict[str, np.ndarray]) -> None:
+        self.table = table
+        self.dim = len(next(iter(table.values())))
+        self.cache_key = "precomputed"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts``, (n, d) float32."""
+        missing = [t for t in texts if t not in self.table]
+        if missing:
+            raise KeyError(
+                f"{len(missing)} text(s) have no precomputed embedding, e.g. {missing[0]!r}. "
+                "Regenerate the tiny world with `python -m metarec.envs.testing`."
+            )
+        return np.stack([self.table[t] for t in texts]).astype(np.float32)
+
+
+def _tiny_parts() -> tuple[Catalog, Population]:
+    catalog = Catalog.synthetic(TINY_ITEMS, TINY_TOPICS, seed=0)
+    population = Population.synthetic(catalog, TINY_USERS, seed=1)
+    return catalog, population
+
+
+def _texts(catalog: Catalog, population: Population) -> list[str]:
+    statements = {s for p in population for s in (*p.likes, *p.dislikes)}
+    return list(catalog.texts) + sorted(statements)
+
+
+def tiny_encoder() -> PrecomputedEncoder:
+    """The shipped MiniLM embeddings of the tiny world's texts."""
+    with resources.files("metarec.envs").joinpath("data", _DATA).open("rb") as handle:
+        data = np.load(handle, allow_pickle=False)
+        return PrecomputedEncoder(dict(zip(data["texts"].tolist(), data["embeddings"])))
+
+
+def tiny_world(response: str = "mnl", dynamics: Dynamics | None = None, **response_kwargs) -> Simulator:
+    """A 40-item, 30-user world with real MiniLM grounding and no model load.
+
+    Examples
+    --------
+    >>> sim = tiny_world()
+    >>> len(sim.catalog), len(sim.population)
+    (40, 30)
+    """
+    catalog, population = _tiny_parts()
+    return Simulator(catalog, population, response=make_response_model(response, **response_kwargs),
+                     dynamics=dynamics, encoder=tiny_encoder())
+
+
+def tiny_env(slate_size: int = 1, num_candidates: int | None = 5, **kwargs):
+    """A ``RecommendationEnv`` on the tiny world: K=5, H=4, 8-d features, horizon 20."""
+    from metarec.envs.recommendation import RecommendationEnv
+
+    world = kwargs.pop("simulator", None) or tiny_world()
+    defaults = dict(history_len=4, obs_dim=8, horizon=20)
+    return RecommendationEnv(world, num_candidates=num_candidates, slate_size=slate_size, **{**defaults, **kwargs})
+
+
+def tiny_vector_env(num_envs: int = 4, slate_size: int = 1, num_candidates: int | None = 5, **kwargs):
+    """A ``RecommendationVectorEnv`` on the tiny world, same layout as :func:`tiny_env`."""
+    from metarec.envs.vector import RecommendationVectorEnv
+
+    world = kwargs.pop("simulator", None) or tiny_world()
+    defaults = dict(history_len=4, obs_dim=8, horizon=20)
+    return RecommendationVectorEnv(num_envs, world, num_candidates=num_candidates, slate_size=slate_size,
+                                   **{**defaults, **kwargs})
+
+
+def regenerate(path: Path | None = None) -> Path:
+    """Embed the tiny world's texts with the default model and write the shipped file (atomically)."""
+    import os
+    import tempfile
+
+    from metarec.encoders import HFTextEncoder
+
+    texts = _texts(*_tiny_parts())
+    embeddings = HFTextEncoder().encode(texts)
+    path = path or Path(__file__).parent / "data" / _DATA
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    with os.fdopen(fd, "wb") as handle:
+        np.savez_compressed(handle, texts=np.array(texts), embeddings=embeddings.astype(np.float32))
+    os.replace(tmp, path)
+    return path
+
+
+if __name__ == "__main__":
+    print(f"wrote {regenerate()}")

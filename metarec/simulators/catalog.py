@@ -1,0 +1,306 @@
+"""The item catalogue: ids, readable text, tags, embeddings and item-side ground truth."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from metarec.errors import CatalogError
+from metarec.seeding import SeedLike, make_rng
+from metarec.simulators.vocabulary import ATTRIBUTES, CLICKBAIT_PREFIXES, TOPICS
+
+
+class TextEncoderLike(Protocol):
+    """Anything with ``encode(texts) -> (n, d)`` float32, L2-normalised (see ``metarec.encoders``)."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def check_embeddings(embeddings: np.ndarray, n: int, what: str) -> np.ndarray:
+    """Validate an ``(n, d)`` embedding matrix and return it as float32."""
+    array = np.asarray(embeddings)
+    if array.ndim != 2 or array.shape[0] != n:
+        raise CatalogError(f"{what} must have shape (n={n}, d), got {array.shape}; re-encode the texts")
+    if not np.all(np.isfinite(array)):
+        raise CatalogError(f"{what} contains NaN or inf; check the text encoder's output")
+    return array.astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """Items a recommender can show.
+
+    Parameters
+    ----------
+    ids : sequence of str, (n,)
+        Unique item identifiers.
+    titles, texts : sequence of str, (n,)
+        Human-readable title and description (what the language model embeds).
+    tags : sequence of tuple of str, (n,)
+        Topic or genre labels; they define the topic matrix that boredom acts on.
+    quality : np.ndarray, (n,)
+        Standardised item quality (user-independent appeal).
+    popularity : np.ndarray, (n,)
+        Positive popularity weights (rating counts, or synthetic); used by popularity bias and novelty.
+    clickbait : np.ndarray, (n,), optional
+        In [0, 1]: how much an item's presentation overstates it. Zero when absent.
+    latent : np.ndarray, (n, L), optional
+        Item factors of the latent user-item term (synthetic draw or matrix factorisation).
+    embeddings : np.ndarray, (n, d), optional
+        Language-model embeddings of ``texts``; set with :meth:`with_embeddings` or a builder's ``encoder``.
+
+    Examples
+    --------
+    >>> catalog = Catalog.synthetic(n_items=30, n_topics=4, seed=0)
+    >>> len(catalog), catalog.topic_names[:2]
+    (30, ('espionage', 'romance'))
+    """
+
+    ids: tuple[str, ...]
+    titles: tuple[str, ...]
+    texts: tuple[str, ...]
+    tags: tuple[tuple[str, ...], ...]
+    quality: np.ndarray
+    popularity: np.ndarray
+    clickbait: np.ndarray | None = None
+    latent: np.ndarray | None = None
+    embeddings: np.ndarray | None = None
+    topic_names: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        if n == 0:
+            raise CatalogError("the catalogue is empty: give at least one item")
+        for name in ("titles", "texts", "tags"):
+            if len(getattr(self, name)) != n:
+                raise CatalogError(f"`{name}` has {len(getattr(self, name))} entries but `ids` has {n}")
+        if len(set(self.ids)) != n:
+            seen: set[str] = set()
+            duplicate = next(i for i in self.ids if i in seen or seen.add(i))
+            raise CatalogError(f"item ids must be unique; {duplicate!r} appears more than once")
+        for i, text in enumerate(self.texts):
+            if not isinstance(text, str) or not text.strip():
+                raise CatalogError(f"item {self.ids[i]!r} has an empty text; every item needs a description")
+        for name in ("quality", "popularity", "clickbait"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            array = np.asarray(value, dtype=np.float64)
+            if array.shape != (n,):
+                raise CatalogError(f"`{name}` must have shape ({n},), got {array.shape}")
+            if not np.all(np.isfinite(array)):
+                raise CatalogError(f"`{name}` contains NaN or inf")
+            object.__setattr__(self, name, array)
+        if np.any(self.popularity <= 0):
+            raise CatalogError("`popularity` must be positive (use counts + 1 for unseen items)")
+        if self.latent is not None:
+            latent = np.asarray(self.latent, dtype=np.float64)
+            if latent.ndim != 2 or latent.shape[0] != n or not np.all(np.isfinite(latent)):
+                raise CatalogError(f"`latent` must be a finite ({n}, L) array, got shape {latent.shape}")
+            object.__setattr__(self, "latent", latent)
+        if self.embeddings is not None:
+            object.__setattr__(self, "embeddings", check_embeddings(self.embeddings, n, "catalog embeddings"))
+        if not self.topic_names:
+            names = sorted({tag for tags in self.tags for tag in tags})
+            object.__setattr__(self, "topic_names", tuple(names))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def topics(self) -> np.ndarray:
+        """Topic matrix, (n_items, n_topics) float64: each row the item's tags, normalised to sum 1."""
+        cached = self.__dict__.get("_topics")
+        if cached is None:
+            column = {name: j for j, name in enumerate(self.topic_names)}
+            cached = np.zeros((len(self), len(self.topic_names)))
+            for i, tags in enumerate(self.tags):
+                for tag in tags:
+                    cached[i, column[tag]] = 1.0 / len(tags)
+            object.__setattr__(self, "_topics", cached)
+        return cached
+
+    def index_of(self, item_id: str) -> int:
+        """Row of ``item_id``; an unknown id raises with the closest known ids."""
+        lookup = self.__dict__.get("_index")
+        if lookup is None:
+            lookup = {item: i for i, item in enumerate(self.ids)}
+            object.__setattr__(self, "_index", lookup)
+        try:
+            return lookup[item_id]
+        except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(str(item_id), self.ids, n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise CatalogError(f"unknown item id {item_id!r}.{hint}") from None
+
+    def with_embeddings(self, encoder: TextEncoderLike) -> Catalog:
+        """Return a copy whose ``embeddings`` are ``encoder.encode(texts)``."""
+        return replace(self, embeddings=check_embeddings(encoder.encode(list(self.texts)), len(self), "encoder output"))
+
+    # ------------------------------------------------------------------ builders
+    @classmethod
+    def synthetic(
+        cls,
+        n_items: int = 500,
+        n_topics: int = 12,
+        seed: SeedLike = 0,
+        *,
+        latent_dim: int = 8,
+        mixed_share: float = 0.25,
+        clickbait_share: float = 0.1,
+        encoder: TextEncoderLike | None = None,
+    ) -> Catalog:
+        """Write ``n_items`` readable items from ``n_topics`` latent topics.
+
+        Each item has a primary topic (uniform), with probability ``mixed_share`` a secondary one, a title,
+        a premise sentence from its topic, a tone sentence, and optional clickbait framing. Quality is
+        standard normal; clickbait items are drawn with lower quality; popularity is log-normal and
+        correlated with quality.
+
+        Parameters
+        ----------
+        n_items : int
+            Number of items, >= 1.
+        n_topics : int
+            Number of topics, in [2, 16].
+        seed : int or Generator
+            Seed of every random choice.
+        latent_dim : int
+            Dimension L of the latent item factors (0 turns the latent term off).
+        encoder : TextEncoder, optional
+            When given, the texts are embedded and stored in ``embeddings``.
+        """
+        if not isinstance(n_items, int | np.integer) or n_items < 1:
+            raise CatalogError(f"`n_items` must be an int >= 1, got {n_items!r}")
+        if not 2 <= n_topics <= len(TOPICS):
+            raise CatalogError(f"`n_topics` must be in [2, {len(TOPICS)}], got {n_topics}")
+        if not 0 <= mixed_share <= 1 or not 0 <= clickbait_share <= 1:
+            raise CatalogError("`mixed_share` and `clickbait_share` must be in [0, 1]")
+        if latent_dim < 0:
+            raise CatalogError(f"`latent_dim` must be >= 0, got {latent_dim}")
+        rng = make_rng(seed)
+        topics = TOPICS[:n_topics]
+        primary = rng.integers(n_topics, size=n_items)
+        secondary = (primary + rng.integers(1, n_topics, size=n_items)) % n_topics
+        mixed = rng.random(n_items) < mixed_share
+        is_clickbait = rng.random(n_items) < clickbait_share
+        quality = rng.normal(size=n_items) - 0.8 * is_clickbait
+        clickbait = np.where(is_clickbait, rng.uniform(0.6, 1.0, size=n_items), rng.uniform(0.0, 0.15, size=n_items))
+        popularity = np.exp(0.5 * quality + rng.normal(scale=1.0, size=n_items))
+        titles, texts, tags = [], [], []
+        used_titles: dict[str, int] = {}
+        for i in range(n_items):
+            topic = topics[primary[i]]
+            first, second = topic.title_words
+            title = f"{first[rng.integers(len(first))]} {second[rng.integers(len(second))]}"
+            if is_clickbait[i]:
+                title = f"{CLICKBAIT_PREFIXES[rng.integers(len(CLICKBAIT_PREFIXES))]} {title}"
+            used_titles[title] = used_titles.get(title, 0) + 1
+            if used_titles[title] > 1:
+                title = f"{title} {_roman(used_titles[title])}"
+            sentences = [topic.hooks[rng.integers(len(topic.hooks))]]
+            item_tags = [topic.key]
+            if mixed[i]:
+                other = topics[secondary[i]]
+                hook = other.hooks[rng.integers(len(other.hooks))]
+                sentences.append("Along the way: " + hook[0].lower() + hook[1:])
+                item_tags.append(other.key)
+            sentences.append(ATTRIBUTES[rng.integers(len(ATTRIBUTES))])
+            titles.append(title)
+            texts.append(f"{title}. " + " ".join(sentences))
+            tags.append(tuple(item_tags))
+        latent = rng.normal(scale=1.0 / np.sqrt(max(latent_dim, 1)), size=(n_items, latent_dim)) if latent_dim else None
+        catalog = cls(
+            ids=tuple(f"item-{i:05d}" for i in range(n_items)),
+            titles=tuple(titles),
+            texts=tuple(texts),
+            tags=tuple(tags),
+            quality=quality,
+            popularity=popularity,
+            clickbait=clickbait,
+            latent=latent,
+            topic_names=tuple(t.key for t in topics),
+        )
+        return catalog.with_embeddings(encoder) if encoder is not None else catalog
+
+    @classmethod
+    def from_csv(
+        cls,
+        path: str | Path,
+        *,
+        id_col: str = "id",
+        text_cols: Sequence[str] = ("title", "description"),
+        title_col: str | None = "title",
+        tags_col: str | None = None,
+        tags_sep: str = "|",
+        popularity_col: str | None = None,
+        quality_col: str | None = None,
+        delimiter: str = ",",
+        encoding: str = "utf-8",
+        encoder: TextEncoderLike | None = None,
+    ) -> Catalog:
+        """Read any catalogue with text columns from a CSV file.
+
+        The item text is the ``text_cols`` joined with ". ". Errors name the file, the line and the column.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise CatalogError(f"catalog file {str(path)!r} does not exist")
+        try:
+            with path.open(newline="", encoding=encoding) as handle:
+                rows = list(csv.DictReader(handle, delimiter=delimiter))
+        except UnicodeDecodeError as error:
+            raise CatalogError(f"{path}: cannot decode as {encoding!r} ({error}); pass `encoding=`") from None
+        if not rows:
+            raise CatalogError(f"{path}: no rows; the file needs a header line and at least one item")
+        header = list(rows[0].keys())
+        needed = [id_col, *text_cols] + [c for c in (title_col, tags_col, popularity_col, quality_col) if c]
+        missing = [c for c in needed if c not in header]
+        if missing:
+            raise CatalogError(
+                f"{path}: missing column(s) {missing}; the header has {header}. "
+                f"Check `delimiter` (got {delimiter!r}) and the column arguments."
+            )
+        ids, titles, texts, tags, popularity, quality = [], [], [], [], [], []
+        for line, row in enumerate(rows, start=2):
+            parts = [(row[c] or "").strip() for c in text_cols]
+            text = ". ".join(p for p in parts if p)
+            if not text:
+                raise CatalogError(f"{path}, line {line}: empty text in columns {list(text_cols)}")
+            ids.append(row[id_col].strip())
+            titles.append((row[title_col] or "").strip() if title_col else text[:60])
+            texts.append(text)
+            tags.append(tuple(t.strip() for t in (row[tags_col] or "").split(tags_sep) if t.strip()) if tags_col else ())
+            for column, out in ((popularity_col, popularity), (quality_col, quality)):
+                if column:
+                    try:
+                        out.append(float(row[column]))
+                    except ValueError:
+                        raise CatalogError(f"{path}, line {line}: column {column!r} is not a number: {row[column]!r}") from None
+        n = len(ids)
+        tags = [t if t else ("untagged",) for t in tags]
+        quality_array = np.asarray(quality) if quality else np.zeros(n)
+        if quality:
+            quality_array = (quality_array - quality_array.mean()) / (quality_array.std() + 1e-12)
+        catalog = cls(
+            ids=tuple(ids), titles=tuple(titles), texts=tuple(texts), tags=tuple(tags),
+            quality=quality_array,
+            popularity=np.asarray(popularity) + 1.0 if popularity else np.ones(n),
+        )
+        return catalog.with_embeddings(encoder) if encoder is not None else catalog
+
+
+def _roman(number: int) -> str:
+    numerals = ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"))
+    out = ""
+    for value, letters in numerals:
+        while number >= value:
+            out, number = out + letters, number - value
+    return out

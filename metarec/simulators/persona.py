@@ -1,0 +1,339 @@
+"""Personas (users described in natural language) and populations of them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from metarec.errors import PersonaError
+from metarec.seeding import SeedLike, make_rng
+from metarec.simulators.vocabulary import (
+    DISLIKE_TEMPLATES,
+    FIRST_NAMES,
+    LIKE_TEMPLATES,
+    OCCUPATIONS,
+    PROSE_DISLIKE_TEMPLATES,
+    TOPICS,
+)
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Traits:
+    """Latent behavioural traits of a simulated user.
+
+    Attributes
+    ----------
+    temperature : float
+        Choice temperature (> 0): low is decisive, high is noisy.
+    patience : float
+        Unsatisfying steps the user tolerates before leaving (> 0); used when churn is on.
+    novelty_seeking : float
+        In [0, 1]: how fast the user tires of repeated topics (scales boredom).
+    popularity_bias : float
+        Weight on item popularity in the user's utility (may be negative: a contrarian).
+    """
+
+    temperature: float = 0.5
+    patience: float = 8.0
+    novelty_seeking: float = 0.3
+    popularity_bias: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("temperature", "patience"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value <= 0:
+                raise PersonaError(f"trait `{name}` must be a finite number > 0, got {value!r}")
+        if not 0 <= self.novelty_seeking <= 1:
+            raise PersonaError(f"trait `novelty_seeking` must be in [0, 1], got {self.novelty_seeking!r}")
+        if not np.isfinite(self.popularity_bias):
+            raise PersonaError(f"trait `popularity_bias` must be finite, got {self.popularity_bias!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class Persona:
+    """One simulated user.
+
+    Parameters
+    ----------
+    name : str
+        Display name.
+    description : str
+        Prose for people and LLM judges; may negate ("cannot stand horror"). Not used for grounding.
+    likes, dislikes : tuple of str
+        Short statements; each is embedded and grounded on items separately.
+    traits : Traits
+        Behavioural traits.
+    latent : np.ndarray, (L,), optional
+        User factors of the latent user-item term.
+    liked_topics, disliked_topics : tuple of str
+        Ground-truth topic keys when the persona was generated from topics (synthetic); empty otherwise.
+    features : np.ndarray, optional
+        Observable profile (e.g. demographics), exposed to agents as ``user_features`` when present.
+    """
+
+    name: str
+    description: str
+    likes: tuple[str, ...]
+    dislikes: tuple[str, ...] = ()
+    traits: Traits = field(default_factory=Traits)
+    latent: np.ndarray | None = None
+    liked_topics: tuple[str, ...] = ()
+    disliked_topics: tuple[str, ...] = ()
+    features: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise PersonaError("a persona needs a non-empty `name`")
+        if not self.likes:
+            raise PersonaError(f"persona {self.name!r} has no `likes`; give at least one statement")
+        for kind in ("likes", "dislikes"):
+            statements = getattr(self, kind)
+            if isinstance(statements, str):
+                raise PersonaError(f"persona {self.name!r}: `{kind}` must be a list of statements, not one string")
+            for statement in statements:
+                if not isinstance(statement, str) or not statement.strip():
+                    raise PersonaError(f"persona {self.name!r} has an empty statement in `{kind}`")
+            object.__setattr__(self, kind, tuple(statements))
+        if self.latent is not None:
+            latent = np.asarray(self.latent, dtype=np.float64)
+            if latent.ndim != 1 or not np.all(np.isfinite(latent)):
+                raise PersonaError(f"persona {self.name!r}: `latent` must be a finite 1-d vector")
+            object.__setattr__(self, "latent", latent)
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """Personas with a fixed train / val / test split.
+
+    Parameters
+    ----------
+    personas : sequence of Persona, (n_users,)
+    splits : sequence of str, (n_users,)
+        Each ``"train"``, ``"val"`` or ``"test"``: meta-learning trains on ``train``, chooses
+        hyperparameters on ``val`` and is evaluated on ``test`` users it has never seen.
+
+    Examples
+    --------
+    >>> from metarec.simulators import Catalog
+    >>> population = Population.synthetic(Catalog.synthetic(40, 4, seed=0), n_users=20, seed=0)
+    >>> len(population), sorted(set(population.splits))
+    (20, ['test', 'train', 'val'])
+    """
+
+    personas: tuple[Persona, ...]
+    splits: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.personas) == 0:
+            raise PersonaError("the population is empty: give at least one persona")
+        if len(self.splits) != len(self.personas):
+            raise PersonaError(f"`splits` has {len(self.splits)} entries for {len(self.personas)} personas")
+        bad = sorted(set(self.splits) - set(SPLITS))
+        if bad:
+            raise PersonaError(f"unknown split(s) {bad}; use {SPLITS}")
+        object.__setattr__(self, "personas", tuple(self.personas))
+        object.__setattr__(self, "splits", tuple(self.splits))
+
+    def __len__(self) -> int:
+        return len(self.personas)
+
+    def __getitem__(self, index: int) -> Persona:
+        return self.personas[index]
+
+    def __iter__(self) -> Iterator[Persona]:
+        return iter(self.personas)
+
+    def users(self, split: str | None = None) -> np.ndarray:
+        """Indices of the users in ``split`` (all users for ``None``), (n,) int64."""
+        if split is None:
+            return np.arange(len(self))
+        if split not in SPLITS:
+            raise PersonaError(f"unknown split {split!r}; use one of {SPLITS} or None")
+        return np.flatnonzero(np.asarray(self.splits) == split)
+
+    @property
+    def traits_array(self) -> dict[str, np.ndarray]:
+        """Traits as arrays, each (n_users,) float64."""
+        return {
+            name: np.array([getattr(p.traits, name) for p in self.personas], dtype=np.float64)
+            for name in ("temperature", "patience", "novelty_seeking", "popularity_bias")
+        }
+
+    # ------------------------------------------------------------------ builders
+    @classmethod
+    def synthetic(
+        cls,
+        catalog: object,
+        n_users: int = 1000,
+        seed: SeedLike = 0,
+        *,
+        n_likes: int = 2,
+        n_dislikes: int = 1,
+        latent_dim: int | None = None,
+        latent_scale: float = 0.5,
+        split_shares: tuple[float, float, float] = (0.7, 0.15, 0.15),
+        topics: Sequence[str] | None = None,
+    ) -> Population:
+        """Write ``n_users`` personas over the catalogue's topics with the template writer.
+
+        Each persona likes ``n_likes`` distinct topics and dislikes ``n_dislikes`` others (uniform over
+        combinations: the hypothesis space of the prior-aware reference), worded with persona-side phrases
+        that share no topic words with item descriptions. Traits are drawn from fixed priors; the latent
+        vector is normal with standard deviation ``latent_scale``.
+
+        Parameters
+        ----------
+        catalog : Catalog
+            Supplies the topics (``topic_names``) and the latent dimension.
+        n_users : int
+            Number of personas, >= 1.
+        seed : int or Generator
+            Seed of every random choice, the split included.
+        topics : sequence of str, optional
+            Restrict the liked topics (e.g. to build a split whose taste combinations never co-occur).
+        """
+        if not isinstance(n_users, int | np.integer) or n_users < 1:
+            raise PersonaError(f"`n_users` must be an int >= 1, got {n_users!r}")
+        known = {t.key: t for t in TOPICS}
+        names = [t for t in getattr(catalog, "topic_names", ()) if t in known]
+        if topics is not None:
+            names = [t for t in topics if t in known]
+        if n_likes < 1 or n_dislikes < 0 or n_likes + n_dislikes > len(names):
+            raise PersonaError(
+                f"`n_likes` ({n_likes}) >= 1 and `n_dislikes` ({n_dislikes}) >= 0 must fit in the "
+                f"{len(names)} catalogue topics; lower them or use more topics"
+            )
+        if len(split_shares) != 3 or abs(sum(split_shares) - 1) > 1e-9 or min(split_shares) < 0:
+            raise PersonaError(f"`split_shares` must be three non-negative shares summing to 1, got {split_shares}")
+        if latent_dim is None:
+            latent = getattr(catalog, "latent", None)
+            latent_dim = 0 if latent is None else latent.shape[1]
+        rng = make_rng(seed)
+        personas = []
+        for u in range(n_users):
+            chosen = rng.choice(len(names), size=n_likes + n_dislikes, replace=False)
+            liked = [known[names[j]] for j in chosen[:n_likes]]
+            disliked = [known[names[j]] for j in chosen[n_likes:]]
+            like_phrases = [t.likes[rng.integers(len(t.likes))] for t in liked]
+            dislike_phrases = [t.likes[rng.integers(len(t.likes))] for t in disliked]
+            likes = tuple(LIKE_TEMPLATES[rng.integers(len(LIKE_TEMPLATES))].format(p) for p in like_phrases)
+            dislikes = tuple(DISLIKE_TEMPLATES[rng.integers(len(DISLIKE_TEMPLATES))].format(p) for p in dislike_phrases)
+            traits = Traits(
+                temperature=float(np.exp(rng.normal(np.log(0.5), 0.25))),
+                patience=float(rng.uniform(4.0, 12.0)),
+                novelty_seeking=float(rng.beta(2.0, 4.0)),
+                popularity_bias=float(rng.normal(0.2, 0.1)),
+            )
+            name = f"{FIRST_NAMES[rng.integers(len(FIRST_NAMES))]} #{u}"
+            age = int(rng.integers(18, 75))
+            job = OCCUPATIONS[rng.integers(len(OCCUPATIONS))]
+            description = _prose(name.split(" #")[0], age, job, like_phrases, dislike_phrases, traits, rng)
+            personas.append(
+                Persona(
+                    name=name,
+                    description=description,
+                    likes=likes,
+                    dislikes=dislikes,
+                    traits=traits,
+                    latent=rng.normal(scale=latent_scale, size=latent_dim) if latent_dim else None,
+                    liked_topics=tuple(t.key for t in liked),
+                    disliked_topics=tuple(t.key for t in disliked),
+                )
+            )
+        return cls(tuple(personas), split_users(n_users, rng, split_shares))
+
+    @classmethod
+    def from_jsonl(cls, path: str | Path, *, seed: SeedLike = 0, latent_dim: int = 0) -> Population:
+        """Read personas written by hand or by any LLM, one JSON object a line.
+
+        Schema: ``{"name": str, "description": str, "likes": [str, ...], "dislikes": [str, ...],
+        "traits": {"temperature": float, "patience": float, "novelty_seeking": float,
+        "popularity_bias": float}, "split": "train"|"val"|"test"}``; ``dislikes``, ``traits`` and ``split``
+        are optional (missing splits are drawn deterministically from ``seed``). Errors name the line and
+        the field.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise PersonaError(f"persona file {str(path)!r} does not exist")
+        personas, splits = [], []
+        allowed = {"name", "description", "likes", "dislikes", "traits", "split", "latent"}
+        with path.open(encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise PersonaError(f"{path}, line {line_no}: not valid JSON ({error.msg})") from None
+                if not isinstance(record, dict):
+                    raise PersonaError(f"{path}, line {line_no}: expected a JSON object, got {type(record).__name__}")
+                unknown = sorted(set(record) - allowed)
+                if unknown:
+                    raise PersonaError(f"{path}, line {line_no}: unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+                for key in ("name", "likes"):
+                    if key not in record:
+                        raise PersonaError(f"{path}, line {line_no}: missing field {key!r}")
+                for key in ("likes", "dislikes"):
+                    value = record.get(key, [])
+                    if not isinstance(value, list) or not all(isinstance(s, str) and s.strip() for s in value):
+                        raise PersonaError(f"{path}, line {line_no}: field {key!r} must be a list of non-empty strings")
+                try:
+                    traits = Traits(**record.get("traits", {}))
+                except TypeError as error:
+                    raise PersonaError(f"{path}, line {line_no}: field 'traits': {error}") from None
+                except PersonaError as error:
+                    raise PersonaError(f"{path}, line {line_no}: {error}") from None
+                try:
+                    personas.append(
+                        Persona(
+                            name=str(record["name"]),
+                            description=str(record.get("description", "")),
+                            likes=tuple(record["likes"]),
+                            dislikes=tuple(record.get("dislikes", [])),
+                            traits=traits,
+                            latent=np.asarray(record["latent"]) if "latent" in record else None,
+                        )
+                    )
+                except PersonaError as error:
+                    raise PersonaError(f"{path}, line {line_no}: {error}") from None
+                split = record.get("split")
+                if split is not None and split not in SPLITS:
+                    raise PersonaError(f"{path}, line {line_no}: field 'split' must be one of {SPLITS}, got {split!r}")
+                splits.append(split)
+        if not personas:
+            raise PersonaError(f"{path}: no personas; write one JSON object per line")
+        drawn = split_users(len(personas), make_rng(seed))
+        return cls(tuple(personas), tuple(s if s is not None else d for s, d in zip(splits, drawn)))
+
+
+def split_users(
+    n_users: int, rng: np.random.Generator, shares: tuple[float, float, float] = (0.7, 0.15, 0.15)
+) -> tuple[str, ...]:
+    """Deterministic train / val / test labels for ``n_users`` users (each split non-empty when n >= 3)."""
+    order = rng.permutation(n_users)
+    n_val = int(round(shares[1] * n_users))
+    n_test = int(round(shares[2] * n_users))
+    if n_users >= 3:
+        n_val, n_test = max(n_val, 1) if shares[1] > 0 else 0, max(n_test, 1) if shares[2] > 0 else 0
+    labels = np.full(n_users, "train", dtype=object)
+    labels[order[:n_test]] = "test"
+    labels[order[n_test : n_test + n_val]] = "val"
+    return tuple(str(label) for label in labels)
+
+
+def _prose(name: str, age: int, job: str, likes: list[str], dislikes: list[str], traits: Traits, rng) -> str:
+    liked = " and ".join(likes)
+    text = f"{name} is a {age}-year-old {job} who enjoys {liked}."
+    if dislikes:
+        template = PROSE_DISLIKE_TEMPLATES[rng.integers(len(PROSE_DISLIKE_TEMPLATES))]
+        text += f" {name} {template.format(' or '.join(dislikes))}."
+    text += " Patient with recommendations." if traits.patience > 8 else " Quick to give up on a dull feed."
+    if traits.novelty_seeking > 0.4:
+        text += " Always looking for something new."
+    return text
