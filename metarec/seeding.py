@@ -13,7 +13,9 @@ def _check_seed(seed: object) -> None:
     if seed is None or isinstance(seed, np.random.Generator | np.random.SeedSequence):
         return
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"`seed` must be an int >= 0, a numpy Generator or None, got {type(seed).__name__} {seed!r}")
+        raise TypeError(
+            f"`seed` must be an int >= 0, a numpy Generator or None, got {type(seed).__name__} {seed!r}"
+        )
     if seed < 0:
         raise ValueError(f"`seed` must be >= 0, got {seed}")
 

@@ -111,8 +111,13 @@ class BaseAgent:
         """Learn from one step (``info`` is reduced to its observable keys)."""
         if not np.isfinite(reward):
             raise ValueError(f"`reward` must be finite, got {reward!r}")
-        self._update(observation, np.atleast_1d(np.asarray(action, dtype=np.int64)), float(reward),
-                     next_observation, observable(info))
+        self._update(
+            observation,
+            np.atleast_1d(np.asarray(action, dtype=np.int64)),
+            float(reward),
+            next_observation,
+            observable(info),
+        )
         self.n_updates += 1
 
     # ------------------------------------------------------------------ hooks
@@ -152,6 +157,10 @@ def top_slate(scores: np.ndarray, slate_size: int, rng: np.random.Generator | No
     if slate_size == 1:
         return np.argmax(scores, axis=1)[:, None].astype(np.int64)
     K = scores.shape[1]
-    top = np.argpartition(-scores, slate_size - 1, axis=1)[:, :slate_size] if slate_size < K else np.argsort(-scores, axis=1)
+    top = (
+        np.argpartition(-scores, slate_size - 1, axis=1)[:, :slate_size]
+        if slate_size < K
+        else np.argsort(-scores, axis=1)
+    )
     order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
     return np.take_along_axis(top, order, axis=1).astype(np.int64)

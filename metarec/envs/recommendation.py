@@ -16,7 +16,13 @@ from metarec.simulators import SPLITS, Simulator
 #: ``info`` keys an agent may read. Everything else in ``info`` is evaluation-only ground truth.
 OBSERVABLE_INFO_KEYS = ("clicked", "clicks", "churned")
 #: Evaluation-only ``info`` keys: the runner strips them before agents see ``info``.
-GROUND_TRUTH_INFO_KEYS = ("expected_reward", "optimal_expected_reward", "regret", "user_id", "cumulative_regret")
+GROUND_TRUTH_INFO_KEYS = (
+    "expected_reward",
+    "optimal_expected_reward",
+    "regret",
+    "user_id",
+    "cumulative_regret",
+)
 _RESET_OPTIONS = {"user", "split"}
 
 
@@ -94,13 +100,22 @@ class RecommendationEnv(gym.Env):
         n_items = len(self.simulator.catalog)
         mode = "all" if num_candidates is None else "random"
         K = n_items if num_candidates is None else num_candidates
-        check_layout(n_items, K, slate_size, history_len, horizon, split, render_mode, self.metadata["render_modes"])
-        self.num_candidates, self.slate_size, self.history_len, self.horizon = K, slate_size, history_len, horizon
+        check_layout(
+            n_items, K, slate_size, history_len, horizon, split, render_mode, self.metadata["render_modes"]
+        )
+        self.num_candidates, self.slate_size, self.history_len, self.horizon = (
+            K,
+            slate_size,
+            history_len,
+            horizon,
+        )
         self.split, self.render_mode = split, render_mode
         self.item_features = item_features(self.simulator, obs_dim)
         self.observation_space = observation_space(self.item_features, n_items, K, history_len)
         self.action_space = spaces.Discrete(K) if slate_size == 1 else spaces.MultiDiscrete([K] * slate_size)
-        self.session = SessionBatch(self.simulator, self.item_features, 1, K, slate_size, history_len, horizon, mode)
+        self.session = SessionBatch(
+            self.simulator, self.item_features, 1, K, slate_size, history_len, horizon, mode
+        )
         self._rows = np.zeros(1, dtype=np.int64)
         self._needs_reset = True
         self._last: dict[str, Any] = {}
@@ -120,24 +135,21 @@ class RecommendationEnv(gym.Env):
         if self._needs_reset:
             raise ConfigError("call reset() before step(), and again after the episode ends")
         slate = check_action(action, self.num_candidates, self.slate_size)
-        result, truncated = self.session.step(slate[None, :])
-        clicks = result.clicks[0]
-        hit = np.flatnonzero(clicks)
-        terminated, truncated = bool(result.churned[0]), bool(truncated[0])
+        clicks, reward, expected, optimal, regret, terminated, truncated = self.session.step_single(slate)
         self._needs_reset = terminated or truncated
         info = {
-            "clicked": int(hit[0]) if hit.size else -1,
+            "clicked": first_click(clicks),
             "clicks": clicks,
             "churned": terminated,
-            "expected_reward": float(result.expected_reward[0]),
-            "optimal_expected_reward": float(result.optimal_expected_reward[0]),
-            "regret": float(result.regret[0]),
+            "expected_reward": expected,
+            "optimal_expected_reward": optimal,
+            "regret": regret,
             "cumulative_regret": float(self.session.cum_regret[0]),
             "user_id": int(self.session.state.users[0]),
         }
         if self.render_mode is not None:
             self._last = {"slate": slate, "candidates": self.session_shown(slate), "info": info}
-        return self._observation(), float(result.reward[0]), terminated, truncated, info
+        return self._observation(), reward, terminated, truncated, info
 
     def render(self) -> str | None:
         """``"ansi"``: the persona, the last slate with the click, and the running regret."""
@@ -173,19 +185,29 @@ class RecommendationEnv(gym.Env):
         return int(slate[0]) if self.slate_size == 1 else slate.astype(np.int64)
 
     def _observation(self) -> dict[str, np.ndarray]:
-        obs = self.session.observation()
-        self._previous_candidates = obs["candidate_ids"][0]
-        return {key: value[0] for key, value in obs.items()}
+        obs = self.session.single_observation()
+        self._previous_candidates = obs["candidate_ids"]
+        return obs
 
 
 # ---------------------------------------------------------------------- shared by the vector env
+def first_click(clicks: np.ndarray) -> int:
+    """Slate position of the first click in ``clicks`` (s,), or -1."""
+    if len(clicks) == 1:
+        return 0 if clicks[0] else -1
+    hit = np.flatnonzero(clicks)
+    return int(hit[0]) if hit.size else -1
+
+
 def check_layout(n_items, K, slate_size, history_len, horizon, split, render_mode, render_modes) -> None:
     """Validate the env layout; every message names the value and the fix."""
     for name, value in (("slate_size", slate_size), ("history_len", history_len), ("horizon", horizon)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ConfigError(f"`{name}` must be an int >= 1, got {value!r}")
     if isinstance(K, bool) or not isinstance(K, int | np.integer) or not 1 <= K <= n_items:
-        raise ConfigError(f"`num_candidates` must be in [1, n_items={n_items}] or None for all items, got {K!r}")
+        raise ConfigError(
+            f"`num_candidates` must be in [1, n_items={n_items}] or None for all items, got {K!r}"
+        )
     if slate_size > K:
         raise ConfigError(f"`slate_size` must be in [1, num_candidates={K}], got {slate_size}")
     if split is not None and split not in SPLITS:
@@ -194,7 +216,9 @@ def check_layout(n_items, K, slate_size, history_len, horizon, split, render_mod
         raise ConfigError(f"`render_mode` must be one of {render_modes} or None, got {render_mode!r}")
 
 
-def parse_reset_options(options: dict[str, Any] | None, default_split: str | None) -> tuple[int | None, str | None]:
+def parse_reset_options(
+    options: dict[str, Any] | None, default_split: str | None
+) -> tuple[int | None, str | None]:
     """``(user, split)`` from reset options, rejecting unknown keys."""
     options = options or {}
     if not isinstance(options, dict):
@@ -236,6 +260,12 @@ def observation_space(features: np.ndarray, n_items: int, K: int, H: int) -> spa
 
 def check_action(action, K: int, slate_size: int) -> np.ndarray:
     """One user's action as a (s,) int64 slate of candidate positions, or an ``ActionError``."""
+    if slate_size == 1 and (type(action) is int or isinstance(action, np.integer)):
+        if not 0 <= action < K:
+            raise ActionError(
+                f"actions must be candidate positions in [0, num_candidates={K}), got {action!r}"
+            )
+        return np.array([action], dtype=np.int64)
     array = np.asarray(action)
     if array.dtype.kind not in "iu":
         if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):

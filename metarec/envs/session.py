@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from metarec.errors import ConfigError
-from metarec.simulators import SPLITS, Simulator, StepResult, UserState
+from metarec.simulators import SPLITS, Simulator, StepResult, UserState, first_occurrence
 
 UNIFORM_BLOCK = 64
 
@@ -51,7 +51,13 @@ class SessionBatch:
         self.sim = simulator
         self.features = features
         self.n_items = len(simulator.catalog)
-        self.B, self.K, self.s, self.H, self.horizon = n_slots, num_candidates, slate_size, history_len, horizon
+        self.B, self.K, self.s, self.H, self.horizon = (
+            n_slots,
+            num_candidates,
+            slate_size,
+            history_len,
+            horizon,
+        )
         self.mode = candidates
         self.n_uniforms = simulator.response.n_uniforms(slate_size)
         d = features.shape[1]
@@ -62,50 +68,84 @@ class SessionBatch:
         self.uniforms = np.zeros((B, UNIFORM_BLOCK, self.n_uniforms))
         self.u_pos = np.zeros(B, dtype=np.int64)
         self.candidates = np.zeros((B, K), dtype=np.int64)
-        self.hist_items = np.zeros((B, H), dtype=np.int64)
         self.hist_feats = np.zeros((B, H, d), dtype=np.float32)
-        self.hist_feedback = np.zeros((B, H, 2), dtype=np.float32)
+        self.hist_clicks = np.zeros((B, H), dtype=np.float32)
+        self.hist_positions = np.zeros((B, H), dtype=np.float32)
         self.hist_mask = np.zeros((B, H), dtype=np.float32)
         self.state: UserState = simulator.init_state(np.zeros(B, dtype=np.int64))
         self.cum_regret = np.zeros(B)
         self._all_items = np.arange(self.n_items, dtype=np.int64)
+        self._all_rows = np.arange(n_slots, dtype=np.int64)
+        self._pools: dict[str | None, np.ndarray] = {}
+        self._exported = False
+        self._arange_K = np.arange(num_candidates, dtype=np.int64)
         self._feedback_position = (np.arange(slate_size, dtype=np.float32) / slate_size)[None, :]
 
     # ------------------------------------------------------------------ resets
-    def reset_slot(self, i: int, rng: np.random.Generator, user: int | None = None, split: str | None = None) -> None:
-        """Start a new session in slot ``i``: draw (or take) the user, a candidate order and uniforms."""
+    def reset_slot(
+        self,
+        i: int,
+        rng: np.random.Generator,
+        user: int | None = None,
+        split: str | None = None,
+        draw: bool = True,
+    ) -> None:
+        """Start a new session in slot ``i``: draw (or take) the user, a candidate order and uniforms.
+
+        With ``draw=False`` the caller draws the first candidates later with ``draw_candidates`` (batched).
+        """
         n_users = len(self.sim.population)
         if user is None:
-            pool = self.sim.population.users(split)
+            pool = self._pools.get(split)
+            if pool is None:
+                pool = self._pools[split] = self.sim.population.users(split)
             if len(pool) == 0:
                 raise ConfigError(f"split {split!r} has no users; use one of {SPLITS} with users in it")
             user = int(pool[rng.integers(len(pool))])
         elif not 0 <= int(user) < n_users:
             raise ConfigError(f"option 'user' must be in [0, {n_users}), got {user}")
         self.rngs[i] = rng
-        self.state.put(np.array([i]), self.sim.init_state(np.array([int(user)])))
+        self._own_history()
+        state = self.state
+        state.users[i], state.t[i], state.churned[i] = user, 0, False
+        state.drift[i], state.boredom[i] = 0.0, 0.0
+        state.patience[i] = self.sim.traits["patience"][user]
         self.cum_regret[i] = 0.0
         if self.mode == "random":
             self.perm[i] = rng.permutation(self.n_items)
             self.offset[i] = 0
         self.uniforms[i] = rng.random((UNIFORM_BLOCK, self.n_uniforms))
         self.u_pos[i] = 0
-        self.hist_items[i] = 0
         self.hist_feats[i] = 0.0
-        self.hist_feedback[i] = 0.0
+        self.hist_clicks[i] = 0.0
+        self.hist_positions[i] = 0.0
         self.hist_mask[i] = 0.0
-        self._draw_candidates(np.array([i]))
+        if draw:
+            self._draw_candidates(np.array([i]) if self.B > 1 else None)
 
-    def _draw_candidates(self, rows: np.ndarray) -> None:
+    def draw_candidates(self, rows: np.ndarray | None) -> None:
+        """Draw the next candidates of ``rows`` (all slots for None)."""
+        self._draw_candidates(rows)
+
+    def _draw_candidates(self, rows: np.ndarray | None) -> None:
+        """Next candidates for ``rows`` (all slots for None)."""
         if self.mode == "all":
-            self.candidates[rows] = self._all_items
+            self.candidates[rows if rows is not None else slice(None)] = self._all_items
             return
-        K = self.K
-        for i in rows[self.offset[rows] + K > self.n_items]:
-            self.perm[i] = self.rngs[i].permutation(self.n_items)
+        K, n = self.K, self.n_items
+        if self.B == 1:  # the single env: plain ints, no fancy indexing
+            offset = int(self.offset[0])
+            if offset + K > n:
+                self.perm[0] = self.rngs[0].permutation(n)
+                offset = 0
+            self.candidates[0] = self.perm[0, offset : offset + K]
+            self.offset[0] = offset + K
+            return
+        rows = self._all_rows if rows is None else rows
+        for i in rows[self.offset[rows] + K > n]:
+            self.perm[i] = self.rngs[i].permutation(n)
             self.offset[i] = 0
-        index = self.offset[rows, None] + np.arange(K)
-        self.candidates[rows] = self.perm[rows[:, None], index]
+        self.candidates[rows] = self.perm[rows[:, None], self.offset[rows, None] + self._arange_K]
         self.offset[rows] += K
 
     # ------------------------------------------------------------------ stepping
@@ -114,60 +154,130 @@ class SessionBatch:
 
         Returns the simulator's result and the truncation flags (len(rows),).
         """
-        rows = np.arange(self.B) if rows is None else rows
-        full = len(rows) == self.B
-        for i in rows[self.u_pos[rows] >= UNIFORM_BLOCK]:
+        full = rows is None
+        if full:
+            refill = (
+                np.flatnonzero(self.u_pos >= UNIFORM_BLOCK)
+                if self.B > 1
+                else ((0,) if self.u_pos[0] >= UNIFORM_BLOCK else ())
+            )
+        else:
+            refill = rows[self.u_pos[rows] >= UNIFORM_BLOCK]
+        for i in refill:
             self.uniforms[i] = self.rngs[i].random((UNIFORM_BLOCK, self.n_uniforms))
             self.u_pos[i] = 0
-        uniforms = self.uniforms[rows, self.u_pos[rows]]
-        self.u_pos[rows] += 1
-        state = self.state if full else self.state.take(rows)
-        candidates = self.candidates[rows]
-        result = self.sim.step(state, candidates, slate, uniforms)
-        if not full:
+        if full:
+            uniforms = self.uniforms[self._all_rows, self.u_pos]
+            self.u_pos += 1
+            state, candidates = self.state, self.candidates
+        else:
+            uniforms = self.uniforms[rows, self.u_pos[rows]]
+            self.u_pos[rows] += 1
+            state, candidates = self.state.take(rows), self.candidates[rows]
+        valid = first_occurrence(slate)
+        result = self.sim.step(state, candidates, slate, uniforms, valid)
+        if full:
+            self.cum_regret += result.regret
+            truncated = (state.t >= self.horizon) & ~result.churned
+        else:
             self.state.put(rows, state)
-        self.cum_regret[rows] += result.regret
-        self._push_history(rows, np.take_along_axis(candidates, slate, axis=1), result.clicks, slate)
+            self.cum_regret[rows] += result.regret
+            truncated = (state.t >= self.horizon) & ~result.churned
+        shown = candidates[self._all_rows[: len(slate), None], slate]
+        self._push_history(rows, shown, result.clicks, valid)
         self._draw_candidates(rows)
-        truncated = (self.state.t[rows] >= self.horizon) & ~result.churned
         return result, truncated
 
-    def _push_history(self, rows, shown, clicks, slate) -> None:
-        s, H = self.s, self.H
-        from metarec.simulators import first_occurrence
+    def step_single(self, slate: np.ndarray):
+        """Slot 0 of a one-slot batch, with the same arithmetic as :meth:`step` and fewer numpy calls.
 
-        valid = first_occurrence(slate).astype(np.float32) if s > 1 else np.ones((len(rows), 1), np.float32)
-        feedback = np.stack([clicks.astype(np.float32), np.broadcast_to(self._feedback_position, clicks.shape)], axis=2)
+        Returns ``(clicks (s,), reward, expected, optimal, regret, churned, truncated)``.
+        """
+        sim, state = self.sim, self.state
+        position = int(self.u_pos[0])
+        if position >= UNIFORM_BLOCK:
+            self.uniforms[0] = self.rngs[0].random((UNIFORM_BLOCK, self.n_uniforms))
+            position = 0
+        self.u_pos[0] = position + 1
+        uniforms = self.uniforms[0, position]
+        candidates = self.candidates[0]
+        user = int(state.users[0])
+        if sim.dynamics.drifts or sim.dynamics.bores:
+            utility = sim.utilities(state, candidates[None])[0]
+        else:
+            utility = sim.static_utility[user, candidates]
+        valid = first_occurrence(slate[None])[0]
+        clicks, expected, optimal = sim.response.respond_one(
+            utility, slate, valid, sim.temperature[user], uniforms
+        )
+        regret = max(optimal - expected, 0.0)
+        shown = candidates[slate]
+        sim._update(state, shown[None], clicks[None])
+        self.cum_regret[0] += regret
+        churned = bool(state.churned[0])
+        truncated = int(state.t[0]) >= self.horizon and not churned
+        self._push_history(None, shown[None], clicks[None], valid[None])
+        self._draw_candidates(None)
+        return clicks, float(clicks.sum()), float(expected), float(optimal), float(regret), churned, truncated
+
+    def _push_history(self, rows, shown, clicks, valid) -> None:
+        s, H = self.s, self.H
+        new = (self.features[shown], clicks, self._feedback_position, valid)
         if s >= H:
-            self.hist_items[rows] = shown[:, -H:]
-            self.hist_feats[rows] = self.features[shown[:, -H:]]
-            self.hist_feedback[rows] = feedback[:, -H:]
-            self.hist_mask[rows] = valid[:, -H:]
+            shown, clicks, valid = shown[:, -H:], clicks[:, -H:], valid[:, -H:]
+            new = (self.features[shown], clicks, self._feedback_position[:, -H:], valid)
+            s = H
+        names = ("hist_feats", "hist_clicks", "hist_positions", "hist_mask")
+        if rows is None:  # all slots: new arrays (observations handed out earlier stay untouched)
+            for name, value in zip(names, new):
+                array = getattr(self, name)
+                value = np.broadcast_to(value, array[:, H - s :].shape)
+                setattr(self, name, np.concatenate((array[:, s:], value), axis=1) if s < H else value.copy())
+            self._exported = False
             return
-        for array, new in (
-            (self.hist_items, shown),
-            (self.hist_feats, self.features[shown]),
-            (self.hist_feedback, feedback),
-            (self.hist_mask, valid),
-        ):
+        self._own_history()
+        for name, value in zip(names, new):
+            array = getattr(self, name)
             block = array[rows]
-            block[:, :-s] = block[:, s:]
-            block[:, -s:] = new
+            if s < H:
+                block[:, :-s] = block[:, s:]
+            block[:, H - s :] = value
             array[rows] = block
+
+    def _own_history(self) -> None:
+        """Copy the history arrays before an in-place write if an observation shares them."""
+        if self._exported:
+            for name in ("hist_feats", "hist_clicks", "hist_positions", "hist_mask"):
+                setattr(self, name, getattr(self, name).copy())
+            self._exported = False
 
     # ------------------------------------------------------------------ views
     def observation(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Observation arrays with a leading slot axis (fresh copies)."""
-        rows = slice(None) if rows is None else rows
-        candidates = self.candidates[rows]
-        obs = {
+        if rows is not None:
+            return {key: value[rows] for key, value in self.observation().items()}
+        self._exported = True  # the history arrays are handed out: copy before writing in place
+        return {
+            "candidates": self.features[self.candidates],
+            "candidate_ids": self.candidates.copy(),
+            "history_items": self.hist_feats,
+            "history_feedback": np.stack((self.hist_clicks, self.hist_positions), axis=-1),
+            "history_mask": self.hist_mask,
+        }
+
+    def single_observation(self) -> dict[str, np.ndarray]:
+        """Observation of slot 0 without the slot axis (the single env's fast path)."""
+        candidates = self.candidates[0]
+        feedback = np.empty((self.H, 2), dtype=np.float32)
+        feedback[:, 0] = self.hist_clicks[0]
+        feedback[:, 1] = self.hist_positions[0]
+        return {
             "candidates": self.features[candidates],
             "candidate_ids": candidates.copy(),
-            "history_items": self.hist_feats[rows].copy(),
-            "history_feedback": self.hist_feedback[rows].copy(),
-            "history_mask": self.hist_mask[rows].copy(),
+            "history_items": self.hist_feats[0].copy(),
+            "history_feedback": feedback,
+            "history_mask": self.hist_mask[0].copy(),
         }
-        return obs
 
     def oracle_slate(self, rows: np.ndarray | None = None) -> np.ndarray:
         """The oracle's slate (candidate positions) for the current candidates, (len(rows), s)."""

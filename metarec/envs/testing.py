@@ -71,8 +71,13 @@ def tiny_world(response: str = "mnl", dynamics: Dynamics | None = None, **respon
     (40, 30)
     """
     catalog, population = _tiny_parts()
-    return Simulator(catalog, population, response=make_response_model(response, **response_kwargs),
-                     dynamics=dynamics, encoder=tiny_encoder())
+    return Simulator(
+        catalog,
+        population,
+        response=make_response_model(response, **response_kwargs),
+        dynamics=dynamics,
+        encoder=tiny_encoder(),
+    )
 
 
 def tiny_env(slate_size: int = 1, num_candidates: int | None = 5, **kwargs):
@@ -81,7 +86,9 @@ def tiny_env(slate_size: int = 1, num_candidates: int | None = 5, **kwargs):
 
     world = kwargs.pop("simulator", None) or tiny_world()
     defaults = dict(history_len=4, obs_dim=8, horizon=20)
-    return RecommendationEnv(world, num_candidates=num_candidates, slate_size=slate_size, **{**defaults, **kwargs})
+    return RecommendationEnv(
+        world, num_candidates=num_candidates, slate_size=slate_size, **{**defaults, **kwargs}
+    )
 
 
 def tiny_vector_env(num_envs: int = 4, slate_size: int = 1, num_candidates: int | None = 5, **kwargs):
@@ -90,8 +97,9 @@ def tiny_vector_env(num_envs: int = 4, slate_size: int = 1, num_candidates: int 
 
     world = kwargs.pop("simulator", None) or tiny_world()
     defaults = dict(history_len=4, obs_dim=8, horizon=20)
-    return RecommendationVectorEnv(num_envs, world, num_candidates=num_candidates, slate_size=slate_size,
-                                   **{**defaults, **kwargs})
+    return RecommendationVectorEnv(
+        num_envs, world, num_candidates=num_candidates, slate_size=slate_size, **{**defaults, **kwargs}
+    )
 
 
 def regenerate(path: Path | None = None) -> Path:

@@ -72,26 +72,50 @@ class RecommendationVectorEnv(VectorEnv):
         K = n_items if num_candidates is None else num_candidates
         check_layout(n_items, K, slate_size, history_len, horizon, split, render_mode, [None])
         self.num_envs = int(num_envs)
-        self.num_candidates, self.slate_size, self.history_len, self.horizon = K, slate_size, history_len, horizon
+        self.num_candidates, self.slate_size, self.history_len, self.horizon = (
+            K,
+            slate_size,
+            history_len,
+            horizon,
+        )
         self.split, self.render_mode = split, render_mode
         self.item_features = item_features(self.simulator, obs_dim)
         self.single_observation_space = observation_space(self.item_features, n_items, K, history_len)
-        self.single_action_space = spaces.Discrete(K) if slate_size == 1 else spaces.MultiDiscrete([K] * slate_size)
+        self.single_action_space = (
+            spaces.Discrete(K) if slate_size == 1 else spaces.MultiDiscrete([K] * slate_size)
+        )
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.session = SessionBatch(self.simulator, self.item_features, self.num_envs, K, slate_size, history_len,
-                                    horizon, mode)
+        self.session = SessionBatch(
+            self.simulator, self.item_features, self.num_envs, K, slate_size, history_len, horizon, mode
+        )
         self._slot_rngs: list[np.random.Generator] = []
         self._done = np.zeros(self.num_envs, dtype=bool)
         self._started = False
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None):
-        """Reset every slot. An int seed gives slot ``i`` the seed ``seed + i`` (Gymnasium's convention)."""
+        """Reset every slot. An int seed gives slot ``i`` the seed ``seed + i`` (Gymnasium's convention).
+
+        ``options``: ``"split"`` and ``"user"`` as in the single env, or ``"users"``: (B,) user indices, one
+        per slot (how benchmarks give every agent the same users).
+        """
         super().reset(seed=None if seed is None or not isinstance(seed, int | np.integer) else int(seed))
+        options = dict(options or {})
+        users = options.pop("users", None)
         user, split = parse_reset_options(options, self.split)
+        if users is not None:
+            users = np.asarray(users)
+            if user is not None or users.shape != (self.num_envs,) or users.dtype.kind not in "iu":
+                raise ValueError(
+                    f"option 'users' must be {self.num_envs} int user indices, one per slot (and not combined "
+                    f"with 'user'), got {options.get('user', users)!r}"
+                )
         self._slot_rngs = [gym_seeding.np_random(s)[0] for s in seeds_from(seed, self.num_envs)]
         for i, rng in enumerate(self._slot_rngs):
-            self.session.reset_slot(i, rng, user=user, split=split)
+            self.session.reset_slot(
+                i, rng, user=user if users is None else int(users[i]), split=split, draw=False
+            )
+        self.session.draw_candidates(None)
         self._done[:] = False
         self._started = True
         self._autoreset_split = split
@@ -107,24 +131,32 @@ class RecommendationVectorEnv(VectorEnv):
         slates = check_actions(actions, self.num_envs, self.num_candidates, self.slate_size)
         B, s = self.num_envs, self.slate_size
         restart = np.flatnonzero(self._done)
-        live = np.flatnonzero(~self._done)
-        reward = np.zeros(B)
-        terminated = np.zeros(B, dtype=bool)
-        truncated = np.zeros(B, dtype=bool)
-        clicks = np.zeros((B, s), dtype=np.int8)
-        expected, optimal, regret = np.zeros(B), np.zeros(B), np.zeros(B)
-        if len(live):
-            rows = live if len(restart) else None
-            result, trunc = self.session.step(slates[live] if len(restart) else slates, rows)
-            reward[live], terminated[live], truncated[live] = result.reward, result.churned, trunc
-            clicks[live], expected[live] = result.clicks, result.expected_reward
-            optimal[live], regret[live] = result.optimal_expected_reward, result.regret
-        for i in restart:
-            self.session.reset_slot(int(i), self._slot_rngs[i], split=self._autoreset_split)
-        episode_start = np.zeros(B, dtype=bool)
-        episode_start[restart] = True
+        if len(restart) == 0:  # the common case: every slot is live
+            result, truncated = self.session.step(slates)
+            reward, terminated, clicks = result.reward, result.churned, result.clicks
+            expected, optimal, regret = result.expected_reward, result.optimal_expected_reward, result.regret
+            episode_start = np.zeros(B, dtype=bool)
+        else:
+            live = np.flatnonzero(~self._done)
+            reward, expected, optimal, regret = np.zeros(B), np.zeros(B), np.zeros(B), np.zeros(B)
+            terminated, truncated = np.zeros(B, dtype=bool), np.zeros(B, dtype=bool)
+            clicks = np.zeros((B, s), dtype=np.int8)
+            if len(live):
+                result, trunc = self.session.step(slates[live], live)
+                reward[live], terminated[live], truncated[live] = result.reward, result.churned, trunc
+                clicks[live], expected[live] = result.clicks, result.expected_reward
+                optimal[live], regret[live] = result.optimal_expected_reward, result.regret
+            for i in restart:
+                self.session.reset_slot(int(i), self._slot_rngs[i], split=self._autoreset_split, draw=False)
+            self.session.draw_candidates(restart)
+            episode_start = np.zeros(B, dtype=bool)
+            episode_start[restart] = True
         self._done = terminated | truncated
-        clicked = np.where(clicks.any(axis=1), clicks.argmax(axis=1), -1)
+        clicked = (
+            np.where(clicks.any(axis=1), clicks.argmax(axis=1), -1)
+            if s > 1
+            else clicks[:, 0].astype(np.int64) - 1
+        )
         infos = {
             "clicked": clicked,
             "clicks": clicks,
@@ -156,10 +188,16 @@ def check_actions(actions, B: int, K: int, slate_size: int) -> np.ndarray:
         if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
             array = array.astype(np.int64)
         else:
-            raise ActionError(f"actions must be integer candidate positions in [0, {K}), got dtype {array.dtype}")
+            raise ActionError(
+                f"actions must be integer candidate positions in [0, {K}), got dtype {array.dtype}"
+            )
     expected = (B,) if slate_size == 1 else (B, slate_size)
     if array.shape != expected:
-        raise ActionError(f"actions must have shape {expected} (num_envs={B}, slate_size={slate_size}), got {array.shape}")
+        raise ActionError(
+            f"actions must have shape {expected} (num_envs={B}, slate_size={slate_size}), got {array.shape}"
+        )
     if array.size and (array.min() < 0 or array.max() >= K):
-        raise ActionError(f"actions must be candidate positions in [0, num_candidates={K}), got min {array.min()} max {array.max()}")
+        raise ActionError(
+            f"actions must be candidate positions in [0, num_candidates={K}), got min {array.min()} max {array.max()}"
+        )
     return array.reshape(B, slate_size).astype(np.int64, copy=False)

@@ -56,29 +56,68 @@ def synthetic_world(
         Defaults to ``metarec.encoders.default_text_encoder()``.
     """
     if encoder is None:
-        return _cached_world(n_items, n_topics, n_users, seed, response, _dynamics(dynamics), clickbait_weight,
-                             n_likes, n_dislikes)
-    return _build(n_items, n_topics, n_users, seed, response, _dynamics(dynamics), clickbait_weight,
-                  n_likes, n_dislikes, encoder)
+        return _cached_world(
+            n_items,
+            n_topics,
+            n_users,
+            seed,
+            response,
+            _dynamics(dynamics),
+            clickbait_weight,
+            n_likes,
+            n_dislikes,
+        )
+    return _build(
+        n_items,
+        n_topics,
+        n_users,
+        seed,
+        response,
+        _dynamics(dynamics),
+        clickbait_weight,
+        n_likes,
+        n_dislikes,
+        encoder,
+    )
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_world(n_items, n_topics, n_users, seed, response, dynamics, clickbait_weight, n_likes, n_dislikes):
+def _cached_world(
+    n_items, n_topics, n_users, seed, response, dynamics, clickbait_weight, n_likes, n_dislikes
+):
     from metarec.encoders import default_text_encoder
 
-    return _build(n_items, n_topics, n_users, seed, response, dynamics, clickbait_weight, n_likes, n_dislikes,
-                  default_text_encoder())
+    return _build(
+        n_items,
+        n_topics,
+        n_users,
+        seed,
+        response,
+        dynamics,
+        clickbait_weight,
+        n_likes,
+        n_dislikes,
+        default_text_encoder(),
+    )
 
 
-def _build(n_items, n_topics, n_users, seed, response, dynamics, clickbait_weight, n_likes, n_dislikes, encoder):
+def _build(
+    n_items, n_topics, n_users, seed, response, dynamics, clickbait_weight, n_likes, n_dislikes, encoder
+):
     catalog_seed, population_seed = np.random.SeedSequence(seed).spawn(2)
     catalog = Catalog.synthetic(n_items, n_topics, seed=np.random.default_rng(catalog_seed), encoder=encoder)
     population = Population.synthetic(
         catalog, n_users, seed=np.random.default_rng(population_seed), n_likes=n_likes, n_dislikes=n_dislikes
     )
     utility = replace(UtilityConfig(), w_clickbait=clickbait_weight)
-    return Simulator(catalog, population, response=make_response_model(response), dynamics=dynamics,
-                     utility=utility, encoder=encoder)
+    return Simulator(
+        catalog,
+        population,
+        response=make_response_model(response),
+        dynamics=dynamics,
+        utility=utility,
+        encoder=encoder,
+    )
 
 
 def project_features(embeddings: np.ndarray, dim: int | None) -> np.ndarray:

@@ -18,7 +18,8 @@ from metarec.simulators.vocabulary import ATTRIBUTES, CLICKBAIT_PREFIXES, TOPICS
 class TextEncoderLike(Protocol):
     """Anything with ``encode(texts) -> (n, d)`` float32, L2-normalised (see ``metarec.encoders``)."""
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` as (n, d) float32 rows of unit norm."""
 
 
 def check_embeddings(embeddings: np.ndarray, n: int, what: str) -> np.ndarray:
@@ -142,7 +143,9 @@ class Catalog:
 
     def with_embeddings(self, encoder: TextEncoderLike) -> Catalog:
         """Return a copy whose ``embeddings`` are ``encoder.encode(texts)``."""
-        return replace(self, embeddings=check_embeddings(encoder.encode(list(self.texts)), len(self), "encoder output"))
+        return replace(
+            self, embeddings=check_embeddings(encoder.encode(list(self.texts)), len(self), "encoder output")
+        )
 
     # ------------------------------------------------------------------ builders
     @classmethod
@@ -192,7 +195,9 @@ class Catalog:
         mixed = rng.random(n_items) < mixed_share
         is_clickbait = rng.random(n_items) < clickbait_share
         quality = rng.normal(size=n_items) - 0.8 * is_clickbait
-        clickbait = np.where(is_clickbait, rng.uniform(0.6, 1.0, size=n_items), rng.uniform(0.0, 0.15, size=n_items))
+        clickbait = np.where(
+            is_clickbait, rng.uniform(0.6, 1.0, size=n_items), rng.uniform(0.0, 0.15, size=n_items)
+        )
         popularity = np.exp(0.5 * quality + rng.normal(scale=1.0, size=n_items))
         titles, texts, tags = [], [], []
         used_titles: dict[str, int] = {}
@@ -216,7 +221,11 @@ class Catalog:
             titles.append(title)
             texts.append(f"{title}. " + " ".join(sentences))
             tags.append(tuple(item_tags))
-        latent = rng.normal(scale=1.0 / np.sqrt(max(latent_dim, 1)), size=(n_items, latent_dim)) if latent_dim else None
+        latent = (
+            rng.normal(scale=1.0 / np.sqrt(max(latent_dim, 1)), size=(n_items, latent_dim))
+            if latent_dim
+            else None
+        )
         catalog = cls(
             ids=tuple(f"item-{i:05d}" for i in range(n_items)),
             titles=tuple(titles),
@@ -277,20 +286,29 @@ class Catalog:
             ids.append(row[id_col].strip())
             titles.append((row[title_col] or "").strip() if title_col else text[:60])
             texts.append(text)
-            tags.append(tuple(t.strip() for t in (row[tags_col] or "").split(tags_sep) if t.strip()) if tags_col else ())
+            tags.append(
+                tuple(t.strip() for t in (row[tags_col] or "").split(tags_sep) if t.strip())
+                if tags_col
+                else ()
+            )
             for column, out in ((popularity_col, popularity), (quality_col, quality)):
                 if column:
                     try:
                         out.append(float(row[column]))
                     except ValueError:
-                        raise CatalogError(f"{path}, line {line}: column {column!r} is not a number: {row[column]!r}") from None
+                        raise CatalogError(
+                            f"{path}, line {line}: column {column!r} is not a number: {row[column]!r}"
+                        ) from None
         n = len(ids)
         tags = [t if t else ("untagged",) for t in tags]
         quality_array = np.asarray(quality) if quality else np.zeros(n)
         if quality:
             quality_array = (quality_array - quality_array.mean()) / (quality_array.std() + 1e-12)
         catalog = cls(
-            ids=tuple(ids), titles=tuple(titles), texts=tuple(texts), tags=tuple(tags),
+            ids=tuple(ids),
+            titles=tuple(titles),
+            texts=tuple(texts),
+            tags=tuple(tags),
             quality=quality_array,
             popularity=np.asarray(popularity) + 1.0 if popularity else np.ones(n),
         )

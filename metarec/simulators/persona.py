@@ -95,7 +95,9 @@ class Persona:
         for kind in ("likes", "dislikes"):
             statements = getattr(self, kind)
             if isinstance(statements, str):
-                raise PersonaError(f"persona {self.name!r}: `{kind}` must be a list of statements, not one string")
+                raise PersonaError(
+                    f"persona {self.name!r}: `{kind}` must be a list of statements, not one string"
+                )
             for statement in statements:
                 if not isinstance(statement, str) or not statement.strip():
                     raise PersonaError(f"persona {self.name!r} has an empty statement in `{kind}`")
@@ -210,7 +212,9 @@ class Population:
                 f"{len(names)} catalogue topics; lower them or use more topics"
             )
         if len(split_shares) != 3 or abs(sum(split_shares) - 1) > 1e-9 or min(split_shares) < 0:
-            raise PersonaError(f"`split_shares` must be three non-negative shares summing to 1, got {split_shares}")
+            raise PersonaError(
+                f"`split_shares` must be three non-negative shares summing to 1, got {split_shares}"
+            )
         if latent_dim is None:
             latent = getattr(catalog, "latent", None)
             latent_dim = 0 if latent is None else latent.shape[1]
@@ -223,7 +227,9 @@ class Population:
             like_phrases = [t.likes[rng.integers(len(t.likes))] for t in liked]
             dislike_phrases = [t.likes[rng.integers(len(t.likes))] for t in disliked]
             likes = tuple(LIKE_TEMPLATES[rng.integers(len(LIKE_TEMPLATES))].format(p) for p in like_phrases)
-            dislikes = tuple(DISLIKE_TEMPLATES[rng.integers(len(DISLIKE_TEMPLATES))].format(p) for p in dislike_phrases)
+            dislikes = tuple(
+                DISLIKE_TEMPLATES[rng.integers(len(DISLIKE_TEMPLATES))].format(p) for p in dislike_phrases
+            )
             traits = Traits(
                 temperature=float(np.exp(rng.normal(np.log(0.5), 0.25))),
                 patience=float(rng.uniform(4.0, 12.0)),
@@ -272,17 +278,25 @@ class Population:
                 except json.JSONDecodeError as error:
                     raise PersonaError(f"{path}, line {line_no}: not valid JSON ({error.msg})") from None
                 if not isinstance(record, dict):
-                    raise PersonaError(f"{path}, line {line_no}: expected a JSON object, got {type(record).__name__}")
+                    raise PersonaError(
+                        f"{path}, line {line_no}: expected a JSON object, got {type(record).__name__}"
+                    )
                 unknown = sorted(set(record) - allowed)
                 if unknown:
-                    raise PersonaError(f"{path}, line {line_no}: unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+                    raise PersonaError(
+                        f"{path}, line {line_no}: unknown field(s) {unknown}; allowed: {sorted(allowed)}"
+                    )
                 for key in ("name", "likes"):
                     if key not in record:
                         raise PersonaError(f"{path}, line {line_no}: missing field {key!r}")
                 for key in ("likes", "dislikes"):
                     value = record.get(key, [])
-                    if not isinstance(value, list) or not all(isinstance(s, str) and s.strip() for s in value):
-                        raise PersonaError(f"{path}, line {line_no}: field {key!r} must be a list of non-empty strings")
+                    if not isinstance(value, list) or not all(
+                        isinstance(s, str) and s.strip() for s in value
+                    ):
+                        raise PersonaError(
+                            f"{path}, line {line_no}: field {key!r} must be a list of non-empty strings"
+                        )
                 try:
                     traits = Traits(**record.get("traits", {}))
                 except TypeError as error:
@@ -304,7 +318,9 @@ class Population:
                     raise PersonaError(f"{path}, line {line_no}: {error}") from None
                 split = record.get("split")
                 if split is not None and split not in SPLITS:
-                    raise PersonaError(f"{path}, line {line_no}: field 'split' must be one of {SPLITS}, got {split!r}")
+                    raise PersonaError(
+                        f"{path}, line {line_no}: field 'split' must be one of {SPLITS}, got {split!r}"
+                    )
                 splits.append(split)
         if not personas:
             raise PersonaError(f"{path}: no personas; write one JSON object per line")

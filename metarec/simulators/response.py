@@ -49,14 +49,52 @@ class ResponseModel(ABC):
 
     def position_bias(self, slate_size: int) -> np.ndarray:
         """Examination weight of each slate position, ``(1 + j) ** -position_decay``, (s,)."""
-        return (1.0 + np.arange(slate_size)) ** -self.position_decay
+        cache = self.__dict__.setdefault("_bias_cache", {})
+        if slate_size not in cache:
+            cache[slate_size] = (1.0 + np.arange(slate_size)) ** -self.position_decay
+        return cache[slate_size]
+
+    def respond(
+        self,
+        utility: np.ndarray,
+        slate: np.ndarray,
+        valid: np.ndarray,
+        temperature: np.ndarray,
+        uniforms: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One step: sampled clicks (B, s), expected reward (B,) and the oracle's expected reward (B,).
+
+        ``utility`` (B, K) of the candidates, ``slate`` (B, s) positions into them. Equivalent to
+        ``sample``, ``expected_reward`` and ``oracle`` on the same inputs; subclasses may fuse them.
+        """
+        rows = np.arange(len(utility))[:, None]
+        slate_utility = utility[rows, slate]
+        _, optimal = self.oracle(utility, slate.shape[1], temperature)
+        expected = self.expected_reward(slate_utility, valid, temperature)
+        return self.sample(slate_utility, valid, temperature, uniforms), expected, optimal
+
+    def respond_one(
+        self,
+        utility: np.ndarray,
+        slate: np.ndarray,
+        valid: np.ndarray,
+        temperature: np.float64,
+        uniforms: np.ndarray,
+    ) -> tuple[np.ndarray, np.float64, np.float64]:
+        """:meth:`respond` for one user without the batch axis (same floating-point results)."""
+        clicks, expected, optimal = self.respond(
+            utility[None], slate[None], valid[None], np.asarray([temperature]), uniforms[None]
+        )
+        return clicks[0], expected[0], optimal[0]
 
     @abstractmethod
     def n_uniforms(self, slate_size: int) -> int:
         """How many U(0, 1) numbers one user's response to a slate consumes."""
 
     @abstractmethod
-    def click_probabilities(self, utility: np.ndarray, valid: np.ndarray, temperature: np.ndarray) -> np.ndarray:
+    def click_probabilities(
+        self, utility: np.ndarray, valid: np.ndarray, temperature: np.ndarray
+    ) -> np.ndarray:
         """Marginal click probability of each position, (B, s)."""
 
     @abstractmethod
@@ -69,7 +107,9 @@ class ResponseModel(ABC):
     ) -> np.ndarray:
         """Sampled clicks, (B, s) int8 in {0, 1}, from ``uniforms`` (B, n_uniforms)."""
 
-    def oracle(self, utility: np.ndarray, slate_size: int, temperature: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def oracle(
+        self, utility: np.ndarray, slate_size: int, temperature: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Best ordered slate of the candidates and its expected reward.
 
         For all three models the optimum puts the ``slate_size`` highest-utility candidates in decreasing
@@ -90,7 +130,9 @@ class ResponseModel(ABC):
         if slate_size == 1:
             slate = np.argmax(utility, axis=1)[:, None]
         else:
-            top = np.argpartition(-utility, slate_size - 1, axis=1)[:, :slate_size] if slate_size < K else None
+            top = (
+                np.argpartition(-utility, slate_size - 1, axis=1)[:, :slate_size] if slate_size < K else None
+            )
             top = np.broadcast_to(np.arange(K), utility.shape) if top is None else top
             order = np.argsort(-np.take_along_axis(utility, top, axis=1), axis=1, kind="stable")
             slate = np.take_along_axis(top, order, axis=1)
@@ -133,9 +175,51 @@ class MultinomialLogit(ResponseModel):
 
     def sample(self, utility, valid, temperature, uniforms):  # noqa: D102
         probabilities = self.click_probabilities(utility, valid, temperature)
-        cumulative = np.cumsum(probabilities, axis=1)
+        return self._draw(np.cumsum(probabilities, axis=1), uniforms)
+
+    @staticmethod
+    def _draw(cumulative: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         position = (uniforms[:, :1] >= cumulative).sum(axis=1)  # == s means no click
-        return (np.arange(utility.shape[1]) == position[:, None]).astype(np.int8)
+        return (np.arange(cumulative.shape[1]) == position[:, None]).astype(np.int8)
+
+    def respond(self, utility, slate, valid, temperature, uniforms):  # noqa: D102
+        # Fused: attractions of all K candidates once, then the oracle, the slate and the draw from them.
+        s = slate.shape[1]
+        shift = np.maximum(utility.max(axis=1), self.no_click_utility)
+        attraction = np.exp((utility - shift[:, None]) / temperature[:, None])
+        none = np.exp((self.no_click_utility - shift) / temperature)
+        bias = self.position_bias(s)
+        if s == 1:
+            best = attraction.max(axis=1)
+            weights = attraction[np.arange(len(utility)), slate[:, 0]][:, None]
+        else:
+            top = np.sort(attraction, axis=1)[:, : -s - 1 : -1]
+            best = (top * bias).sum(axis=1)
+            weights = attraction[np.arange(len(utility))[:, None], slate] * bias * valid
+        total = weights.sum(axis=1)
+        denominator = none + total
+        clicks = self._draw(np.cumsum(weights, axis=1) / denominator[:, None], uniforms)
+        return clicks, total / denominator, best / (none + best)
+
+    def respond_one(self, utility, slate, valid, temperature, uniforms):  # noqa: D102
+        # The same operations as `respond` on 1-d arrays (bit-identical results, far fewer numpy calls).
+        s = len(slate)
+        shift = max(np.maximum.reduce(utility), self.no_click_utility)
+        attraction = np.exp((utility - shift) / temperature)
+        none = np.exp((self.no_click_utility - shift) / temperature)
+        if s == 1:
+            best = np.maximum.reduce(attraction)
+            total = attraction[slate[0]]
+            denominator = none + total
+            clicked = uniforms[0] < total / denominator
+            return np.array([clicked], dtype=np.int8), total / denominator, best / (none + best)
+        bias = self.position_bias(s)
+        best = (np.sort(attraction)[: -s - 1 : -1] * bias).sum()
+        weights = attraction[slate] * bias * valid
+        total = weights.sum()
+        denominator = none + total
+        position = (uniforms[0] >= np.cumsum(weights) / denominator).sum()
+        return (np.arange(s) == position).astype(np.int8), total / denominator, best / (none + best)
 
 
 @dataclass(frozen=True)
@@ -166,7 +250,9 @@ class Cascade(ResponseModel):
             if not 0 <= value <= 1:
                 raise ConfigError(f"`{name}` must be in [0, 1], got {value!r}")
         if self.continue_after_click >= 1:
-            raise ConfigError("`continue_after_click` must be < 1 (1 would make every slate position certain)")
+            raise ConfigError(
+                "`continue_after_click` must be < 1 (1 would make every slate position certain)"
+            )
 
     def n_uniforms(self, slate_size: int) -> int:  # noqa: D102
         return 2 * slate_size

@@ -10,7 +10,7 @@ from metarec.errors import ConfigError
 from metarec.simulators.catalog import Catalog, TextEncoderLike, check_embeddings
 from metarec.simulators.dynamics import Dynamics, UserState
 from metarec.simulators.persona import Population
-from metarec.simulators.response import MultinomialLogit, ResponseModel, make_response_model
+from metarec.simulators.response import ResponseModel, make_response_model
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,9 @@ class Simulator:
             raise TypeError(f"`population` must be a metarec Population, got {type(population).__name__}")
         if catalog.embeddings is None:
             if encoder is None:
-                raise ConfigError("the catalogue has no embeddings: pass `encoder=` (e.g. metarec.encoders.default_text_encoder())")
+                raise ConfigError(
+                    "the catalogue has no embeddings: pass `encoder=` (e.g. metarec.encoders.default_text_encoder())"
+                )
             catalog = catalog.with_embeddings(encoder)
         self.catalog = catalog
         self.population = population
@@ -149,8 +151,12 @@ class Simulator:
         vectors = dict(known)
         if missing:
             if encoder is None:
-                raise ConfigError(f"{len(missing)} persona statements have no embedding (e.g. {missing[0]!r}): pass `encoder=`")
-            vectors.update(zip(missing, check_embeddings(encoder.encode(missing), len(missing), "statement embeddings")))
+                raise ConfigError(
+                    f"{len(missing)} persona statements have no embedding (e.g. {missing[0]!r}): pass `encoder=`"
+                )
+            vectors.update(
+                zip(missing, check_embeddings(encoder.encode(missing), len(missing), "statement embeddings"))
+            )
         matrix = np.stack([vectors[t] for t in unique])
         z = standardized_similarity(matrix, self.item_embeddings)
         row = {t: j for j, t in enumerate(unique)}
@@ -214,13 +220,20 @@ class Simulator:
         return self.utilities(state, all_items)
 
     # ------------------------------------------------------------------ stepping
-    def oracle(self, state: UserState, candidates: np.ndarray, slate_size: int) -> tuple[np.ndarray, np.ndarray]:
+    def oracle(
+        self, state: UserState, candidates: np.ndarray, slate_size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Best ordered slate among ``candidates`` (B, K): positions (B, s) and expected reward (B,)."""
         utility = self.utilities(state, candidates)
         return self.response.oracle(utility, slate_size, self.temperature[state.users])
 
     def step(
-        self, state: UserState, candidates: np.ndarray, slate: np.ndarray, uniforms: np.ndarray
+        self,
+        state: UserState,
+        candidates: np.ndarray,
+        slate: np.ndarray,
+        uniforms: np.ndarray,
+        valid: np.ndarray | None = None,
     ) -> StepResult:
         """Show ``slate`` to every user in ``state`` and update the state in place.
 
@@ -234,23 +247,30 @@ class Simulator:
             Positions into ``candidates``; a repeated position leaves its later copies empty.
         uniforms : np.ndarray, (B, n) float
             U(0, 1) draws, ``n = response.n_uniforms(s)``: the only randomness of a step.
+        valid : np.ndarray, (B, s) bool, optional
+            ``first_occurrence(slate)``, when the caller has it already.
         """
-        B, s = slate.shape
+        s = slate.shape[1]
         temperature = self.temperature[state.users]
         utility = self.utilities(state, candidates)
-        _, optimal = self.response.oracle(utility, s, temperature)
-        slate_utility = np.take_along_axis(utility, slate, axis=1)
-        valid = first_occurrence(slate)
-        expected = self.response.expected_reward(slate_utility, valid, temperature)
-        clicks = self.response.sample(slate_utility, valid, temperature, uniforms)
+        valid = first_occurrence(slate) if valid is None else valid
+        clicks, expected, optimal = self.response.respond(utility, slate, valid, temperature, uniforms)
         regret = np.maximum(optimal - expected, 0.0)
-        shown = np.take_along_axis(candidates, slate, axis=1)
+        shown = (
+            candidates[np.arange(len(slate))[:, None], slate]
+            if s > 1
+            else candidates[np.arange(len(slate)), slate[:, 0]][:, None]
+        )
         self._update(state, shown, clicks)
-        return StepResult(clicks, clicks.sum(axis=1, dtype=np.float64), expected, optimal, regret, state.churned.copy())
+        return StepResult(
+            clicks, clicks.sum(axis=1, dtype=np.float64), expected, optimal, regret, state.churned.copy()
+        )
 
     def _update(self, state: UserState, shown: np.ndarray, clicks: np.ndarray) -> None:
         dynamics = self.dynamics
         state.t += 1
+        if not (dynamics.drifts or dynamics.bores or dynamics.churn):
+            return
         clicked_any = clicks.any(axis=1)
         if dynamics.drifts:
             state.drift *= 1.0 - dynamics.drift_decay
@@ -272,6 +292,10 @@ def first_occurrence(slate: np.ndarray) -> np.ndarray:
     """(B, s) bool: True where a slate position holds an item not shown earlier in the same slate."""
     s = slate.shape[1]
     if s == 1:
-        return np.ones(slate.shape, dtype=bool)
+        return _ONES[: len(slate)] if len(slate) <= len(_ONES) else np.ones(slate.shape, dtype=bool)
     earlier = (slate[:, :, None] == slate[:, None, :]) & np.tri(s, k=-1, dtype=bool)[None]
     return ~earlier.any(axis=2)
+
+
+_ONES = np.ones((4096, 1), dtype=bool)
+_ONES.flags.writeable = False

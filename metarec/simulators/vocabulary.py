@@ -36,7 +36,10 @@ class Topic:
 TOPICS: tuple[Topic, ...] = (
     Topic(
         "espionage",
-        (("Silent", "Double", "Cold", "Hidden", "Burned", "Covert"), ("Courier", "Protocol", "Cipher", "Asset", "Dossier", "Exchange")),
+        (
+            ("Silent", "Double", "Cold", "Hidden", "Burned", "Covert"),
+            ("Courier", "Protocol", "Cipher", "Asset", "Dossier", "Exchange"),
+        ),
         (
             "A tense tale of espionage in which a double agent races to expose a mole inside the embassy.",
             "An intelligence officer trades forged documents across a divided Berlin while being watched.",
@@ -45,11 +48,19 @@ TOPICS: tuple[Topic, ...] = (
             "A disgraced handler must unmask the informant who betrayed her network of informers.",
             "Microfilm, dead drops and a safehouse under surveillance: a defector may not be who he claims.",
         ),
-        ("spy thrillers", "stories about secret agents", "cloak-and-dagger intrigue", "undercover operative yarns"),
+        (
+            "spy thrillers",
+            "stories about secret agents",
+            "cloak-and-dagger intrigue",
+            "undercover operative yarns",
+        ),
     ),
     Topic(
         "romance",
-        (("Summer", "Second", "Lovers'", "Midnight", "Sweet", "Tender"), ("Kiss", "Vows", "Heart", "Letters", "Promise", "Wedding")),
+        (
+            ("Summer", "Second", "Lovers'", "Midnight", "Sweet", "Tender"),
+            ("Kiss", "Vows", "Heart", "Letters", "Promise", "Wedding"),
+        ),
         (
             "Two strangers share a train compartment and slowly fall for each other over a long journey.",
             "A florist and a widowed architect rediscover tenderness after a chance meeting in the rain.",
@@ -62,7 +73,10 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         "space",
-        (("Orbital", "Stellar", "Deep", "Red", "Last", "Lunar"), ("Colony", "Voyage", "Station", "Frontier", "Drift", "Horizon")),
+        (
+            ("Orbital", "Stellar", "Deep", "Red", "Last", "Lunar"),
+            ("Colony", "Voyage", "Station", "Frontier", "Drift", "Horizon"),
+        ),
         (
             "The crew of a starship wakes from cryosleep to find their navigation computer has been tampered with.",
             "Colonists on a frozen moon fight to keep their reactor alive through an endless night.",
@@ -71,11 +85,19 @@ TOPICS: tuple[Topic, ...] = (
             "Miners in the asteroid belt discover an alien artefact buried in the rock.",
             "A generation ship nears its destination planet after three hundred years in transit.",
         ),
-        ("science fiction", "sci-fi about the cosmos", "futuristic adventures beyond Earth", "outer-space epics"),
+        (
+            "science fiction",
+            "sci-fi about the cosmos",
+            "futuristic adventures beyond Earth",
+            "outer-space epics",
+        ),
     ),
     Topic(
         "horror",
-        (("Hollow", "Crimson", "Whispering", "Rotten", "Grim", "Black"), ("Cellar", "Ritual", "Harvest", "Attic", "Curse", "Woods")),
+        (
+            ("Hollow", "Crimson", "Whispering", "Rotten", "Grim", "Black"),
+            ("Cellar", "Ritual", "Harvest", "Attic", "Curse", "Woods"),
+        ),
         (
             "A family moves into a farmhouse where something scratches inside the walls every night.",
             "Campers deep in the forest are stalked by a masked killer who leaves no tracks.",
@@ -84,11 +106,19 @@ TOPICS: tuple[Topic, ...] = (
             "A haunted asylum's abandoned wards swallow the ghost hunters who broke in.",
             "Gruesome deaths follow anyone who watches a cursed videotape.",
         ),
-        ("scary movies", "frightening films", "things that go bump in the night", "terrifying slashers and ghost stories"),
+        (
+            "scary movies",
+            "frightening films",
+            "things that go bump in the night",
+            "terrifying slashers and ghost stories",
+        ),
     ),
     Topic(
         "comedy",
-        (("Totally", "Big", "Crazy", "Awkward", "Super", "Wild"), ("Weekend", "Roommates", "Mixup", "Road Trip", "Party", "Reunion")),
+        (
+            ("Totally", "Big", "Crazy", "Awkward", "Super", "Wild"),
+            ("Weekend", "Roommates", "Mixup", "Road Trip", "Party", "Reunion"),
+        ),
         (
             "Two hapless roommates accidentally adopt a runaway llama the night before their landlord visits.",
             "A wedding planner's disastrous week spirals into a string of absurd misunderstandings.",
@@ -101,7 +131,10 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         "cooking",
-        (("Golden", "Rustic", "Spice", "Kitchen", "Simmering", "Fresh"), ("Table", "Feast", "Bakery", "Harvest", "Recipes", "Pantry")),
+        (
+            ("Golden", "Rustic", "Spice", "Kitchen", "Simmering", "Fresh"),
+            ("Table", "Feast", "Bakery", "Harvest", "Recipes", "Pantry"),
+        ),
         (
             "A pastry chef travels through rural France collecting forgotten dessert recipes.",
             "Home bakers compete to create the perfect sourdough loaf under a ticking clock.",
@@ -114,7 +147,10 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         "crime",
-        (("Cold", "Final", "Missing", "Blood", "Dark", "Open"), ("Case", "Verdict", "Witness", "Alibi", "Confession", "Evidence")),
+        (
+            ("Cold", "Final", "Missing", "Blood", "Dark", "Open"),
+            ("Case", "Verdict", "Witness", "Alibi", "Confession", "Evidence"),
+        ),
         (
             "Detectives reopen an unsolved murder after a new witness comes forward decades later.",
             "A forensic examiner notices a pattern linking a string of disappearances along the highway.",
@@ -127,7 +163,10 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         "fantasy",
-        (("Dragon's", "Enchanted", "Elder", "Shadow", "Crystal", "Iron"), ("Crown", "Realm", "Sword", "Prophecy", "Keep", "Throne")),
+        (
+            ("Dragon's", "Enchanted", "Elder", "Shadow", "Crystal", "Iron"),
+            ("Crown", "Realm", "Sword", "Prophecy", "Keep", "Throne"),
+        ),
         (
             "An orphaned blacksmith learns she is heir to a throne guarded by a slumbering dragon.",
             "Wizards of rival guilds battle for an enchanted sword that can split the kingdom.",
@@ -136,11 +175,19 @@ TOPICS: tuple[Topic, ...] = (
             "An ancient prophecy names a goatherd as the one who will break the witch queen's spell.",
             "Knights, goblins and a talking raven quest for the lost crown of a vanished empire.",
         ),
-        ("magical worlds", "sword-and-sorcery", "mythical quests", "tales with wizards and mythical creatures"),
+        (
+            "magical worlds",
+            "sword-and-sorcery",
+            "mythical quests",
+            "tales with wizards and mythical creatures",
+        ),
     ),
     Topic(
         "nature",
-        (("Wild", "Blue", "Frozen", "Living", "Secret", "Great"), ("Planet", "Ocean", "Savanna", "Migration", "Reef", "Seasons")),
+        (
+            ("Wild", "Blue", "Frozen", "Living", "Secret", "Great"),
+            ("Planet", "Ocean", "Savanna", "Migration", "Reef", "Seasons"),
+        ),
         (
             "Narrated footage follows a herd of elephants on a thousand-mile trek across the Kalahari.",
             "Underwater cameras capture whales, coral and plankton blooms in the open Pacific.",
@@ -149,11 +196,19 @@ TOPICS: tuple[Topic, ...] = (
             "A rainforest canopy teems with orchids, tree frogs and hunting jaguars.",
             "Time-lapse photography reveals how deserts bloom after a single rainstorm.",
         ),
-        ("wildlife documentaries", "films about animals and the environment", "programmes on ecosystems", "earth's creatures and landscapes"),
+        (
+            "wildlife documentaries",
+            "films about animals and the environment",
+            "programmes on ecosystems",
+            "earth's creatures and landscapes",
+        ),
     ),
     Topic(
         "sports",
-        (("Final", "Underdog", "Golden", "Fourth", "Rookie", "Perfect"), ("Season", "Goal", "Match", "Quarter", "Comeback", "Title")),
+        (
+            ("Final", "Underdog", "Golden", "Fourth", "Rookie", "Perfect"),
+            ("Season", "Goal", "Match", "Quarter", "Comeback", "Title"),
+        ),
         (
             "A small-town basketball team claws its way to the state championship.",
             "A boxer past his prime trains for one last bout against the reigning heavyweight.",
@@ -162,11 +217,19 @@ TOPICS: tuple[Topic, ...] = (
             "A rookie pitcher faces the pressure of the World Series in his first year.",
             "Cyclists battle mountain stages and each other in the world's toughest race.",
         ),
-        ("athletic competition", "stories about athletes and teams", "games and tournaments", "the thrill of the big game"),
+        (
+            "athletic competition",
+            "stories about athletes and teams",
+            "games and tournaments",
+            "the thrill of the big game",
+        ),
     ),
     Topic(
         "war",
-        (("Iron", "Last", "Burning", "Fallen", "Winter", "Lost"), ("Front", "Battalion", "Beachhead", "Trench", "Line", "Company")),
+        (
+            ("Iron", "Last", "Burning", "Fallen", "Winter", "Lost"),
+            ("Front", "Battalion", "Beachhead", "Trench", "Line", "Company"),
+        ),
         (
             "Soldiers hold a bridge against overwhelming odds in the final days of the Second World War.",
             "A platoon fights through the jungle after their helicopter is shot down behind enemy lines.",
@@ -179,7 +242,10 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         "family",
-        (("Little", "Magic", "Happy", "Brave", "Tiny", "Wonder"), ("Pup", "Adventure", "Friends", "Kingdom", "Treehouse", "Journey")),
+        (
+            ("Little", "Magic", "Happy", "Brave", "Tiny", "Wonder"),
+            ("Pup", "Adventure", "Friends", "Kingdom", "Treehouse", "Journey"),
+        ),
         (
             "A curious puppy gets lost in the city and befriends a pigeon who helps him home.",
             "Animated toys come to life when their owner leaves for summer camp.",
@@ -188,11 +254,19 @@ TOPICS: tuple[Topic, ...] = (
             "A baby dinosaur hatches in a suburban garden and the neighbourhood kids keep it hidden.",
             "Cartoon forest creatures put on a show to save their meadow from a bulldozer.",
         ),
-        ("kids' entertainment", "cartoons for children", "wholesome films for the whole household", "animated pictures for youngsters"),
+        (
+            "kids' entertainment",
+            "cartoons for children",
+            "wholesome films for the whole household",
+            "animated pictures for youngsters",
+        ),
     ),
     Topic(
         "music",
-        (("Electric", "Broken", "Velvet", "Rising", "Midnight", "Golden"), ("Chords", "Tour", "Ballad", "Encore", "Stage", "Record")),
+        (
+            ("Electric", "Broken", "Velvet", "Rising", "Midnight", "Golden"),
+            ("Chords", "Tour", "Ballad", "Encore", "Stage", "Record"),
+        ),
         (
             "A garage band from Manchester signs its first record deal and struggles with fame.",
             "The rise and fall of a jazz trumpeter told through his greatest recordings.",
@@ -201,11 +275,19 @@ TOPICS: tuple[Topic, ...] = (
             "A piano prodigy's obsession with one concerto threatens her sanity.",
             "A hip-hop producer builds beats in his bedroom and dreams of the big stage.",
         ),
-        ("musicals and concert films", "stories about bands and singers", "films full of songs", "musicians' biopics"),
+        (
+            "musicals and concert films",
+            "stories about bands and singers",
+            "films full of songs",
+            "musicians' biopics",
+        ),
     ),
     Topic(
         "western",
-        (("Dusty", "Outlaw", "High", "Lonesome", "Dead Man's", "Silver"), ("Gulch", "Trail", "Ranch", "Saloon", "Frontier", "Rider")),
+        (
+            ("Dusty", "Outlaw", "High", "Lonesome", "Dead Man's", "Silver"),
+            ("Gulch", "Trail", "Ranch", "Saloon", "Frontier", "Rider"),
+        ),
         (
             "A gunslinger rides into a dusty frontier town ruled by a corrupt sheriff.",
             "Cattle drivers push a herd across the plains while bandits follow their trail.",
@@ -214,11 +296,19 @@ TOPICS: tuple[Topic, ...] = (
             "A showdown at noon in front of the saloon settles an old debt.",
             "A marshal escorts a prisoner across the desert with a posse in pursuit.",
         ),
-        ("cowboy pictures", "stories of the old American west", "horses, six-shooters and the prairie", "tales of the wild frontier days"),
+        (
+            "cowboy pictures",
+            "stories of the old American west",
+            "horses, six-shooters and the prairie",
+            "tales of the wild frontier days",
+        ),
     ),
     Topic(
         "history",
-        (("Royal", "Ancient", "Imperial", "Forgotten", "Golden", "Great"), ("Dynasty", "Empire", "Court", "Chronicle", "Queen", "Revolution")),
+        (
+            ("Royal", "Ancient", "Imperial", "Forgotten", "Golden", "Great"),
+            ("Dynasty", "Empire", "Court", "Chronicle", "Queen", "Revolution"),
+        ),
         (
             "The intrigues of a Tudor court unfold as a young queen consolidates her power.",
             "A chronicle of the building of the pyramids under a pharaoh's iron rule.",
@@ -227,11 +317,19 @@ TOPICS: tuple[Topic, ...] = (
             "A Ming dynasty admiral leads a treasure fleet across the Indian Ocean.",
             "Peasants and nobles clash during a medieval uprising over grain taxes.",
         ),
-        ("period pieces", "costume dramas set long ago", "stories from bygone eras", "films about kings, queens and past civilisations"),
+        (
+            "period pieces",
+            "costume dramas set long ago",
+            "stories from bygone eras",
+            "films about kings, queens and past civilisations",
+        ),
     ),
     Topic(
         "technology",
-        (("Zero", "Neural", "Digital", "Quantum", "Open", "Deep"), ("Code", "Network", "Startup", "Algorithm", "Protocol", "Machine")),
+        (
+            ("Zero", "Neural", "Digital", "Quantum", "Open", "Deep"),
+            ("Code", "Network", "Startup", "Algorithm", "Protocol", "Machine"),
+        ),
         (
             "A hacker collective breaks into a bank's servers to expose a money-laundering scheme.",
             "Engineers at a garage startup race to ship their app before the funding runs out.",
@@ -240,7 +338,12 @@ TOPICS: tuple[Topic, ...] = (
             "A robotics lab builds an android that learns faster than its creators expected.",
             "The story of the microchip, from silicon wafers to the smartphone in every pocket.",
         ),
-        ("computers and gadgets", "stories about hackers and coders", "artificial intelligence", "Silicon Valley and the digital world"),
+        (
+            "computers and gadgets",
+            "stories about hackers and coders",
+            "artificial intelligence",
+            "Silicon Valley and the digital world",
+        ),
     ),
 )
 
@@ -270,15 +373,59 @@ CLICKBAIT_PREFIXES: tuple[str, ...] = (
 )
 
 FIRST_NAMES: tuple[str, ...] = (
-    "Maya", "Liam", "Aisha", "Noah", "Sofia", "Kenji", "Elena", "Omar", "Priya", "Lucas", "Ingrid", "Mateo",
-    "Chloe", "Tariq", "Hannah", "Diego", "Yuki", "Samuel", "Fatima", "Jonas", "Amara", "Viktor", "Lena", "Ravi",
+    "Maya",
+    "Liam",
+    "Aisha",
+    "Noah",
+    "Sofia",
+    "Kenji",
+    "Elena",
+    "Omar",
+    "Priya",
+    "Lucas",
+    "Ingrid",
+    "Mateo",
+    "Chloe",
+    "Tariq",
+    "Hannah",
+    "Diego",
+    "Yuki",
+    "Samuel",
+    "Fatima",
+    "Jonas",
+    "Amara",
+    "Viktor",
+    "Lena",
+    "Ravi",
 )
 OCCUPATIONS: tuple[str, ...] = (
-    "nurse", "software developer", "retired teacher", "student", "carpenter", "accountant", "graphic designer",
-    "firefighter", "librarian", "chef", "lawyer", "farmer", "pharmacist", "bus driver", "architect", "journalist",
+    "nurse",
+    "software developer",
+    "retired teacher",
+    "student",
+    "carpenter",
+    "accountant",
+    "graphic designer",
+    "firefighter",
+    "librarian",
+    "chef",
+    "lawyer",
+    "farmer",
+    "pharmacist",
+    "bus driver",
+    "architect",
+    "journalist",
 )
-LIKE_TEMPLATES: tuple[str, ...] = ("loves {}", "really enjoys {}", "is a big fan of {}", "can't get enough of {}")
+LIKE_TEMPLATES: tuple[str, ...] = (
+    "loves {}",
+    "really enjoys {}",
+    "is a big fan of {}",
+    "can't get enough of {}",
+)
 DISLIKE_TEMPLATES: tuple[str, ...] = ("dislikes {}", "has no patience for {}", "avoids {}", "is bored by {}")
 PROSE_DISLIKE_TEMPLATES: tuple[str, ...] = (
-    "cannot stand {}", "never watches {}", "switches off at the first sign of {}", "would rather do chores than sit through {}",
+    "cannot stand {}",
+    "never watches {}",
+    "switches off at the first sign of {}",
+    "would rather do chores than sit through {}",
 )
