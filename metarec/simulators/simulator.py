@@ -93,6 +93,9 @@ class Simulator:
         Needed unless ``statement_embeddings`` and catalogue embeddings are given.
     statement_embeddings : dict of str to (d,) array, optional
         Precomputed statement embeddings (skips the encoder for statements).
+    static_utility : np.ndarray, (n_users, n_items), optional
+        Replaces the text-grounded static utility (e.g. utilities read from an LLM judge); the dynamic
+        terms (drift, boredom) still apply on top.
 
     Examples
     --------
@@ -111,6 +114,7 @@ class Simulator:
         utility: UtilityConfig | None = None,
         encoder: TextEncoderLike | None = None,
         statement_embeddings: dict[str, np.ndarray] | None = None,
+        static_utility: np.ndarray | None = None,
     ) -> None:
         if not isinstance(catalog, Catalog):
             raise TypeError(f"`catalog` must be a metarec Catalog, got {type(catalog).__name__}")
@@ -133,7 +137,16 @@ class Simulator:
         self.topics = catalog.topics
         self.traits = population.traits_array
         self.temperature = self.traits["temperature"]
-        self.static_utility = self._static_utility(encoder, statement_embeddings or {})
+        if static_utility is None:
+            self.static_utility = self._static_utility(encoder, statement_embeddings or {})
+        else:
+            static_utility = np.asarray(static_utility, dtype=np.float64)
+            expected = (len(population), len(catalog))
+            if static_utility.shape != expected or not np.all(np.isfinite(static_utility)):
+                raise ConfigError(
+                    f"`static_utility` must be a finite (n_users, n_items) = {expected} array, got shape {static_utility.shape}"
+                )
+            self.static_utility = static_utility
 
     # ------------------------------------------------------------------ utilities
     def _statement_scores(self, encoder, known: dict[str, np.ndarray], kind: str) -> np.ndarray:
