@@ -4,6 +4,7 @@ from metarec.envs.recommendation import GROUND_TRUTH_INFO_KEYS, OBSERVABLE_INFO_
 from metarec.envs.registration import ENV_DOCS, ENV_SPECS, register_envs
 from metarec.envs.vector import RecommendationVectorEnv
 from metarec.envs.worlds import project_features, synthetic_world
+from metarec.envs.wrappers import SlateFromScores, StateEncoderObservation
 
 register_envs()
 
@@ -17,4 +18,6 @@ __all__ = [
     "register_envs",
     "project_features",
     "synthetic_world",
+    "SlateFromScores",
+    "StateEncoderObservation",
 ]

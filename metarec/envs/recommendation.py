@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from metarec.envs.session import SessionBatch
+from metarec.envs.session import SessionBatch, user_feature_matrix
 from metarec.envs.worlds import project_features, synthetic_world
 from metarec.errors import ActionError, ConfigError
 from metarec.simulators import SPLITS, Simulator
@@ -111,7 +111,9 @@ class RecommendationEnv(gym.Env):
         )
         self.split, self.render_mode = split, render_mode
         self.item_features = item_features(self.simulator, obs_dim)
-        self.observation_space = observation_space(self.item_features, n_items, K, history_len)
+        self.observation_space = observation_space(
+            self.item_features, n_items, K, history_len, user_feature_matrix(self.simulator)
+        )
         self.action_space = spaces.Discrete(K) if slate_size == 1 else spaces.MultiDiscrete([K] * slate_size)
         self.session = SessionBatch(
             self.simulator, self.item_features, 1, K, slate_size, history_len, horizon, mode
@@ -243,8 +245,10 @@ def item_features(simulator: Simulator, obs_dim: int | None) -> np.ndarray:
     return cache[obs_dim]
 
 
-def observation_space(features: np.ndarray, n_items: int, K: int, H: int) -> spaces.Dict:
-    """The single-user observation space."""
+def observation_space(
+    features: np.ndarray, n_items: int, K: int, H: int, user_features: np.ndarray | None = None
+) -> spaces.Dict:
+    """The single-user observation space (with ``user_features`` when the personas have a profile)."""
     d = features.shape[1]
     bound = float(np.ceil(np.abs(features).max() + 1e-6))
     return spaces.Dict(
@@ -254,6 +258,11 @@ def observation_space(features: np.ndarray, n_items: int, K: int, H: int) -> spa
             "history_items": spaces.Box(-bound, bound, (H, d), np.float32),
             "history_feedback": spaces.Box(0.0, 1.0, (H, 2), np.float32),
             "history_mask": spaces.Box(0.0, 1.0, (H,), np.float32),
+            **(
+                {"user_features": spaces.Box(-np.inf, np.inf, (user_features.shape[1],), np.float32)}
+                if user_features is not None
+                else {}
+            ),
         }
     )
 

@@ -77,6 +77,7 @@ class SessionBatch:
         self._all_items = np.arange(self.n_items, dtype=np.int64)
         self._all_rows = np.arange(n_slots, dtype=np.int64)
         self._pools: dict[str | None, np.ndarray] = {}
+        self.user_features = user_feature_matrix(simulator)
         self._exported = False
         self._arange_K = np.arange(num_candidates, dtype=np.int64)
         self._feedback_position = (np.arange(slate_size, dtype=np.float32) / slate_size)[None, :]
@@ -263,6 +264,11 @@ class SessionBatch:
             "history_items": self.hist_feats,
             "history_feedback": np.stack((self.hist_clicks, self.hist_positions), axis=-1),
             "history_mask": self.hist_mask,
+            **(
+                {"user_features": self.user_features[self.state.users]}
+                if self.user_features is not None
+                else {}
+            ),
         }
 
     def single_observation(self) -> dict[str, np.ndarray]:
@@ -277,6 +283,11 @@ class SessionBatch:
             "history_items": self.hist_feats[0].copy(),
             "history_feedback": feedback,
             "history_mask": self.hist_mask[0].copy(),
+            **(
+                {"user_features": self.user_features[self.state.users[0]]}
+                if self.user_features is not None
+                else {}
+            ),
         }
 
     def oracle_slate(self, rows: np.ndarray | None = None) -> np.ndarray:
@@ -285,3 +296,11 @@ class SessionBatch:
         state = self.state.take(rows)
         slate, _ = self.sim.oracle(state, self.candidates[rows], self.s)
         return slate
+
+
+def user_feature_matrix(simulator: Simulator) -> np.ndarray | None:
+    """(n_users, f) float32 observable user profiles, when every persona has ``features``; else None."""
+    features = [p.features for p in simulator.population]
+    if any(f is None for f in features):
+        return None
+    return np.stack([np.asarray(f, dtype=np.float32) for f in features])

@@ -16,7 +16,7 @@ from metarec.envs.recommendation import (
     observation_space,
     parse_reset_options,
 )
-from metarec.envs.session import SessionBatch
+from metarec.envs.session import SessionBatch, user_feature_matrix
 from metarec.envs.worlds import synthetic_world
 from metarec.errors import ActionError
 from metarec.seeding import seeds_from
@@ -80,7 +80,9 @@ class RecommendationVectorEnv(VectorEnv):
         )
         self.split, self.render_mode = split, render_mode
         self.item_features = item_features(self.simulator, obs_dim)
-        self.single_observation_space = observation_space(self.item_features, n_items, K, history_len)
+        self.single_observation_space = observation_space(
+            self.item_features, n_items, K, history_len, user_feature_matrix(self.simulator)
+        )
         self.single_action_space = (
             spaces.Discrete(K) if slate_size == 1 else spaces.MultiDiscrete([K] * slate_size)
         )

@@ -1,0 +1,94 @@
+"""Wrappers: a state-encoder observation for stable-baselines3 and score-vector actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from metarec.errors import ConfigError
+
+
+class SlateFromScores(gym.ActionWrapper):
+    """Take a score per candidate (``Box(-1, 1, (K,))``) and recommend the top-``slate_size`` candidates.
+
+    This lets continuous-action algorithms (PPO, SAC, ...) rank candidates: the slate is the candidates
+    sorted by score, best first (ties broken by position).
+
+    Examples
+    --------
+    >>> from metarec.envs.testing import tiny_env
+    >>> env = SlateFromScores(tiny_env(slate_size=2))
+    >>> env.action_space.shape
+    (5,)
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        K = env.unwrapped.num_candidates
+        self.slate_size = env.unwrapped.slate_size
+        self.action_space = spaces.Box(-1.0, 1.0, (K,), np.float32)
+
+    def action(self, action: Any):
+        """Scores (K,) -> the env's action (an int, or a slate of candidate positions)."""
+        scores = np.asarray(action, dtype=np.float64)
+        if scores.shape != self.action_space.shape or not np.all(np.isfinite(scores)):
+            raise ConfigError(
+                f"scores must be finite with shape {self.action_space.shape}, got {scores.shape}"
+            )
+        order = np.argsort(-scores, kind="stable")[: self.slate_size]
+        return int(order[0]) if self.slate_size == 1 else order.astype(np.int64)
+
+
+class StateEncoderObservation(gym.ObservationWrapper):
+    """Turn the ``Dict`` observation into one ``Box``: [state encoder output, candidate features flattened].
+
+    The (frozen) state encoder reads the history (``history_items``, ``history_feedback``,
+    ``history_mask``) and returns a state vector (``state_dim``); the candidate features follow so that a
+    policy can choose among them. Feature vectors are float32 of size ``state_dim + K * d``.
+
+    Parameters
+    ----------
+    env : gym.Env
+        A metarec environment (Dict observation).
+    encoder : metarec.encoders.StateEncoder, optional
+        A trained encoder; by default a fresh mean-pool encoder seeded with ``seed`` (a fixed random
+        projection of the history).
+    seed : int
+        Seed of the default encoder.
+    """
+
+    def __init__(self, env: gym.Env, encoder=None, seed: int = 0) -> None:
+        super().__init__(env)
+        import torch
+
+        from metarec.encoders.state import StateEncoder
+
+        space = env.observation_space
+        if not isinstance(space, spaces.Dict) or "history_items" not in space.spaces:
+            raise ConfigError("StateEncoderObservation needs a metarec Dict observation with 'history_items'")
+        item_dim = space["candidates"].shape[1]
+        self.encoder = encoder if encoder is not None else StateEncoder(item_dim, kind="mean", seed=seed)
+        self.encoder.eval()
+        self._torch = torch
+        with torch.inference_mode():
+            sample = self.encoder(*self._history(space.sample()))
+        state_dim = int(sample.shape[-1])
+        K, d = space["candidates"].shape
+        self.observation_space = spaces.Box(-np.inf, np.inf, (state_dim + K * d,), np.float32)
+
+    def _history(self, obs):
+        torch = self._torch
+        return (
+            torch.as_tensor(obs["history_items"], dtype=torch.float32),
+            torch.as_tensor(obs["history_feedback"], dtype=torch.float32),
+            torch.as_tensor(obs["history_mask"], dtype=torch.float32),
+        )
+
+    def observation(self, observation):
+        """Dict observation -> flat float32 vector."""
+        with self._torch.inference_mode():
+            state = self.encoder(*self._history(observation)).numpy().astype(np.float32)
+        return np.concatenate([state.reshape(-1), observation["candidates"].reshape(-1)]).astype(np.float32)
