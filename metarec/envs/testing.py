@@ -50,7 +50,13 @@ def _tiny_parts() -> tuple[Catalog, Population]:
 
 
 def _texts(catalog: Catalog, population: Population) -> list[str]:
+    # Every wording of every statement over the tiny world's topics (the Bayesian reference needs them all).
+    from metarec.simulators.vocabulary import DISLIKE_TEMPLATES, LIKE_TEMPLATES, TOPICS
+
     statements = {s for p in population for s in (*p.likes, *p.dislikes)}
+    for topic in TOPICS[:TINY_TOPICS]:
+        for template in (*LIKE_TEMPLATES, *DISLIKE_TEMPLATES):
+            statements.update(template.format(phrase) for phrase in topic.likes)
     return list(catalog.texts) + sorted(statements)
 
 
