@@ -1,0 +1,653 @@
+"""LLM-as-user: ask a generative language model whether a persona would click on (or how it would rate) an item.
+
+`LLMJudge` fills a prompt template with a persona and an item, runs a decoder-only model once per prompt and
+reads the answer from the **next-token logits** of a fixed set of answer tokens (``" Yes"`` / ``" No"``, or
+``" 1"`` ... ``" 5"``), renormalised over that set. Nothing is parsed from free text, so there is no
+"unparseable answer" to default silently. Prompts are batched with left padding (the next-token position is
+the last one for every row), and every answer is cached on disk, keyed on the model files, dtype,
+``max_length``, answer tokens and the exact prompt text: a second run reads the cache and never loads the
+model.
+
+Cost: one forward pass per (user, item) prompt, ``n_users x n_items`` of them for a full grid. That is why
+the judge is called at build time, and why :mod:`metarec.encoders.distill` distils it into the fast
+simulator. `judge_simulator` turns judged probabilities into a `Simulator` whose static utilities reproduce
+them under the click model. See ``docs/llm_judge.md``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+import os
+import re
+import string
+import warnings
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from metarec.encoders.cache import CachedTextEncoder, default_cache_dir
+from metarec.encoders.text import _fingerprint, _is_decoder_only, _resolve_model, check_texts
+from metarec.errors import ConfigError, EncoderError
+from metarec.simulators import Catalog, Persona, Population, ResponseModel, Simulator, make_response_model
+
+#: The placeholders a prompt template may use (``{{`` and ``}}`` write literal braces).
+PLACEHOLDERS = ("name", "description", "likes", "dislikes", "title", "text")
+
+DEFAULT_CLICK_PROMPT = (
+    "You are simulating a user of a recommendation service.\n"
+    "User: {description}\n"
+    "The user likes: {likes}.\n"
+    "The user dislikes: {dislikes}.\n"
+    "\n"
+    "Recommended item: {title}\n"
+    "{text}\n"
+    "\n"
+    "Question: Would this user click on the recommended item? Answer Yes or No.\n"
+    "Answer:"
+)
+DEFAULT_RATING_PROMPT = (
+    "You are simulating a user of a recommendation service.\n"
+    "User: {description}\n"
+    "The user likes: {likes}.\n"
+    "The user dislikes: {dislikes}.\n"
+    "\n"
+    "Recommended item: {title}\n"
+    "{text}\n"
+    "\n"
+    "Question: How would this user rate the recommended item, from 1 (hate it) to 5 (love it)?\n"
+    "Rating:"
+)
+CLICK_ANSWERS = (" Yes", " No")
+RATING_ANSWERS = (" 1", " 2", " 3", " 4", " 5")
+
+_MODES = ("click", "rating")
+_DTYPES = ("float32", "float16", "bfloat16")
+_DEVICE_RE = re.compile(r"^(cpu|auto|cuda(:\d+)?)$")
+_PROGRESS_THRESHOLD = 50
+
+
+def check_template(template: str) -> tuple[str, ...]:
+    """Validate a prompt template and return the placeholders it uses.
+
+    Raises `ConfigError` for an unknown placeholder (with the closest known one), a positional ``{}``,
+    a format spec or conversion (``{title:>9}``, ``{title!r}``) and unbalanced braces.
+    """
+    if not isinstance(template, str) or not template.strip():
+        raise ConfigError(f"`prompt_template` must be a non-empty str, got {template!r}")
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as err:
+        raise ConfigError(
+            f"`prompt_template` is not a valid format string ({err}); write literal braces as '{{{{' and '}}}}'"
+        ) from None
+    used = []
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if field == "" or field.isdigit():
+            raise ConfigError(
+                f"`prompt_template` has a positional placeholder '{{{field}}}'; name one of {PLACEHOLDERS}"
+            )
+        if field not in PLACEHOLDERS:
+            close = difflib.get_close_matches(field, PLACEHOLDERS, n=1)
+            hint = f" Did you mean '{{{close[0]}}}'?" if close else ""
+            raise ConfigError(
+                f"`prompt_template` has an unknown placeholder '{{{field}}}'; known: {PLACEHOLDERS}.{hint} "
+                "Write a literal brace as '{{' or '}}'."
+            )
+        if spec or conversion:
+            raise ConfigError(
+                f"`prompt_template` placeholder '{{{field}}}' has a format spec or conversion; use a bare '{{{field}}}'"
+            )
+        used.append(field)
+    return tuple(dict.fromkeys(used))
+
+
+def format_prompt(template: str, persona: Persona, title: str, text: str) -> str:
+    """Fill ``template`` with one persona and one item.
+
+    ``{likes}`` and ``{dislikes}`` are the statements joined with ``"; "`` (``"nothing in particular"``
+    when empty); ``{description}`` falls back to the name when the persona has no prose.
+    """
+    return template.format(
+        name=persona.name,
+        description=persona.description.strip() or persona.name,
+        likes="; ".join(persona.likes) or "nothing in particular",
+        dislikes="; ".join(persona.dislikes) or "nothing in particular",
+        title=title,
+        text=text,
+    )
+
+
+class CausalLM:
+    """A decoder-only model folder (or hub id) with its tokenizer; the weights load lazily, on first use.
+
+    Shared by `LLMJudge` and `metarec.encoders.persona_writer.LLMPersonaWriter`. The tokenizer loads at once
+    (it is cheap and validates answer tokens early); it pads on the left with its pad token, else its eos
+    token, else raises `EncoderError`.
+    """
+
+    def __init__(self, model: str | os.PathLike, *, device: str, dtype: str, revision: str | None) -> None:
+        if not isinstance(model, str | os.PathLike):
+            raise TypeError(f"`model` must be a str or a path, got {type(model).__name__} {model!r}")
+        if dtype not in _DTYPES:
+            raise ConfigError(f"`dtype` must be one of {_DTYPES}, got {dtype!r}")
+        if not isinstance(device, str) or not _DEVICE_RE.match(device):
+            raise ConfigError(f"`device` must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+        self.resolved = _resolve_model(model, revision)
+        self.model_id = self.resolved.model_id
+        self.device, self.dtype = device, dtype
+        try:
+            config = json.loads((self.resolved.folder / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise EncoderError(f"Cannot read {self.resolved.folder / 'config.json'}: {err}") from err
+        if not _is_decoder_only(config):
+            raise EncoderError(
+                f"Model {self.model_id!r} (model_type={config.get('model_type')!r}) is not a decoder-only "
+                "language model; the judge reads next-token probabilities, so pass a causal LM "
+                "(GPT-2, Llama, Qwen, Mistral, ...)"
+            )
+        self.tokenizer = self._load_tokenizer()
+        self.model: Any = None
+        self._fingerprint: str | None = None
+
+    def _load_tokenizer(self):
+        from transformers import AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(self.resolved.folder), local_files_only=True)
+        except Exception as err:
+            raise EncoderError(
+                f"Cannot load a tokenizer from {str(self.resolved.folder)!r} ({type(err).__name__}: {err}); "
+                "save one there with `tokenizer.save_pretrained(folder)`"
+            ) from err
+        if tokenizer.pad_token is None:
+            if tokenizer.eos_token is None:
+                raise EncoderError(
+                    f"The tokenizer of {self.model_id!r} has neither a pad token nor an eos token, so prompts "
+                    "cannot be batched; set one and save it (`tokenizer.pad_token = '<pad>'`, then "
+                    "`tokenizer.save_pretrained(folder)`)"
+                )
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"  # the next-token position is the last one in every row
+        return tokenizer
+
+    @property
+    def fingerprint(self) -> str:
+        """Model id, revision and a hash of the config, tokenizer and weight files."""
+        if self._fingerprint is None:
+            self._fingerprint = (
+                f"model={self.model_id}|revision={self.resolved.revision}"
+                f"|files={_fingerprint(self.resolved.folder)}|dtype={self.dtype}"
+            )
+        return self._fingerprint
+
+    def load(self) -> None:
+        """Load the weights (once)."""
+        if self.model is not None:
+            return
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        device = self.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif device.startswith("cuda") and not torch.cuda.is_available():
+            raise EncoderError(f"`device={device!r}` but CUDA is not available; use device='cpu' or 'auto'")
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                str(self.resolved.folder), local_files_only=True, dtype=getattr(torch, self.dtype)
+            )
+        except Exception as err:
+            raise EncoderError(
+                f"Cannot load a causal language model from {str(self.resolved.folder)!r} "
+                f"({type(err).__name__}: {err})"
+            ) from err
+        params = inspect.signature(model.forward).parameters
+        self.accepts = set(params)
+        self.cache_arg = next((a for a in ("cache", "past_key_values") if a in params), None)
+        self.torch_device = device
+        self.model = model.eval().to(device)
+
+    def forward(self, input_ids, attention_mask, cache: Any = None, use_cache: bool = False):
+        """One forward pass with positions counted over real tokens (left padding safe).
+
+        ``attention_mask`` covers the cached tokens too. Returns the logits of the last position,
+        (b, vocab) float32, and the key-value cache (None unless ``use_cache``).
+        """
+        inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if "position_ids" in self.accepts:
+            positions = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+            inputs["position_ids"] = positions[:, -input_ids.shape[1] :]
+        if "logits_to_keep" in self.accepts:
+            inputs["logits_to_keep"] = 1
+        if "use_cache" in self.accepts:
+            inputs["use_cache"] = use_cache
+        if cache is not None and self.cache_arg:
+            inputs[self.cache_arg] = cache
+        out = self.model(**inputs)
+        new_cache = (out.get("cache") or out.get("past_key_values")) if use_cache else None
+        return out.logits[:, -1, :].float(), new_cache
+
+    def tokenize(self, prompts: list[str], max_length: int, owner: str) -> list[list[int]]:
+        """Token ids of each prompt, keeping the last ``max_length`` tokens (warns when it cuts)."""
+        ids = self.tokenizer(prompts, add_special_tokens=True, truncation=False)["input_ids"]
+        long = [i for i, row in enumerate(ids) if len(row) > max_length]
+        if long:
+            warnings.warn(
+                f"{owner}: {len(long)} of {len(ids)} prompts are longer than max_length={max_length} tokens "
+                f"(e.g. prompt {long[0]} has {len(ids[long[0]])}); their start is cut so that the question "
+                "stays. Raise `max_length` or shorten the template.",
+                stacklevel=4,
+            )
+            ids = [row[-max_length:] for row in ids]
+        empty = [i for i, row in enumerate(ids) if not row]
+        if empty:
+            raise EncoderError(f"{owner}: prompt {empty[0]} has no tokens ({prompts[empty[0]]!r})")
+        return ids
+
+    def pad(self, rows: list[list[int]]):
+        """Left-pad token id lists into ``input_ids`` and ``attention_mask`` tensors on the model device."""
+        import torch
+
+        width = max(len(r) for r in rows)
+        pad_id = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for b, row in enumerate(rows):
+            input_ids[b, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+            mask[b, width - len(row) :] = 1
+        return input_ids.to(self.torch_device), mask.to(self.torch_device)
+
+
+def _answer_ids(tokenizer, answers: tuple[str, ...], model_id: str) -> list[int]:
+    """One token id per answer string, or `EncoderError` naming the answer and the fix."""
+    ids = []
+    for answer in answers:
+        tokens = tokenizer.encode(answer, add_special_tokens=False)
+        problem = None
+        if len(tokens) != 1:
+            pieces = tokenizer.convert_ids_to_tokens(tokens)
+            problem = f"maps to {len(tokens)} tokens {pieces}"
+        elif tokenizer.unk_token_id is not None and tokens[0] == tokenizer.unk_token_id:
+            problem = "maps to the unknown token"
+        if problem:
+            variants = {
+                answer.strip(),
+                " " + answer.strip(),
+                answer.strip().lower(),
+                " " + answer.strip().lower(),
+            }
+            single = sorted(
+                repr(v)
+                for v in variants
+                if len(t := tokenizer.encode(v, add_special_tokens=False)) == 1
+                and t[0] != tokenizer.unk_token_id
+            )
+            hint = f" Single-token variants: {', '.join(single)}." if single else ""
+            raise EncoderError(
+                f"answer token {answer!r} {problem} under the tokenizer of {model_id!r}; every answer must be "
+                f"exactly one token. Fix: choose other answer strings with `answer_tokens=(...)`.{hint}"
+            )
+        ids.append(tokens[0])
+    if len(set(ids)) != len(ids):
+        raise EncoderError(
+            f"answer tokens {answers} map to repeated token ids {ids}; choose distinct answers"
+        )
+    return ids
+
+
+class _Scorer:
+    """The TextEncoder face of a judge, so that `CachedTextEncoder` caches its answers: prompt -> log-probs."""
+
+    def __init__(self, judge: LLMJudge) -> None:
+        self.judge = judge
+        self.dim = len(judge.answer_tokens)
+        self.cache_key = judge.cache_key
+
+    def encode(self, prompts: Sequence[str]) -> np.ndarray:
+        return self.judge._score(list(prompts))
+
+
+class LLMJudge:
+    """A generative language model asked whether a persona would click on an item, or how they would rate it.
+
+    Parameters
+    ----------
+    model : str or os.PathLike
+        A local folder holding a decoder-only model (``config.json``, weights, tokenizer), or a hub id in
+        the local Hugging Face cache.
+    mode : {"click", "rating"}, default "click"
+        ``"click"``: `judge` returns P(first answer) over the two answers (P(" Yes")).
+        ``"rating"``: answer ``k`` means rating ``k + 1``; `judge` returns the expected rating.
+    prompt_template : str, optional
+        Uses the `PLACEHOLDERS` ``{name} {description} {likes} {dislikes} {title} {text}``; it should end
+        just before the answer (``"Answer:"``). Default `DEFAULT_CLICK_PROMPT` or `DEFAULT_RATING_PROMPT`.
+    answer_tokens : tuple of str, optional
+        Each must be exactly one token of the tokenizer. Default ``(" Yes", " No")`` or ``(" 1", ..., " 5")``.
+    device : {"cpu", "cuda", "cuda:N", "auto"}, default "cpu"
+    dtype : {"float32", "float16", "bfloat16"}, default "float32"
+    batch_size : int, default 8
+        Prompts per forward pass (sorted by length, left padded).
+    max_length : int, default 512
+        Tokens kept per prompt; longer prompts lose their start (with a warning).
+    revision : str, optional
+        Hub revision, part of the cache key.
+    cache : bool, default True
+        Cache answers on disk under ``cache_dir / "judge" / <hash of the key>``.
+    cache_dir : str or Path, optional
+        Cache root; default `metarec.encoders.default_cache_dir()`.
+    progress : bool, optional
+        tqdm bar; ``None`` shows one when more than 50 prompts miss the cache.
+
+    Examples
+    --------
+    >>> judge = LLMJudge("/path/to/Qwen2.5-0.5B-Instruct")  # doctest: +SKIP
+    >>> p = judge.judge_matrix(population, catalog)  # (n_users, n_items) P(click)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike,
+        mode: Literal["click", "rating"] = "click",
+        prompt_template: str | None = None,
+        answer_tokens: Sequence[str] | None = None,
+        *,
+        device: str = "cpu",
+        dtype: Literal["float32", "float16", "bfloat16"] = "float32",
+        batch_size: int = 8,
+        max_length: int = 512,
+        revision: str | None = None,
+        cache: bool = True,
+        cache_dir: str | os.PathLike | None = None,
+        progress: bool | None = None,
+    ) -> None:
+        if mode not in _MODES:
+            raise ConfigError(f"`mode` must be one of {_MODES}, got {mode!r}")
+        for name, value in (("batch_size", batch_size), ("max_length", max_length)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ConfigError(f"`{name}` must be an int >= 1, got {value!r}")
+        if prompt_template is None:
+            prompt_template = DEFAULT_CLICK_PROMPT if mode == "click" else DEFAULT_RATING_PROMPT
+        check_template(prompt_template)
+        if answer_tokens is None:
+            answer_tokens = CLICK_ANSWERS if mode == "click" else RATING_ANSWERS
+        if isinstance(answer_tokens, str) or not all(isinstance(a, str) and a for a in answer_tokens):
+            raise ConfigError(f"`answer_tokens` must be a tuple of non-empty str, got {answer_tokens!r}")
+        answer_tokens = tuple(answer_tokens)
+        if mode == "click" and len(answer_tokens) != 2:
+            raise ConfigError(f"click mode needs two answer tokens (yes, no), got {answer_tokens!r}")
+        if mode == "rating" and len(answer_tokens) < 2:
+            raise ConfigError(
+                f"rating mode needs >= 2 answer tokens (rating 1, 2, ...), got {answer_tokens!r}"
+            )
+        if prompt_template != prompt_template.rstrip() and answer_tokens[0][:1].isspace():
+            warnings.warn(
+                "`prompt_template` ends with whitespace and the answers start with a space, so the model is "
+                "asked for the token after a space; end the template right before the answer ('Answer:')",
+                stacklevel=2,
+            )
+        self.mode = mode
+        self.prompt_template = prompt_template
+        self.answer_tokens = answer_tokens
+        self.batch_size, self.max_length = int(batch_size), int(max_length)
+        self.progress = progress
+        self.lm = CausalLM(model, device=device, dtype=dtype, revision=revision)
+        self.answer_ids = _answer_ids(self.lm.tokenizer, answer_tokens, self.lm.model_id)
+        self.cache_key = f"LLMJudge/v1|{self.lm.fingerprint}|max_length={self.max_length}|answers={json.dumps(answer_tokens)}"
+        root = (default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()) / "judge"
+        self._cache = CachedTextEncoder(_Scorer(self), cache_dir=root) if cache else None
+
+    def __repr__(self) -> str:
+        return (
+            f"LLMJudge(model={self.lm.model_id!r}, mode={self.mode!r}, answer_tokens={self.answer_tokens!r}, "
+            f"dtype={self.lm.dtype!r}, batch_size={self.batch_size})"
+        )
+
+    @property
+    def _model(self) -> Any:
+        """The loaded model, or None while every answer came from the cache."""
+        return self.lm.model
+
+    @property
+    def cache_directory(self) -> Path | None:
+        """The folder holding this judge's cached answers (None when caching is off)."""
+        return None if self._cache is None else self._cache.directory
+
+    # ------------------------------------------------------------------ prompts
+    def format_prompt(self, persona: Persona, title: str, text: str) -> str:
+        """The prompt for one (persona, item) pair; see `format_prompt`."""
+        return format_prompt(self.prompt_template, persona, title, text)
+
+    def prompts(self, personas: Sequence[Persona], items: Sequence[tuple[str, str]]) -> list[str]:
+        """One prompt per (persona, item) pair; ``items`` are ``(title, text)`` pairs of the same length."""
+        if len(personas) != len(items):
+            raise ValueError(
+                f"`personas` ({len(personas)}) and `items` ({len(items)}) must have the same length: one "
+                "pair per prompt (use `judge_matrix` for a users x items grid)"
+            )
+        out = []
+        for k, (persona, item) in enumerate(zip(personas, items)):
+            if not isinstance(persona, Persona):
+                raise TypeError(f"`personas[{k}]` must be a Persona, got {type(persona).__name__}")
+            if not (
+                isinstance(item, tuple | list) and len(item) == 2 and all(isinstance(s, str) for s in item)
+            ):
+                raise TypeError(f"`items[{k}]` must be a (title, text) pair of str, got {item!r}")
+            out.append(self.format_prompt(persona, item[0], item[1]))
+        return out
+
+    # ------------------------------------------------------------------ answers
+    def answer_log_probs(self, prompts: Sequence[str]) -> np.ndarray:
+        """Log-probabilities of the answers after each prompt, renormalised over the answers, (n, n_answers)."""
+        prompts = check_texts(prompts)
+        if not prompts:
+            return np.zeros((0, len(self.answer_tokens)))
+        scores = self._cache.encode(prompts) if self._cache is not None else self._score(prompts)
+        return np.asarray(scores, dtype=np.float64)
+
+    def distribution(self, personas: Sequence[Persona], items: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Probability of each answer for each (persona, item) pair, (n, n_answers), rows sum to 1."""
+        log_probs = self.answer_log_probs(self.prompts(personas, items))
+        probs = np.exp(log_probs)
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    def summarize(self, distribution: np.ndarray) -> np.ndarray:
+        """(..., n_answers) distributions -> P(click) (click mode) or the expected rating (rating mode)."""
+        if self.mode == "click":
+            return distribution[..., 0]
+        return distribution @ np.arange(1.0, distribution.shape[-1] + 1.0)
+
+    def judge(self, personas: Sequence[Persona], items: Sequence[tuple[str, str]]) -> np.ndarray:
+        """P(click) in [0, 1] (click mode) or the expected rating in [1, n] (rating mode), (n,) per pair."""
+        return self.summarize(self.distribution(personas, items))
+
+    def judge_pairs(self, population: Population, catalog: Catalog, pairs: np.ndarray) -> np.ndarray:
+        """`judge` on ``pairs`` (n, 2) of (user index, item index), (n,)."""
+        pairs = np.asarray(pairs, dtype=np.int64)
+        if pairs.ndim != 2 or pairs.shape[1] != 2:
+            raise ValueError(f"`pairs` must have shape (n, 2) of (user, item) indices, got {pairs.shape}")
+        _check_indices(pairs[:, 0], len(population), "user")
+        _check_indices(pairs[:, 1], len(catalog), "item")
+        personas = [population[int(u)] for u in pairs[:, 0]]
+        items = [(catalog.titles[int(i)], catalog.texts[int(i)]) for i in pairs[:, 1]]
+        return self.judge(personas, items)
+
+    def distribution_matrix(
+        self,
+        population: Population,
+        catalog: Catalog,
+        users: Sequence[int] | None = None,
+        items: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """Answer distributions on the ``users x items`` grid (default: all), (n_users, n_items, n_answers)."""
+        users = np.arange(len(population)) if users is None else np.asarray(users, dtype=np.int64)
+        items = np.arange(len(catalog)) if items is None else np.asarray(items, dtype=np.int64)
+        _check_indices(users, len(population), "user")
+        _check_indices(items, len(catalog), "item")
+        personas = [population[int(u)] for u in users for _ in items]
+        pairs = [(catalog.titles[int(i)], catalog.texts[int(i)]) for _ in users for i in items]
+        return self.distribution(personas, pairs).reshape(len(users), len(items), -1)
+
+    def judge_matrix(
+        self,
+        population: Population,
+        catalog: Catalog,
+        users: Sequence[int] | None = None,
+        items: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """`judge` on the ``users x items`` grid (default: every user and item), (n_users, n_items)."""
+        return self.summarize(self.distribution_matrix(population, catalog, users, items))
+
+    def _score(self, prompts: list[str]) -> np.ndarray:
+        """Run the model on ``prompts`` (cache misses): (n, n_answers) float32 log-probs over the answers."""
+        import torch
+        from tqdm.auto import tqdm
+
+        self.lm.load()
+        ids = self.lm.tokenize(prompts, self.max_length, "LLMJudge")
+        order = np.argsort([-len(row) for row in ids], kind="stable")  # similar lengths share a batch
+        out = np.empty((len(prompts), len(self.answer_ids)), dtype=np.float32)
+        answer_ids = torch.tensor(self.answer_ids, device=self.lm.torch_device)
+        show = self.progress if self.progress is not None else len(prompts) > _PROGRESS_THRESHOLD
+        with tqdm(total=len(prompts), disable=not show, desc="LLM judge", unit="prompt") as bar:
+            with torch.inference_mode():
+                for start in range(0, len(prompts), self.batch_size):
+                    idx = order[start : start + self.batch_size]
+                    input_ids, mask = self.lm.pad([ids[i] for i in idx])
+                    logits, _ = self.lm.forward(input_ids, mask)
+                    out[idx] = torch.log_softmax(logits[:, answer_ids], dim=1).cpu().numpy()
+                    bar.update(len(idx))
+        if not np.all(np.isfinite(out)):
+            raise EncoderError(f"{self!r} produced non-finite answer log-probabilities; try dtype='float32'")
+        return out
+
+
+def _check_indices(index: np.ndarray, n: int, what: str) -> None:
+    if index.ndim != 1 or (index.size and (index.min() < 0 or index.max() >= n)):
+        raise ValueError(f"{what} indices must be a 1-d array in [0, {n}), got {index!r}")
+
+
+def judge_utility(
+    probabilities: np.ndarray,
+    temperature: np.ndarray | float,
+    no_click_utility: float,
+    scale: float = 1.0,
+    clip: float = 1e-4,
+) -> np.ndarray:
+    """Utilities under which one shown item is clicked with the judged probability.
+
+    ``u = no_click_utility + scale * T * logit(clip(p))`` with ``T`` each user's choice temperature.
+    For `MultinomialLogit` with a slate of one item, ``P(click) = sigmoid((u - u_0) / T) = p`` exactly when
+    ``scale=1`` (the same holds for the first position of `Cascade` and `IndependentBernoulli`). With
+    larger slates the items compete, so each one's click probability is below its judged ``p``: the
+    mapping is then an approximation that keeps the judge's ranking.
+
+    Parameters
+    ----------
+    probabilities : (n_users, n_items) in [0, 1]
+    temperature : (n_users,) or float
+    no_click_utility : float
+    scale : float
+        Sharpens (> 1) or flattens (< 1) the judged preferences.
+    clip : float
+        ``p`` is clipped to ``[clip, 1 - clip]`` so that certain answers stay finite.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
+        raise ConfigError(
+            f"`probabilities` must be a finite (n_users, n_items) array in [0, 1], got shape {p.shape}"
+        )
+    if not 0 < clip < 0.5:
+        raise ConfigError(f"`clip` must be in (0, 0.5), got {clip!r}")
+    if not np.isfinite(scale) or scale <= 0:
+        raise ConfigError(f"`scale` must be a finite number > 0, got {scale!r}")
+    t = np.broadcast_to(np.asarray(temperature, dtype=np.float64).reshape(-1, 1), (p.shape[0], 1))
+    p = np.clip(p, clip, 1.0 - clip)
+    return no_click_utility + scale * t * (np.log(p) - np.log1p(-p))
+
+
+def judge_simulator(
+    catalog: Catalog,
+    population: Population,
+    judge: LLMJudge | np.ndarray,
+    *,
+    response: ResponseModel | str = "mnl",
+    temperature: float | None = None,
+    scale: float = 1.0,
+    clip: float = 1e-4,
+    rating_threshold: int = 4,
+    **simulator_kwargs: Any,
+) -> Simulator:
+    """A `Simulator` whose static utilities come from an LLM judge (the ``LLMJudge`` response mode).
+
+    The judge is asked once per (user, item) (cached), and ``static_utility = u_0 + scale * T_u *
+    logit(p)`` (`judge_utility`): a single shown item is clicked with the judged probability under the
+    response model (exact for slate size 1, approximate for slates). Dynamics apply on top, and every step
+    afterwards is plain numpy: no language model is called per step.
+
+    Parameters
+    ----------
+    catalog, population
+        The world; the catalogue needs embeddings (or pass ``encoder=``) for observations and dynamics.
+    judge : LLMJudge or np.ndarray
+        A judge (``judge_matrix`` is called on every user and item) or precomputed P(click),
+        (n_users, n_items). A rating-mode judge gives ``p = P(rating >= rating_threshold)``.
+    response : ResponseModel or str
+        The click model; its ``no_click_utility`` is ``u_0``.
+    temperature : float, optional
+        Overrides every persona's choice temperature (``None`` keeps each persona's trait).
+    scale, clip
+        See `judge_utility`.
+    **simulator_kwargs
+        Passed to `Simulator` (``dynamics``, ``encoder``, ...).
+    """
+    if temperature is not None:
+        if not np.isfinite(temperature) or temperature <= 0:
+            raise ConfigError(f"`temperature` must be a finite number > 0, got {temperature!r}")
+        personas = tuple(
+            replace(p, traits=replace(p.traits, temperature=float(temperature))) for p in population
+        )
+        population = Population(personas, population.splits)
+    if isinstance(judge, LLMJudge):
+        if judge.mode == "click":
+            probabilities = judge.judge_matrix(population, catalog)
+        else:
+            distribution = judge.distribution_matrix(population, catalog)
+            if not 1 <= rating_threshold <= distribution.shape[-1]:
+                raise ConfigError(
+                    f"`rating_threshold` must be in [1, {distribution.shape[-1]}], got {rating_threshold}"
+                )
+            probabilities = distribution[..., rating_threshold - 1 :].sum(axis=-1)
+    else:
+        probabilities = np.asarray(judge, dtype=np.float64)
+        if probabilities.shape != (len(population), len(catalog)):
+            raise ConfigError(
+                f"judged probabilities must have shape (n_users, n_items) = {(len(population), len(catalog))}, "
+                f"got {probabilities.shape}"
+            )
+    response_model = make_response_model(response)
+    utility = judge_utility(
+        probabilities, population.traits_array["temperature"], response_model.no_click_utility, scale, clip
+    )
+    return Simulator(catalog, population, response=response_model, static_utility=utility, **simulator_kwargs)
+
+
+__all__ = [
+    "CLICK_ANSWERS",
+    "DEFAULT_CLICK_PROMPT",
+    "DEFAULT_RATING_PROMPT",
+    "PLACEHOLDERS",
+    "RATING_ANSWERS",
+    "CausalLM",
+    "LLMJudge",
+    "check_template",
+    "format_prompt",
+    "judge_simulator",
+    "judge_utility",
+]
