@@ -7,6 +7,9 @@ counters, and calls the hooks ``_reset``, ``_scores``/``_predict`` and ``_update
 Batched methods are optional: ``predict_batch(observations, episode_start)`` and ``update_batch(...)`` act
 on vector-env observations with a leading user axis ``B``; an agent without them is run as one copy per
 user. ``episode_start`` (B,) marks slots whose user is new, so per-user state never leaks to the next user.
+``BatchedAgent`` adds them to ``BaseAgent``: its per-user state is a set of arrays with a leading user axis,
+one row in single-user mode (after ``reset``) and ``B`` rows after ``reset_batch(B)``, and the single-user
+methods run the batched hooks on a batch of one, so both paths share one implementation.
 """
 
 from __future__ import annotations
@@ -136,6 +139,185 @@ class BaseAgent:
         pass
 
 
+class BatchedAgent(BaseAgent):
+    """``BaseAgent`` plus the batched API: ``reset_batch``, ``predict_batch`` and ``update_batch``.
+
+    Subclasses keep per-user state in arrays with a leading user axis and write four hooks:
+    ``_allocate(n_users)`` (fresh per-user state for ``n_users`` rows), ``_clear_rows(rows)`` (forget the
+    users in ``rows``), ``_scores_batch(observations, deterministic) -> (B, K)`` (or ``_predict_batch``) and
+    ``_update_batch(observations, actions (B, s), rewards (B,), next_observations, infos, mask (B,))``.
+    Population-level knowledge lives outside those arrays and survives ``reset``.
+
+    The single-user methods run the same hooks on a batch of one user, so ``predict`` and ``predict_batch``
+    agree by construction. ``reset()`` switches the agent to single-user mode (one row) and
+    ``reset_batch(B)`` to ``B`` rows; ``predict_batch`` allocates lazily when no ``reset_batch`` was called.
+    """
+
+    #: whether ``predict_batch`` / ``update_batch`` may be used (``check_agent`` and runners read it).
+    supports_batch = True
+
+    def __init__(self, slate_size: int = 1, seed: SeedLike = None) -> None:
+        super().__init__(slate_size, seed)
+        self.n_users: int | None = None
+        self._batch_mode = False
+
+    # ------------------------------------------------------------------ single-user API on a batch of one
+    def reset(self, seed: SeedLike = None) -> None:
+        """A new user: reseed if asked and allocate fresh single-user state (population knowledge is kept)."""
+        if seed is not None:
+            self.rng = make_rng(seed)
+        self._allocate(1)
+        self.n_users, self._batch_mode = 1, False
+        self._reset()
+
+    def _predict(self, observation, deterministic: bool):
+        self._ensure_single()
+        batch = {k: np.asarray(v)[None] for k, v in observation.items()}
+        action = np.asarray(self._predict_batch(batch, deterministic), dtype=np.int64)[0]
+        return int(action.reshape(-1)[0]) if self.slate_size == 1 else action
+
+    def _update(self, observation, action, reward, next_observation, info) -> None:
+        self._ensure_single()
+        batch = {k: np.asarray(v)[None] for k, v in observation.items()}
+        next_batch = {k: np.asarray(v)[None] for k, v in next_observation.items()}
+        infos = ObservableInfo({k: np.asarray(v)[None] for k, v in info.items()})
+        infos._hidden = getattr(info, "_hidden", ())
+        actions = action.reshape(1, -1)
+        self._update_batch(batch, actions, np.array([reward]), next_batch, infos, np.ones(1, dtype=bool))
+
+    def _ensure_single(self) -> None:
+        if self.n_users is None:
+            self.reset()
+        elif self._batch_mode and self.n_users != 1:
+            raise RuntimeError(
+                f"{type(self).__name__} holds {self.n_users} users from reset_batch(); call reset() before the "
+                "single-user predict()/update()"
+            )
+
+    # ------------------------------------------------------------------ batched API
+    def reset_batch(self, n_users: int, seed: SeedLike = None) -> None:
+        """Allocate fresh per-user state for ``n_users`` users (population knowledge is kept)."""
+        if isinstance(n_users, bool) or not isinstance(n_users, int | np.integer) or n_users < 1:
+            raise ValueError(f"`n_users` must be an int >= 1, got {n_users!r}")
+        if seed is not None:
+            self.rng = make_rng(seed)
+        self._allocate(int(n_users))
+        self.n_users, self._batch_mode = int(n_users), True
+
+    def predict_batch(self, observations, episode_start=None, deterministic: bool = False) -> np.ndarray:
+        """Actions for ``B`` users: (B,) int64 when ``slate_size == 1``, else (B, slate_size).
+
+        Parameters
+        ----------
+        observations : dict of (B, ...) arrays
+        episode_start : (B,) bool, optional
+            Rows whose user is new; their per-user state is cleared before predicting.
+        deterministic : bool
+            Exploit only (no exploration noise) where the agent has such a mode.
+        """
+        B = _batch_size(observations)
+        self._ensure_batch(B)
+        if episode_start is not None:
+            start = np.asarray(episode_start, dtype=bool).reshape(-1)
+            if start.shape != (B,):
+                raise ValueError(f"`episode_start` must have shape ({B},), got {np.shape(episode_start)}")
+            if start.any():
+                self._clear_rows(np.flatnonzero(start))
+        actions = np.asarray(self._predict_batch(observations, deterministic), dtype=np.int64)
+        return actions[:, 0] if self.slate_size == 1 and actions.ndim == 2 else actions
+
+    def update_batch(self, observations, actions, rewards, next_observations, infos, mask=None) -> None:
+        """Learn from one step of ``B`` users; only rows where ``mask`` is True are used.
+
+        Parameters
+        ----------
+        observations, next_observations : dict of (B, ...) arrays
+        actions : (B,) or (B, s) int
+        rewards : (B,) float
+        infos : dict of (B, ...) arrays (reduced to the observable keys)
+        mask : (B,) bool, optional
+            False for rows to skip (finished or resetting users); all True by default.
+        """
+        B = _batch_size(observations)
+        self._ensure_batch(B)
+        rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
+        if rewards.shape != (B,) or not np.all(np.isfinite(rewards)):
+            raise ValueError(f"`rewards` must be {B} finite numbers, got {rewards!r}")
+        actions = np.asarray(actions, dtype=np.int64).reshape(B, -1)
+        if actions.shape[1] != self.slate_size:
+            raise ValueError(f"`actions` must have shape ({B}, {self.slate_size}) or ({B},), got {actions.shape}")
+        mask = np.ones(B, dtype=bool) if mask is None else np.asarray(mask, dtype=bool).reshape(-1)
+        if mask.shape != (B,):
+            raise ValueError(f"`mask` must have shape ({B},), got {mask.shape}")
+        if mask.any():
+            self._update_batch(observations, actions, rewards, next_observations, observable(infos), mask)
+            self.n_updates += 1
+
+    def _ensure_batch(self, B: int) -> None:
+        if self.n_users is None or (not self._batch_mode and self.n_users != B):
+            self.reset_batch(B)
+        elif self.n_users != B:
+            raise ValueError(f"observations hold {B} users but reset_batch() allocated {self.n_users}; "
+                             f"call reset_batch({B})")
+
+    # ------------------------------------------------------------------ hooks
+    def _allocate(self, n_users: int) -> None:
+        pass
+
+    def _clear_rows(self, rows: np.ndarray) -> None:
+        pass
+
+    def _scores_batch(self, observations, deterministic: bool) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must implement _scores_batch or _predict_batch")
+
+    def _predict_batch(self, observations, deterministic: bool) -> np.ndarray:
+        return top_slate(self._scores_batch(observations, deterministic), self.slate_size, self.rng)
+
+    def _update_batch(self, observations, actions, rewards, next_observations, infos, mask) -> None:
+        pass
+
+
+def _batch_size(observations) -> int:
+    if not isinstance(observations, Mapping) or "candidates" not in observations:
+        raise TypeError("batched observations must be a dict of (B, ...) arrays with a 'candidates' key, got "
+                        f"{type(observations).__name__}")
+    candidates = observations["candidates"]
+    if np.ndim(candidates) != 3:
+        raise ValueError(f"observations['candidates'] must be (B, K, d), got shape {np.shape(candidates)}; "
+                         "for one user call predict()")
+    return int(np.shape(candidates)[0])
+
+
+def shown_positions(actions: np.ndarray) -> np.ndarray:
+    """(B, s) bool: True where a slate position shows an item (the first copy of a repeated position).
+
+    Examples
+    --------
+    >>> shown_positions(np.array([[2, 0, 2]])).tolist()
+    [[True, True, False]]
+    """
+    actions = np.asarray(actions)
+    s = actions.shape[1]
+    if s == 1:
+        return np.ones(actions.shape, dtype=bool)
+    same = actions[:, :, None] == actions[:, None, :]
+    earlier = np.tril(np.ones((s, s), dtype=bool), k=-1)
+    return ~(same & earlier).any(axis=2)
+
+
+def position_rewards(actions: np.ndarray, rewards: np.ndarray, infos: Mapping[str, Any]) -> np.ndarray:
+    """(B, s) reward of each slate position: ``infos["clicks"]``, else the reward at the clicked position."""
+    B, s = actions.shape
+    if "clicks" in infos:
+        return np.asarray(infos["clicks"], dtype=np.float64).reshape(B, s)
+    if s == 1:
+        return np.asarray(rewards, dtype=np.float64).reshape(B, 1)
+    if "clicked" in infos:
+        clicked = np.asarray(infos["clicked"]).reshape(B)
+        return (np.arange(s)[None, :] == clicked[:, None]).astype(np.float64)
+    raise KeyError("slate updates need infos['clicks'] (B, s) or infos['clicked'] (B,) to credit positions")
+
+
 def top_slate(scores: np.ndarray, slate_size: int, rng: np.random.Generator | None = None) -> np.ndarray:
     """Indices of the ``slate_size`` highest scores per row, best first, ties broken at random.
 
@@ -150,10 +332,13 @@ def top_slate(scores: np.ndarray, slate_size: int, rng: np.random.Generator | No
     -------
     (B, slate_size) int64
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    if rng is not None:
-        scale = 1e-9 * (1.0 + np.abs(scores).max(axis=1, keepdims=True))
-        scores = scores + scale * rng.random(scores.shape)
+    scores = np.asarray(scores)
+    if rng is not None:  # float64 noise: it also lifts float32 scores to float64, where 1e-9 is resolvable
+        noise = rng.random(scores.shape)
+        noise *= 1e-9 * (1.0 + np.abs(scores).max(axis=1, keepdims=True))
+        scores = noise + scores
+    elif scores.dtype != np.float64:
+        scores = scores.astype(np.float64)
     if slate_size == 1:
         return np.argmax(scores, axis=1)[:, None].astype(np.int64)
     K = scores.shape[1]
