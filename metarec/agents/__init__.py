@@ -17,6 +17,7 @@ from metarec.agents.checks import check_agent
 from metarec.agents.linear import FORMS, BenchLinUCB, DisjointRidge, LinearThompson, LinUCB, history_context
 from metarec.agents.neural_linear import NeuralLinear
 from metarec.agents.oracle import OracleAgent
+from metarec.agents.reference import BayesianReferenceAgent, hypothesis_utilities
 from metarec.agents.registry import AGENT_DEFAULTS, AGENTS, make_agent
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "history_context",
     "NeuralLinear",
     "OracleAgent",
+    "BayesianReferenceAgent",
+    "hypothesis_utilities",
     "check_agent",
     "make_agent",
     "AGENTS",

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from metarec.envs.session import SessionBatch, user_feature_matrix
-from metarec.envs.worlds import project_features, synthetic_world
+from metarec.envs.worlds import make_world, project_features
 from metarec.errors import ActionError, ConfigError
 from metarec.simulators import SPLITS, Simulator
 
@@ -49,9 +49,10 @@ class RecommendationEnv(gym.Env):
     Parameters
     ----------
     simulator : Simulator, optional
-        The world; by default ``synthetic_world(**world)`` (MiniLM-grounded synthetic catalogue and users).
+        The world; by default ``make_world(world)`` (MiniLM-grounded synthetic catalogue and users).
     world : dict, optional
-        Keyword arguments of :func:`metarec.envs.worlds.synthetic_world` when ``simulator`` is None.
+        World spec when ``simulator`` is None (:func:`metarec.envs.worlds.make_world`): keyword arguments of
+        :func:`~metarec.envs.worlds.synthetic_world`, or ``{"name": "movielens", ...}`` for MovieLens-100K.
     num_candidates : int or None
         Candidates per step (K); ``None`` means the whole catalogue (``candidates="all"``).
     slate_size : int
@@ -66,6 +67,8 @@ class RecommendationEnv(gym.Env):
         Users drawn at reset when no option says otherwise: ``"train"`` (default), ``"val"``, ``"test"``
         or ``None`` for all.
     render_mode : {"ansi", None}
+    data_path : str, optional
+        MovieLens-100K folder for ``world={"name": "movielens"}`` (default ``$METAREC_DATA``).
 
     Examples
     --------
@@ -93,8 +96,9 @@ class RecommendationEnv(gym.Env):
         horizon: int = 50,
         split: str | None = "train",
         render_mode: str | None = None,
+        data_path: str | None = None,
     ) -> None:
-        self.simulator = simulator if simulator is not None else synthetic_world(**(world or {}))
+        self.simulator = simulator if simulator is not None else make_world(world, data_path)
         if not isinstance(self.simulator, Simulator):
             raise TypeError(f"`simulator` must be a metarec Simulator, got {type(self.simulator).__name__}")
         n_items = len(self.simulator.catalog)

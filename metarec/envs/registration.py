@@ -17,6 +17,7 @@ ENV_SPECS: dict[str, dict] = {
         horizon=100,
         world=dict(dynamics="long_term", clickbait_weight=1.5),
     ),
+    "metarec/MovieLens100K-v0": dict(num_candidates=20, slate_size=1, horizon=50, world=dict(name="movielens")),
 }
 ENV_DOCS = {
     "metarec/PersonaRec-v0": "500 synthetic items, 1,000 MiniLM-grounded personas; multinomial logit; 20 random "
@@ -24,6 +25,10 @@ ENV_DOCS = {
     "metarec/PersonaRecSlate-v0": "As PersonaRec-v0 with a slate of 5 (position bias (1 + j)^-0.5).",
     "metarec/LongTermEngagement-v0": "Drift, boredom and churn on; clickbait raises clicks now and drains patience; "
     "100 steps at most. The myopic oracle is not optimal here: report session return and length.",
+    "metarec/MovieLens100K-v0": "1,682 MovieLens-100K movies and 943 personas of real users (demographics, genre "
+    "tastes, matrix-factorisation term) fitted on 80% of each user's ratings; needs data_path= or METAREC_DATA; "
+    "multinomial logit; 20 random candidates, one recommendation a step; stationary users; user_features = "
+    "demographics; 50 steps.",
 }
 
 

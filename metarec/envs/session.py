@@ -233,7 +233,8 @@ class SessionBatch:
             for name, value in zip(names, new):
                 array = getattr(self, name)
                 value = np.broadcast_to(value, array[:, H - s :].shape)
-                setattr(self, name, np.concatenate((array[:, s:], value), axis=1) if s < H else value.copy())
+                new_array = np.concatenate((array[:, s:], value), axis=1) if s < H else value
+                setattr(self, name, new_array.astype(array.dtype, copy=True))
             self._exported = False
             return
         self._own_history()
@@ -284,7 +285,7 @@ class SessionBatch:
             "history_feedback": feedback,
             "history_mask": self.hist_mask[0].copy(),
             **(
-                {"user_features": self.user_features[self.state.users[0]]}
+                {"user_features": self.user_features[self.state.users[0]].copy()}
                 if self.user_features is not None
                 else {}
             ),

@@ -17,7 +17,7 @@ from metarec.envs.recommendation import (
     parse_reset_options,
 )
 from metarec.envs.session import SessionBatch, user_feature_matrix
-from metarec.envs.worlds import synthetic_world
+from metarec.envs.worlds import make_world
 from metarec.errors import ActionError
 from metarec.seeding import seeds_from
 from metarec.simulators import Simulator
@@ -36,7 +36,7 @@ class RecommendationVectorEnv(VectorEnv):
     ----------
     num_envs : int
         Number of simultaneous users B.
-    simulator, world, num_candidates, slate_size, history_len, obs_dim, horizon, split
+    simulator, world, num_candidates, slate_size, history_len, obs_dim, horizon, split, data_path
         As in :class:`~metarec.envs.RecommendationEnv`.
 
     Examples
@@ -63,10 +63,11 @@ class RecommendationVectorEnv(VectorEnv):
         horizon: int = 50,
         split: str | None = "train",
         render_mode: str | None = None,
+        data_path: str | None = None,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ValueError(f"`num_envs` must be an int >= 1, got {num_envs!r}")
-        self.simulator = simulator if simulator is not None else synthetic_world(**(world or {}))
+        self.simulator = simulator if simulator is not None else make_world(world, data_path)
         n_items = len(self.simulator.catalog)
         mode = "all" if num_candidates is None else "random"
         K = n_items if num_candidates is None else num_candidates
@@ -107,9 +108,16 @@ class RecommendationVectorEnv(VectorEnv):
         user, split = parse_reset_options(options, self.split)
         if users is not None:
             users = np.asarray(users)
-            if user is not None or users.shape != (self.num_envs,) or users.dtype.kind not in "iu":
+            n_users = len(self.simulator.population)
+            if (
+                user is not None
+                or users.shape != (self.num_envs,)
+                or users.dtype.kind not in "iu"
+                or users.min() < 0
+                or users.max() >= n_users
+            ):
                 raise ValueError(
-                    f"option 'users' must be {self.num_envs} int user indices, one per slot (and not combined "
+                    f"option 'users' must be {self.num_envs} int user indices in [0, {n_users}), one per slot (and not combined "
                     f"with 'user'), got {options.get('user', users)!r}"
                 )
         self._slot_rngs = [gym_seeding.np_random(s)[0] for s in seeds_from(seed, self.num_envs)]

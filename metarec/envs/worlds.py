@@ -120,6 +120,27 @@ def _build(
     )
 
 
+def make_world(spec: dict | None = None, data_path: str | None = None) -> Simulator:
+    """Build the world a ``world=`` spec names: ``{"name": "synthetic" (default) | "movielens", **kwargs}``.
+
+    ``"synthetic"`` passes the other keys to :func:`synthetic_world`; ``"movielens"`` to
+    :func:`metarec.envs.movielens.movielens_env_world` (``data_path``, ``split_seed``). A top-level
+    ``data_path`` (the envs' keyword) is added to the MovieLens spec.
+    """
+    spec = dict(spec or {})
+    name = spec.pop("name", "synthetic")
+    if name == "movielens":
+        from metarec.envs.movielens import movielens_env_world
+
+        if data_path is not None:
+            spec["data_path"] = data_path
+        return movielens_env_world(**spec)
+    if name != "synthetic":
+        raise ConfigError(f"unknown world name {name!r}; use 'synthetic' or 'movielens'")
+    if data_path is not None:
+        raise ConfigError("`data_path` applies to the MovieLens world only; pass world={'name': 'movielens'}")
+    return synthetic_world(**spec)
+
 def project_features(embeddings: np.ndarray, dim: int | None) -> np.ndarray:
     """PCA projection of item embeddings to ``dim`` dimensions, fitted on the catalogue itself.
 

@@ -270,7 +270,7 @@ class Catalog:
         if not rows:
             raise CatalogError(f"{path}: no rows; the file needs a header line and at least one item")
         header = list(rows[0].keys())
-        needed = [id_col, *text_cols] + [c for c in (title_col, tags_col, popularity_col, quality_col) if c]
+        needed = list(dict.fromkeys([id_col, *text_cols, *(c for c in (title_col, tags_col, popularity_col, quality_col) if c)]))
         missing = [c for c in needed if c not in header]
         if missing:
             raise CatalogError(
@@ -278,12 +278,22 @@ class Catalog:
                 f"Check `delimiter` (got {delimiter!r}) and the column arguments."
             )
         ids, titles, texts, tags, popularity, quality = [], [], [], [], [], []
+        first_line: dict[str, int] = {}
         for line, row in enumerate(rows, start=2):
             parts = [(row[c] or "").strip() for c in text_cols]
             text = ". ".join(p for p in parts if p)
             if not text:
                 raise CatalogError(f"{path}, line {line}: empty text in columns {list(text_cols)}")
-            ids.append(row[id_col].strip())
+            item_id = (row[id_col] or "").strip()
+            if not item_id:
+                raise CatalogError(f"{path}, line {line}: empty id in column {id_col!r}; every item needs an id")
+            if item_id in first_line:
+                raise CatalogError(
+                    f"{path}, line {line}: duplicate id {item_id!r} (first seen on line {first_line[item_id]}); "
+                    "item ids must be unique"
+                )
+            first_line[item_id] = line
+            ids.append(item_id)
             titles.append((row[title_col] or "").strip() if title_col else text[:60])
             texts.append(text)
             tags.append(
@@ -295,7 +305,7 @@ class Catalog:
                 if column:
                     try:
                         out.append(float(row[column]))
-                    except ValueError:
+                    except (TypeError, ValueError):
                         raise CatalogError(
                             f"{path}, line {line}: column {column!r} is not a number: {row[column]!r}"
                         ) from None
@@ -313,6 +323,20 @@ class Catalog:
             popularity=np.asarray(popularity) + 1.0 if popularity else np.ones(n),
         )
         return catalog.with_embeddings(encoder) if encoder is not None else catalog
+
+    @classmethod
+    def from_movielens(
+        cls, path: str | Path, encoder: TextEncoderLike | None = None, *, train: np.ndarray | None = None
+    ) -> Catalog:
+        """MovieLens-100K movies (``path``: the folder with ``u.item``); see ``metarec.simulators.movielens``.
+
+        Ids are ``"ml-<movie id>"``, texts ``"Heat (1995). Genres: Action, Crime, Thriller."``, tags the
+        genres, popularity the rating counts + 1, quality the standardised Bayesian-average rating (of the
+        ratings in ``train``, a (n_ratings,) bool mask, when given).
+        """
+        from metarec.simulators.movielens import movielens_catalog
+
+        return movielens_catalog(path, encoder, train=train)
 
 
 def _roman(number: int) -> str:

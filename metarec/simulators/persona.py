@@ -327,6 +327,22 @@ class Population:
         drawn = split_users(len(personas), make_rng(seed))
         return cls(tuple(personas), tuple(s if s is not None else d for s, d in zip(splits, drawn)))
 
+    @classmethod
+    def from_movielens(
+        cls, path: str | Path, *, train: np.ndarray | None = None, seed: int = 0, **kwargs
+    ) -> Population:
+        """One persona per MovieLens-100K user (``path``: the folder with ``u.data``, ``u.item``, ``u.user``).
+
+        Personas are written from demographics and the genres each user rates high and low (of the ratings
+        in ``train``, a (n_ratings,) bool mask, when given); ``features`` holds the demographics vector.
+        They carry no latent vector: ``metarec.simulators.movielens.movielens_world`` builds the catalogue
+        and population together with matching matrix-factorisation factors. ``kwargs`` go to
+        ``movielens_population``.
+        """
+        from metarec.simulators.movielens import movielens_population
+
+        return movielens_population(path, train, seed=seed, **kwargs)
+
 
 def split_users(
     n_users: int, rng: np.random.Generator, shares: tuple[float, float, float] = (0.7, 0.15, 0.15)

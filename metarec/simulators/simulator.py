@@ -161,7 +161,11 @@ class Simulator:
             return np.zeros((n_users, n_items))
         unique = sorted(set(texts))
         missing = [t for t in unique if t not in known]
-        vectors = dict(known)
+        vectors = {
+            text: check_embeddings(np.asarray(vector)[None], 1, f"statement embedding of {text!r}")[0]
+            for text, vector in known.items()
+            if text in unique
+        }
         if missing:
             if encoder is None:
                 raise ConfigError(
@@ -176,7 +180,7 @@ class Simulator:
         scores = np.full((n_users, n_items), -np.inf)
         for u, text in zip(owners, texts):  # build-time only: at most a few statements per user
             np.maximum(scores[u], z[row[text]], out=scores[u])
-        scores[~np.isfinite(scores)] = 0.0
+        scores[np.isneginf(scores)] = 0.0  # users without statements of this kind
         return scores
 
     def _static_utility(self, encoder, known) -> np.ndarray:

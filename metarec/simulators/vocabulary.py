@@ -50,9 +50,9 @@ TOPICS: tuple[Topic, ...] = (
         ),
         (
             "spy thrillers",
-            "stories about secret agents",
+            "James Bond-style capers",
             "cloak-and-dagger intrigue",
-            "undercover operative yarns",
+            "tales of spycraft",
         ),
     ),
     Topic(
@@ -109,8 +109,8 @@ TOPICS: tuple[Topic, ...] = (
         (
             "scary movies",
             "frightening films",
-            "things that go bump in the night",
-            "terrifying slashers and ghost stories",
+            "spine-chilling frights",
+            "terrifying slashers and spooks",
         ),
     ),
     Topic(
@@ -143,7 +143,7 @@ TOPICS: tuple[Topic, ...] = (
             "A disgraced restaurateur rebuilds her career running a tiny seaside bistro.",
             "Pickling, fermenting and slow-roasting: a year in the kitchen of a farm-to-table inn.",
         ),
-        ("food shows", "anything about chefs and cuisine", "culinary programmes", "gastronomy"),
+        ("cookery programmes", "anything about cuisine", "culinary programmes", "gastronomy"),
     ),
     Topic(
         "crime",
@@ -159,7 +159,7 @@ TOPICS: tuple[Topic, ...] = (
             "Interrogation tapes reveal the shocking truth behind a small town's most notorious homicide.",
             "A retired inspector is pulled back into the hunt for a burglar who leaves riddles behind.",
         ),
-        ("true-crime mysteries", "whodunits", "police procedurals", "sleuthing and detection"),
+        ("true-crime mysteries", "whodunits", "cop shows", "sleuthing and detection"),
     ),
     Topic(
         "fantasy",
@@ -177,9 +177,9 @@ TOPICS: tuple[Topic, ...] = (
         ),
         (
             "magical worlds",
-            "sword-and-sorcery",
-            "mythical quests",
-            "tales with wizards and mythical creatures",
+            "high fantasy",
+            "myths and legends",
+            "tales of magic and mythical creatures",
         ),
     ),
     Topic(
@@ -219,7 +219,7 @@ TOPICS: tuple[Topic, ...] = (
         ),
         (
             "athletic competition",
-            "stories about athletes and teams",
+            "stories about athletes and champions",
             "games and tournaments",
             "the thrill of the big game",
         ),
@@ -238,7 +238,7 @@ TOPICS: tuple[Topic, ...] = (
             "Infantrymen endure the mud and gas of the trenches at the Somme.",
             "A resistance fighter sabotages railway lines to slow an occupying army.",
         ),
-        ("military history", "battlefield dramas", "combat films", "stories of soldiers in conflict"),
+        ("military history", "battlefield dramas", "combat films", "stories of wartime heroism"),
     ),
     Topic(
         "family",
@@ -255,10 +255,10 @@ TOPICS: tuple[Topic, ...] = (
             "Cartoon forest creatures put on a show to save their meadow from a bulldozer.",
         ),
         (
-            "kids' entertainment",
-            "cartoons for children",
-            "wholesome films for the whole household",
-            "animated pictures for youngsters",
+            "children's entertainment",
+            "family-friendly viewing",
+            "wholesome viewing for toddlers",
+            "pictures for youngsters",
         ),
     ),
     Topic(
@@ -276,8 +276,8 @@ TOPICS: tuple[Topic, ...] = (
             "A hip-hop producer builds beats in his bedroom and dreams of the big stage.",
         ),
         (
-            "musicals and concert films",
-            "stories about bands and singers",
+            "musicals and live performances",
+            "stories about singers and songwriters",
             "films full of songs",
             "musicians' biopics",
         ),
@@ -298,9 +298,9 @@ TOPICS: tuple[Topic, ...] = (
         ),
         (
             "cowboy pictures",
-            "stories of the old American west",
+            "stories of the American west",
             "horses, six-shooters and the prairie",
-            "tales of the wild frontier days",
+            "tales of the wild west",
         ),
     ),
     Topic(
@@ -321,7 +321,7 @@ TOPICS: tuple[Topic, ...] = (
             "period pieces",
             "costume dramas set long ago",
             "stories from bygone eras",
-            "films about kings, queens and past civilisations",
+            "films about monarchs and past civilisations",
         ),
     ),
     Topic(
@@ -340,9 +340,9 @@ TOPICS: tuple[Topic, ...] = (
         ),
         (
             "computers and gadgets",
-            "stories about hackers and coders",
+            "stories about coders",
             "artificial intelligence",
-            "Silicon Valley and the digital world",
+            "the world of tech companies",
         ),
     ),
 )
@@ -368,7 +368,7 @@ CLICKBAIT_PREFIXES: tuple[str, ...] = (
     "You Won't Believe",
     "Shocking:",
     "Everyone Is Talking About",
-    "The Secret of",
+    "The Truth About",
     "Must See:",
 )
 
