@@ -1,0 +1,195 @@
+"""Meta-learned agents on the tiny world: task data, MetaAgent, and the meta-learned linear priors."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from metarec.agents import observable
+from metarec.agents.meta import MetaAgent, MetaLinearThompson, MetaLinUCB, fit_linear_prior
+from metarec.benchmarks.meta_data import collect_interactions, linear_prior_data, make_task_sampler
+from metarec.encoders.meta import MetaLearner
+from metarec.encoders.state import StateEncoder
+from metarec.envs.testing import tiny_vector_env, tiny_world
+from metarec.errors import ConfigError
+
+LAYOUT = dict(num_candidates=5, obs_dim=8, history_len=4)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return tiny_world()
+
+
+@pytest.fixture(scope="module")
+def logs(world):
+    return collect_interactions(world, world.population.users("train"), 12, LAYOUT, seed=0)
+
+
+def _learner(algorithm="maml", kind="none", inner_steps=2):
+    model = StateEncoder(8, kind=kind, hidden=16, state_dim=8, seed=0)
+    return MetaLearner(model, algorithm, inner_steps=inner_steps, inner_lr=0.3, tasks_per_batch=4, seed=0)
+
+
+# ------------------------------------------------------------------------------------------ data
+def test_collect_interactions_shapes(logs, world):
+    N = len(world.population.users("train"))
+    assert logs["shown"].shape == (N, 12, 1, 8)
+    assert logs["clicks"].shape == (N, 12, 1) and logs["candidate_ids"].shape == (N, 12, 5)
+    assert logs["history_items"].shape == (N, 12, 4, 8) and logs["valid"].all()
+    # the shown item is the candidate at the logged position
+    ids = np.take_along_axis(logs["candidate_ids"], logs["actions"], axis=2)
+    np.testing.assert_array_equal(ids, logs["shown_ids"])
+
+
+def test_task_sampler_shapes_and_support_precedes_query(logs):
+    sampler = make_task_sampler(logs, support_size=3, query_size=5, history_len=6)
+    tasks = sampler(np.random.default_rng(0), 4)
+    assert tuple(tasks["support"]["history_items"].shape) == (4, 3, 6, 8)
+    assert tuple(tasks["query"]["items"].shape) == (4, 5, 1, 8)
+    assert tuple(tasks["query"]["clicks"].shape) == (4, 5, 1)
+    # time stamps: give step t the feature value t and check the order
+    stamped = dict(logs, shown=np.broadcast_to(np.arange(12.0)[None, :, None, None], logs["shown"].shape).copy())
+    tasks = make_task_sampler(stamped, 3, 5, history_len=6)(np.random.default_rng(1), 2)
+    support_t = tasks["support"]["items"][..., 0, 0]
+    query_t = tasks["query"]["items"][..., 0, 0]
+    assert support_t.max() < query_t.min()
+    np.testing.assert_array_equal(support_t[0].numpy(), [0, 1, 2])
+    # the first query example's history ends with the whole support set, most recent last
+    hist = tasks["query"]["history_items"][0, 0, :, 0]
+    mask = tasks["query"]["history_mask"][0, 0]
+    np.testing.assert_array_equal(hist[mask > 0].numpy(), [0, 1, 2])
+
+
+def test_task_sampler_rejects_too_long_tasks(logs):
+    with pytest.raises(ConfigError, match="support_size \\+ query_size"):
+        make_task_sampler(logs, 10, 10)
+
+
+# ------------------------------------------------------------------------------------------ MetaAgent
+def _play(agent, n_envs=4, steps=8, seed=0):
+    envs = tiny_vector_env(num_envs=n_envs, **{k: v for k, v in LAYOUT.items()})
+    obs, infos = envs.reset(seed=seed)
+    agent.reset_batch(n_envs, seed=seed)
+    start, actions = infos["episode_start"], []
+    for _ in range(steps):
+        action = agent.predict_batch(obs, episode_start=start)
+        next_obs, reward, _, _, infos = envs.step(action)
+        agent.update_batch(obs, action, reward, next_obs, observable(infos), mask=~infos["episode_start"])
+        start, obs = infos["episode_start"], next_obs
+        actions.append(action)
+    return np.stack(actions)
+
+
+@pytest.mark.parametrize("exploration", ["thompson", "ucb", "greedy"])
+def test_single_and_batched_agree_in_shape(exploration):
+    agent = MetaAgent(_learner(), exploration=exploration, history_len=10, seed=0)
+    env = tiny_vector_env(num_envs=1, **LAYOUT)
+    obs, _ = env.reset(seed=0)
+    one = {k: v[0] for k, v in obs.items()}
+    agent.reset(seed=0)
+    action, _ = agent.predict(one)
+    assert isinstance(action, int) and 0 <= action < 5
+    agent.update(one, action, 1.0, one, {"clicks": np.array([1], np.int8)})
+    assert _play(MetaAgent(_learner(), exploration=exploration, history_len=10, seed=0)).shape == (8, 4)
+    slate = MetaAgent(_learner(), exploration=exploration, history_len=10, slate_size=3, seed=0)
+    slate.reset_batch(2)
+    batch = {k: np.repeat(v, 2, axis=0) for k, v in obs.items()}
+    assert slate.predict_batch(batch).shape == (2, 3)
+
+
+def test_episode_start_clears_the_users_support():
+    agent = MetaAgent(_learner(), history_len=10, seed=0)
+    _play(agent, steps=5)
+    assert agent.rows_mask.sum(axis=1).tolist() == [5, 5, 5, 5]
+    obs = {"candidates": np.zeros((4, 5, 8), np.float32), "candidate_ids": np.zeros((4, 5), np.int64)}
+    agent.predict_batch(obs, episode_start=np.array([False, True, False, False]))
+    assert agent.rows_mask.sum(axis=1).tolist() == [5, 0, 5, 5]
+    assert agent.steps[1] == 0 and agent.stale[1] == np.False_  # re-adapted on its (empty) support
+
+
+def test_determinism():
+    a = _play(MetaAgent(_learner(), history_len=10, seed=3), seed=1)
+    b = _play(MetaAgent(_learner(), history_len=10, seed=3), seed=1)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_batched_adaptation_equals_learner_adapt():
+    learner = _learner("maml", "none", inner_steps=3)
+    agent = MetaAgent(learner, history_len=10, seed=0)
+    _play(agent, steps=6)
+    support = agent._support(np.arange(4))
+    mine = agent._batched_adapt(support)
+    for u in range(4):
+        ref = learner.adapt(agent.params, {k: v[u] for k, v in support.items()}, steps=3)
+        for name in mine:
+            torch.testing.assert_close(mine[name][u], ref[name], atol=1e-5, rtol=1e-4)
+
+
+def test_adaptation_cost_per_decision_runs(capsys):
+    """Not a timing assertion: 64 users, re-adapting (3 inner steps) every step, print ms per decision."""
+    agent = MetaAgent(_learner("maml", "none", inner_steps=3), history_len=20, seed=0)
+    tick = time.perf_counter()
+    _play(agent, n_envs=64, steps=10)
+    ms = 1000 * (time.perf_counter() - tick) / (64 * 10)
+    with capsys.disabled():
+        print(f"\nMetaAgent (MAML, 3 inner steps every step): {ms:.2f} ms per decision, 64 users batched")
+    assert np.isfinite(ms)
+
+
+def test_amortized_agent_needs_no_inner_loop():
+    learner = _learner("amortized", "mean", inner_steps=0)
+    agent = MetaAgent(learner, history_len=10, seed=0)
+    _play(agent, steps=3)
+    assert agent.inner_steps == 0 and agent.adapted is None
+
+
+def test_bad_arguments():
+    with pytest.raises(ConfigError, match="exploration"):
+        MetaAgent(_learner(), exploration="softmax")
+    with pytest.raises(ConfigError, match="prior_cov"):
+        MetaAgent(_learner(), prior_cov=np.eye(3))
+    with pytest.raises(ConfigError, match="adapt_every"):
+        MetaAgent(_learner(), adapt_every=0)
+
+
+# ------------------------------------------------------------------------------------------ linear priors
+def test_fit_linear_prior_is_the_empirical_mean_and_shrunk_covariance():
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(30, 3)) for _ in range(6)]
+    r = [x @ rng.normal(size=3) + 0.1 * rng.normal(size=30) for x in X]
+    mu, Sigma, noise_var = fit_linear_prior(X, r, ridge=2.0, shrinkage=0.25)
+    thetas = np.stack([np.linalg.solve(2.0 * np.eye(3) + x.T @ x, x.T @ y) for x, y in zip(X, r)])
+    S = np.cov(thetas, rowvar=False)
+    np.testing.assert_allclose(mu, thetas.mean(axis=0))
+    np.testing.assert_allclose(Sigma, 0.75 * S + 0.25 * np.trace(S) / 3 * np.eye(3), atol=1e-7)
+    residuals = np.concatenate([y - x @ t for x, y, t in zip(X, r, thetas)])
+    assert noise_var == pytest.approx(np.mean(residuals**2))
+
+
+@pytest.mark.parametrize("cls", [MetaLinUCB, MetaLinearThompson])
+def test_meta_linear_bandit_starts_at_the_prior(cls):
+    mu, Sigma = np.array([1.0, -2.0]), np.array([[2.0, 0.5], [0.5, 1.0]])
+    agent = cls({"mu": mu, "Sigma": Sigma, "noise_var": 0.5}, seed=0)
+    agent.reset_batch(3)
+    np.testing.assert_allclose(agent.theta, np.repeat(mu[None], 3, axis=0))
+    np.testing.assert_allclose(agent.A_inv[0], Sigma / 0.5)  # A0 = noise_var * Sigma^-1
+    np.testing.assert_allclose(agent.A_inv[0] @ agent.b[0], mu)
+    # one observation, then episode_start: the row returns to the prior
+    obs = {"candidates": np.eye(2, dtype=np.float32)[None].repeat(3, axis=0), "candidate_ids": np.zeros((3, 2), int)}
+    action = agent.predict_batch(obs)
+    agent.update_batch(obs, action, np.zeros(3), obs, {"clicks": np.zeros((3, 1))})  # the prior predicts != 0
+    assert not np.allclose(agent.theta[1], mu)
+    agent.predict_batch(obs, episode_start=np.array([False, True, False]))
+    np.testing.assert_allclose(agent.theta[1], mu)
+
+
+def test_meta_linucb_prior_from_logs(logs):
+    mu, Sigma, noise_var = fit_linear_prior(*linear_prior_data(logs))
+    assert mu.shape == (8,) and Sigma.shape == (8, 8) and noise_var > 0
+    assert np.all(np.linalg.eigvalsh(Sigma) > 0)
+    actions = _play(MetaLinUCB({"mu": mu, "Sigma": Sigma, "noise_var": noise_var}, alpha=0.3, seed=0))
+    assert actions.shape == (8, 4)

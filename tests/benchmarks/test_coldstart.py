@@ -1,0 +1,118 @@
+"""The cold-start suite on the tiny world: config, held-out split, train-meta, end to end, learnability."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+from metarec.benchmarks.coldstart import (
+    ColdStartConfig,
+    heldout_pairs_world,
+    prepare_setting,
+    run_cold_start,
+)
+from metarec.benchmarks.runner import run_cell
+from metarec.benchmarks.suites import get_suite
+from metarec.cli import main
+from metarec.errors import ConfigError
+
+TINY_OVERRIDES = dict(
+    world="tiny", seeds=2, users=4, horizon=8, n_boot=100, regret_at=(4, 8), share_at=(1, 2, 5, 8),
+    meta_iterations=6, train_steps=8, support_size=3, query_size=4, tasks_per_batch=4, hidden=16, state_dim=8,
+    meta_history=8, inner_steps=1,
+)
+
+
+def tiny_config(**overrides) -> ColdStartConfig:
+    config = get_suite("cold-start", world="tiny")
+    grids = {"linucb": {"alpha": [0.3, 1.0]}, "meta": {"posterior_mean": [False, True]}}
+    return replace(config, **{**TINY_OVERRIDES, "grids": grids, **overrides})
+
+
+def test_registered_with_fixed_settings():
+    config = get_suite("cold-start")
+    assert isinstance(config, ColdStartConfig)
+    assert config.seeds >= 5 and config.settings == ("A", "B", "heldout")
+    assert config.share_at == (1, 2, 5, 10, 20, 50) and config.regret_at == (20, 50)
+    assert "bayes-reference" in config.agents and "oracle" in config.agents
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"settings": ("C",)}, "settings"),
+    ({"agents": ("oracle", "no-such-agent")}, "unknown cold-start agent"),
+])
+def test_bad_config(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        replace(get_suite("cold-start"), **overrides)
+
+
+def test_heldout_world_pairs_never_seen_in_training():
+    sim = heldout_pairs_world(base="tiny", n_users=60, heldout_pairs=2, seed=0)
+    population = sim.population
+    pairs = {s: {frozenset(p.liked_topics) for p, split in zip(population, population.splits) if split == s}
+             for s in ("train", "val", "test")}
+    assert pairs["test"] and not pairs["test"] & (pairs["train"] | pairs["val"])
+    assert len(pairs["test"]) <= 2
+    topics_train = set().union(*pairs["train"])
+    assert set().union(*pairs["test"]) <= topics_train  # every test topic is known, only the pair is new
+    assert len(population.users("test")) == 9 and len(population) == 60
+    assert all(frozenset(c) for c in combinations(sorted(topics_train), 2))
+
+
+def test_suite_end_to_end_on_the_tiny_world(tmp_path):
+    agents = ("oracle", "bayes-reference", "random", "popularity", "linucb", "pooled-thompson", "pooled-finetune",
+              "maml", "amortized-mean", "meta-linucb")
+    config = tiny_config(agents=agents, settings=("A", "heldout"))
+    outcome = run_cold_start(config, tmp_path, progress=False, echo=None)
+    for name in ("summary.json", "results.md", "A/plots/adaptation_curves.png", "heldout/plots/cumulative_regret.png",
+                 "A/artifacts/maml.pt", "A/artifacts/linear_prior.npz"):
+        assert (tmp_path / name).exists(), name
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    a = summary["settings"]["A"]
+    assert a["best_nonmeta"] in ("popularity", "linucb", "pooled-thompson", "pooled-finetune")
+    assert a["best_meta"] in ("maml", "amortized-mean", "meta-linucb")
+    assert set(a["comparisons"]) == {"cum_regret@4", "cum_regret@8"}
+    assert a["agents"]["oracle"]["cum_regret@8"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert a["agents"]["linucb"]["hyperparameters"] in ({"alpha": 0.3}, {"alpha": 1.0})
+    assert a["budget"]["logged_steps"] == 8
+    assert "share@1" in outcome["table"] and "gap closed" in outcome["table"]
+    assert summary["settings"]["heldout"]["heldout"]["overlap_with_train"] == []
+
+
+def test_train_meta_cli(tmp_path, capsys):
+    out = tmp_path / "maml.pt"
+    status = main(["train-meta", "--world", "tiny", "--algorithm", "fomaml", "--iterations", "3", "--users", "10",
+                   "--steps", "8", "--out", str(out)])
+    assert status == 0 and out.exists()
+    assert "val loss" in capsys.readouterr().out
+    from metarec.encoders.meta import MetaLearner
+
+    assert MetaLearner.load(out).algorithm == "fomaml"
+
+
+def test_train_meta_cli_rejects_unknown_env(capsys):
+    assert main(["train-meta", "--env-id", "metarec/Nope-v0", "--world", "tiny"]) == 2
+    assert "unknown env id" in capsys.readouterr().err
+
+
+@pytest.mark.expensive
+def test_meta_trained_agent_beats_random_on_the_tiny_world(tmp_path):
+    """Learnability: a meta-trained agent (amortized and MAML) has clearly lower regret than random."""
+    config = tiny_config(meta_iterations=150, train_steps=20, support_size=5, query_size=15, meta_history=20,
+                         inner_steps=2, agents=("random", "maml", "amortized-mean"), users=21, horizon=20)
+    artifacts = prepare_setting(config, "A", tmp_path, echo=None)
+    from metarec.benchmarks.coldstart import _spec, _suite_for, base_kwargs
+
+    regrets = {}
+    for name in ("random", "maml", "amortized-mean"):
+        kwargs = {**base_kwargs(config, name, artifacts, tiny=True), **({} if name == "random" else
+                                                                        {"posterior_mean": True})}
+        suite = _suite_for(config, "A", artifacts, {name: kwargs}, 1, ("train",))
+        regrets[name] = np.mean([np.nanmean(run_cell(suite, _spec(name), seed, "train").metrics["cum_regret"])
+                                 for seed in range(3)])
+    assert regrets["maml"] < 0.8 * regrets["random"], regrets
+    assert regrets["amortized-mean"] < regrets["random"], regrets  # 21 training users: little to amortize

@@ -1,0 +1,136 @@
+"""The MovieLens fidelity report: helpers against hand-computed values, and a reduced end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metarec.benchmarks.fidelity import ROWS, FidelityConfig, _auc, _best_threshold, run_fidelity
+from metarec.errors import CatalogError, ConfigError
+
+SIBLING = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "movielens-100k"
+
+
+def find_movielens() -> Path | None:
+    """``$METAREC_DATA`` (the folder or its ``movielens-100k/``), else ``../shared/data/movielens-100k``."""
+    root = os.environ.get("METAREC_DATA")
+    for folder in ([Path(root) / "movielens-100k", Path(root)] if root else []) + [SIBLING]:
+        if (folder / "u.data").is_file():
+            return folder
+    return None
+
+
+@pytest.fixture(scope="module")
+def ml_path() -> Path:
+    folder = find_movielens()
+    if folder is None:
+        pytest.skip(f"MovieLens-100K not found at {SIBLING} nor under $METAREC_DATA (the data is not shipped)")
+    return folder
+
+
+class HashEncoder:
+    """Fast deterministic hashed bag of words (the plumbing run; the real report uses all-MiniLM-L6-v2)."""
+
+    dim = 128
+    cache_key = "hash-bow-128"
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().replace(".", " ").replace(",", " ").split():
+                h = zlib.crc32(word.encode())
+                out[row, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
+        out[:, 0] += 1e-3
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_auc_matches_pairwise_count():
+    rng = np.random.default_rng(0)
+    score = np.round(rng.normal(size=60), 1)  # ties on purpose
+    label = (rng.random(60) < 0.4).astype(float)
+    pos, neg = score[label == 1], score[label == 0]
+    brute = np.mean([(p > n) + 0.5 * (p == n) for p in pos for n in neg])
+    assert _auc(score, label) == pytest.approx(brute)
+
+
+@pytest.mark.parametrize(
+    ("score", "label", "accuracy"),
+    [
+        ([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1], 1.0),
+        ([0.1, 0.9, 0.8, 0.2], [0, 0, 1, 1], 0.75),
+        ([1.0, 1.0, 1.0, 1.0], [0, 1, 0, 1], 0.5),
+        ([0.9, 0.1], [0, 1], 0.5),
+    ],
+)
+def test_best_threshold_maximises_accuracy(score, label, accuracy):
+    score, label = np.asarray(score), np.asarray(label, dtype=float)
+    threshold = _best_threshold(score, label)
+    assert np.mean((score > threshold) == (label == 1)) == pytest.approx(accuracy)
+
+
+def test_config_and_data_errors(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match=r"`users` must be >= 20"):
+        FidelityConfig(users=5)
+    with pytest.raises(ConfigError, match=r"runs one split; pass --seeds 1"):
+        FidelityConfig(seeds=3)
+    monkeypatch.delenv("METAREC_DATA", raising=False)
+    with pytest.raises(ConfigError, match=r"--data-path PATH .* or set METAREC_DATA"):
+        run_fidelity(None, tmp_path)
+    with pytest.raises(CatalogError, match=r"has no u\.data"):
+        run_fidelity(tmp_path, tmp_path / "out")
+
+
+@pytest.mark.movielens
+def test_reduced_fidelity_run_end_to_end(ml_path, tmp_path, capsys):
+    config = FidelityConfig(users=150, n_boot=100, latent_dim=8)
+    summary = run_fidelity(ml_path, tmp_path, seed=0, config=config, encoder=HashEncoder())
+    printed = capsys.readouterr().out
+    assert "| model | accuracy (uniform)" in printed and "metarec bench fidelity" in printed
+    assert set(summary["rows"]) == set(ROWS)
+    for row in summary["rows"].values():
+        for variant in ("uniform", "popularity_matched"):
+            assert 0.0 <= row[variant]["accuracy"] <= 1.0 and 0.0 <= row[variant]["f1"] <= 1.0
+            low, high = row[variant]["accuracy_ci"]
+            assert low <= row[variant]["accuracy"] <= high
+        assert 0.0 <= row["auc"] <= 1.0 and 0.0 <= row["tv"] <= 1.0
+    assert summary["rows"]["latent-only"]["uniform"]["accuracy"] > 0.6  # the real ratings carry signal
+    assert summary["rows"]["popularity-only"]["popularity_matched"]["auc"] < 0.62  # matched: popularity ~ chance
+    assert set(summary["checks"]) == {"accuracy_uniform", "auc", "tv", "full_beats_latent_and_popularity"}
+    assert summary["text_verdict"]
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["rows"]["full"]["auc"] == pytest.approx(summary["rows"]["full"]["auc"])
+    assert (tmp_path / "results.md").read_text().startswith("# MovieLens-100K simulator fidelity")
+    for name in ("rating_histogram.png", "roc.png", "alignment_scores.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 1000
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert summary["suite"]["name"] == "fidelity" and summary["suite"]["users"] == 150
+    again = run_fidelity(ml_path, tmp_path / "again", seed=0, config=FidelityConfig(
+        users=150, n_boot=100, latent_dim=8, plots=False), encoder=HashEncoder(), verbose=False)  # fmt: skip
+    assert again["rows"]["full"] == summary["rows"]["full"]
+
+
+def test_fidelity_is_a_registered_suite(tmp_path, monkeypatch):
+    from metarec.benchmarks.suites import get_suite
+
+    config = get_suite("fidelity", users=40)
+    assert isinstance(config, FidelityConfig) and config.world == "movielens" and config.users == 40
+    monkeypatch.delenv("METAREC_DATA", raising=False)
+    with pytest.raises(ConfigError, match=r"--data-path"):
+        config.run(tmp_path)
+
+
+@pytest.mark.movielens
+def test_cli_runs_fidelity(ml_path, tmp_path, monkeypatch):
+    """``metarec bench fidelity --data-path ... --users 60`` through the real CLI (the hash encoder stands in)."""
+    import metarec.encoders
+    from metarec.cli import main
+
+    monkeypatch.setattr(metarec.encoders, "default_text_encoder", lambda *a, **k: HashEncoder())
+    assert main(["bench", "fidelity", "--data-path", str(ml_path), "--out", str(tmp_path), "--users", "60",
+                 "--quiet"]) == 0  # fmt: skip
+    assert json.loads((tmp_path / "summary.json").read_text())["suite"]["users"] == 60
