@@ -310,8 +310,12 @@ def first_occurrence(slate: np.ndarray) -> np.ndarray:
     s = slate.shape[1]
     if s == 1:
         return _ONES[: len(slate)] if len(slate) <= len(_ONES) else np.ones(slate.shape, dtype=bool)
-    earlier = (slate[:, :, None] == slate[:, None, :]) & np.tri(s, k=-1, dtype=bool)[None]
-    return ~earlier.any(axis=2)
+    valid = np.ones(slate.shape, dtype=bool)
+    for j in range(1, s):  # s (s - 1) / 2 column comparisons, each vectorised over users
+        column = slate[:, j]
+        for i in range(j):
+            valid[:, j] &= column != slate[:, i]
+    return valid
 
 
 _ONES = np.ones((4096, 1), dtype=bool)
