@@ -15,6 +15,7 @@ from metarec.agents.base import (
 from metarec.agents.bench import benchmark_agents
 from metarec.agents.checks import check_agent
 from metarec.agents.linear import FORMS, BenchLinUCB, DisjointRidge, LinearThompson, LinUCB, history_context
+from metarec.agents.meta import EXPLORATIONS, MetaAgent, MetaLinearThompson, MetaLinUCB, fit_linear_prior
 from metarec.agents.neural_linear import NeuralLinear
 from metarec.agents.oracle import OracleAgent
 from metarec.agents.reference import BayesianReferenceAgent, hypothesis_utilities
@@ -41,6 +42,11 @@ __all__ = [
     "BenchLinUCB",
     "history_context",
     "NeuralLinear",
+    "MetaAgent",
+    "MetaLinUCB",
+    "MetaLinearThompson",
+    "fit_linear_prior",
+    "EXPLORATIONS",
     "OracleAgent",
     "BayesianReferenceAgent",
     "hypothesis_utilities",

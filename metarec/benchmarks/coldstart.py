@@ -67,6 +67,9 @@ LEARNERS = {
     "amortized-attention": ("amortized", "attention"),
 }
 SETTINGS = ("A", "B", "heldout")
+#: Extra settings, not run by default: ``"homogeneous"`` (A's layout; every user likes and dislikes the same
+#: three topics, so there is little to learn about a new user beyond the population).
+EXTRA_SETTINGS = ("homogeneous",)
 
 
 @dataclass(frozen=True)
@@ -102,9 +105,9 @@ class ColdStartConfig(SuiteConfig):
     """Hidden width of the networks."""
     state_dim: int = 32
     """State / item-embedding width (the Bayesian last layer's dimension)."""
-    meta_iterations: int = 200
+    meta_iterations: int = 800
     """Outer iterations per learner."""
-    tasks_per_batch: int = 8
+    tasks_per_batch: int = 16
     """Users per meta-update."""
     support_size: int = 10
     """Support steps of the gradient meta-learners' training tasks (query: the next ``query_size``)."""
@@ -133,9 +136,10 @@ class ColdStartConfig(SuiteConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        unknown = sorted(set(self.settings) - set(SETTINGS))
+        unknown = sorted(set(self.settings) - set(SETTINGS + EXTRA_SETTINGS))
         if unknown or not self.settings:
-            raise ConfigError(f"`settings` must be a non-empty subset of {SETTINGS}, got {self.settings!r}")
+            raise ConfigError(f"`settings` must be a non-empty subset of {SETTINGS + EXTRA_SETTINGS}, got "
+                              f"{self.settings!r}")
         bad = sorted(set(self.agents) - set(COLDSTART_AGENTS))
         if bad:
             raise ConfigError(f"unknown cold-start agent(s) {bad}; choose from {list(COLDSTART_AGENTS)}")
@@ -233,6 +237,43 @@ def _heldout_world(base, n_users, heldout_pairs, seed, n_items, n_topics):
 register_world("coldstart-heldout", "metarec.benchmarks.coldstart:heldout_pairs_world")
 
 
+def homogeneous_world(base: str = "synthetic", n_users: int = 1000, seed: int = 0, n_items: int = 500,
+                      n_topics: int = 12):
+    """A population of near-identical tastes: every persona's liked and disliked topics are the same three.
+
+    Personas come from the template writer restricted to three topics (two liked, one disliked: three persona
+    types, plus wording, traits and the latent term), on the catalogue of the default (or tiny) world.
+    """
+    return _homogeneous_world(base, n_users, seed, n_items, n_topics)
+
+
+@lru_cache(maxsize=2)
+def _homogeneous_world(base, n_users, seed, n_items, n_topics):
+    from metarec.simulators import Dynamics, Population, Simulator, UtilityConfig, make_response_model
+
+    heldout = _heldout_world(base, 10, 1, seed, n_items, n_topics)  # the same catalogue and encoder
+    catalog = heldout.catalog
+    encoder = _encoder_for(base)
+    population_rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    topics = list(catalog.topic_names[:3])
+    population = Population.synthetic(catalog, n_users, seed=population_rng, topics=topics)
+    return Simulator(catalog, population, response=make_response_model("mnl"), dynamics=Dynamics.static(),
+                     utility=UtilityConfig(), encoder=encoder)
+
+
+def _encoder_for(base: str):
+    if base == "tiny":
+        from metarec.envs.testing import tiny_encoder
+
+        return tiny_encoder()
+    from metarec.encoders import default_text_encoder
+
+    return default_text_encoder()
+
+
+register_world("coldstart-homogeneous", "metarec.benchmarks.coldstart:homogeneous_world")
+
+
 def heldout_pairs_of(simulator) -> dict[str, list]:
     """Liked-topic pairs of the test users and whether any training user has one (for the report)."""
     population = simulator.population
@@ -253,6 +294,8 @@ def setting_layout(config: ColdStartConfig, setting: str) -> dict[str, Any]:
     elif setting == "heldout":
         world = "coldstart-heldout"
         world_kwargs = {"base": "tiny" if tiny else "synthetic", "heldout_pairs": 2 if tiny else config.heldout_pairs}
+    elif setting == "homogeneous":
+        world, world_kwargs = "coldstart-homogeneous", {"base": "tiny" if tiny else "synthetic"}
     return {"world": world, "world_kwargs": world_kwargs, **layout}
 
 
@@ -640,6 +683,7 @@ def adaptation_plot(config: ColdStartConfig, summary: dict, path: Path) -> None:
 
     steps = [t for t in config.share_at if t <= config.horizon]
     fig, ax = plt.subplots(figsize=(8, 5))
+    ax.set_prop_cycle(color=plt.cm.tab20.colors)  # up to 20 agents, each its own colour
     for name, stats in summary["agents"].items():
         points = [stats.get(f"share_of_oracle@{t}") for t in steps]
         if any(p is None for p in points):

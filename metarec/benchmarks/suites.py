@@ -278,6 +278,9 @@ def get_suite(name: str, **overrides: Any) -> Suite:
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise ConfigError(f"suite {name!r} has no option(s) {unknown}; its fields are {sorted(names)}")
+    if "agents" in overrides and "agent_kwargs" not in overrides and hasattr(config, "agent_kwargs"):
+        # keep the suite's settings for the agents that remain, drop those of agents left out
+        overrides["agent_kwargs"] = {k: v for k, v in config.agent_kwargs.items() if k in overrides["agents"]}
     return replace(config, **overrides)
 
 
@@ -303,6 +306,7 @@ def config_hash(payload: dict[str, Any]) -> str:
 # Suites defined in their own modules register themselves on import (kept last: they import this module).
 import metarec.benchmarks.coldstart  # noqa: E402,F401
 import metarec.benchmarks.fidelity  # noqa: E402,F401
+import metarec.benchmarks.movielens_coldstart  # noqa: E402,F401
 
 __all__ = [
     "SuiteConfig",

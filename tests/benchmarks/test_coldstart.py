@@ -63,6 +63,14 @@ def test_heldout_world_pairs_never_seen_in_training():
     assert all(frozenset(c) for c in combinations(sorted(topics_train), 2))
 
 
+def test_homogeneous_world_has_three_topics():
+    from metarec.benchmarks.coldstart import homogeneous_world
+
+    sim = homogeneous_world(base="tiny", n_users=40)
+    topics = {t for p in sim.population for t in (*p.liked_topics, *p.disliked_topics)}
+    assert len(topics) == 3
+
+
 def test_suite_end_to_end_on_the_tiny_world(tmp_path):
     agents = ("oracle", "bayes-reference", "random", "popularity", "linucb", "pooled-thompson", "pooled-finetune",
               "maml", "amortized-mean", "meta-linucb")
@@ -99,7 +107,6 @@ def test_train_meta_cli_rejects_unknown_env(capsys):
     assert "unknown env id" in capsys.readouterr().err
 
 
-@pytest.mark.expensive
 def test_meta_trained_agent_beats_random_on_the_tiny_world(tmp_path):
     """Learnability: a meta-trained agent (amortized and MAML) has clearly lower regret than random."""
     config = tiny_config(meta_iterations=150, train_steps=20, support_size=5, query_size=15, meta_history=20,
