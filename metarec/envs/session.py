@@ -229,12 +229,15 @@ class SessionBatch:
             new = (self.features[shown], clicks, self._feedback_position[:, -H:], valid)
             s = H
         names = ("hist_feats", "hist_clicks", "hist_positions", "hist_mask")
-        if rows is None:  # all slots: new arrays (observations handed out earlier stay untouched)
+        if rows is None:
+            # All slots. Arrays handed out in an observation are never written: write into fresh ones.
             for name, value in zip(names, new):
                 array = getattr(self, name)
-                value = np.broadcast_to(value, array[:, H - s :].shape)
-                new_array = np.concatenate((array[:, s:], value), axis=1) if s < H else value
-                setattr(self, name, new_array.astype(array.dtype, copy=True))
+                target = np.empty_like(array) if self._exported else array
+                if s < H:
+                    target[:, : H - s] = array[:, s:]
+                target[:, H - s :] = value
+                setattr(self, name, target)
             self._exported = False
             return
         self._own_history()
