@@ -139,13 +139,16 @@ def make_cell_agent(spec: str, config: SuiteConfig, env, seed: int):
             factory = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"cannot import agent {spec!r}: {exc}") from None
+        # A custom agent needs no particular constructor: pass only what it accepts (the runner seeds it
+        # through reset(seed) anyway).
+        offered = {"env": env, "slate_size": config.slate_size, "seed": seed}
         try:
-            accepts_env = "env" in inspect.signature(factory).parameters
+            parameters = inspect.signature(factory).parameters
+            takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+            kwargs.update({k: v for k, v in offered.items() if k in parameters or (takes_any and k != "env")})
         except (TypeError, ValueError):
-            accepts_env = False
-        if accepts_env:
-            kwargs["env"] = env
-        return factory(slate_size=config.slate_size, seed=seed, **kwargs)
+            kwargs.update(slate_size=config.slate_size, seed=seed)
+        return factory(**kwargs)
     from metarec.agents import make_agent
 
     return make_agent(spec, slate_size=config.slate_size, seed=seed, env=env, **kwargs)

@@ -108,6 +108,22 @@ class SingleRecorder(BaseAgent):
         SINGLE_UPDATES.append(id(self))
 
 
+class PlainLastClick:
+    """The README's custom agent: a plain class, no base class, no constructor arguments."""
+
+    def reset(self, seed=None):
+        self.taste, self.rng = None, np.random.default_rng(seed)
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        if self.taste is None:
+            return int(self.rng.integers(len(obs["candidates"]))), state
+        return int(np.argmax(obs["candidates"] @ self.taste)), state
+
+    def update(self, obs, action, reward, next_obs, info):
+        if info["clicked"] >= 0:
+            self.taste = obs["candidates"][action]
+
+
 def churn_world():
     """The tiny world with harsh churn (patience drops 3 per step without a click)."""
     return tiny_world(dynamics=Dynamics(churn=True, skip_cost=3.0))
@@ -160,6 +176,14 @@ def test_determinism_same_seed_identical_records():
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     other = play_cell(c, Cell("test_runner:NoisyRandom", 1, "test"), tiny_world())
     assert not np.array_equal(a["candidate_ids"], other["candidate_ids"])
+
+
+def test_plain_custom_agent_without_constructor_arguments_runs():
+    c = config(agents=("test_runner:PlainLastClick", "test_runner:NoisyRandom"))
+    a = play_cell(c, Cell("test_runner:PlainLastClick", 0, "test"), tiny_world())
+    b = play_cell(c, Cell("test_runner:PlainLastClick", 0, "test"), tiny_world())
+    np.testing.assert_array_equal(a["regret"], b["regret"])
+    assert np.all(np.isfinite(a["regret"][:, 0]))
 
 
 def test_common_random_numbers_same_users_and_candidates_for_every_agent():
