@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 from metarec.benchmarks.metrics import bootstrap_ci, paired_difference_ci
 from metarec.benchmarks.suites import SuiteConfig, register_suite
 from metarec.errors import ConfigError
+from metarec.io import atomic_write_text
 from metarec.seeding import spawn
 from metarec.simulators.movielens import (
     MovieLensBuild,
@@ -94,7 +94,9 @@ class FidelityConfig(SuiteConfig):
         if self.users < 20:
             raise ConfigError(f"`users` must be >= 20 (943 keeps every user), got {self.users}")
         if self.seeds != 1:
-            raise ConfigError(f"the fidelity suite runs one split; pass --seeds 1 (or omit it), got {self.seeds}")
+            raise ConfigError(
+                f"the fidelity suite runs one split; pass --seeds 1 (or omit it), got {self.seeds}"
+            )
         if not 0.0 < self.holdout < 1.0:
             raise ConfigError(f"`holdout` must be in (0, 1), got {self.holdout}")
 
@@ -107,7 +109,9 @@ def _resolve_data(data_path: str | os.PathLike | None) -> Path:
     if data_path is None:
         root = os.environ.get("METAREC_DATA")
         if not root:
-            raise ConfigError("no MovieLens data: pass --data-path PATH (the movielens-100k folder) or set METAREC_DATA")
+            raise ConfigError(
+                "no MovieLens data: pass --data-path PATH (the movielens-100k folder) or set METAREC_DATA"
+            )
         data_path = root
     return resolve_movielens_path(data_path)
 
@@ -194,11 +198,19 @@ def run_fidelity(
     if config.users < data.n_users:
         data = data.subset_users(subset_rng.choice(data.n_users, size=config.users, replace=False))
     build = build_movielens(
-        data, encoder, split_seed=config.seed, holdout=config.holdout, latent_dim=config.latent_dim, ablations=ABLATIONS
+        data,
+        encoder,
+        split_seed=config.seed,
+        holdout=config.holdout,
+        latent_dim=config.latent_dim,
+        ablations=ABLATIONS,
     )
     build_s = time.perf_counter() - start
     rows, curves = _evaluate(build, config, pair_rng, star_rng, boot_rng)
-    full, text_free = rows["full"], max(rows["latent-only"]["uniform"]["accuracy"], rows["popularity-only"]["uniform"]["accuracy"])
+    full, text_free = (
+        rows["full"],
+        max(rows["latent-only"]["uniform"]["accuracy"], rows["popularity-only"]["uniform"]["accuracy"]),
+    )
     gain = 100 * (full["uniform"]["accuracy"] - text_free)
     text_gain = 100 * (full["uniform"]["accuracy"] - rows["no-text"]["uniform"]["accuracy"])
     checks = {
@@ -219,15 +231,17 @@ def run_fidelity(
         "text_gain_points": text_gain,
         "text_verdict": _text_verdict(gain, text_gain),
         "references": REFERENCES,
-        "weights": {name: dict(zip(w.terms, map(float, w.coef)), intercept=w.intercept)
-                    for name, w in build.split.weights.items()},  # fmt: skip
+        "weights": {
+            name: dict(zip(w.terms, map(float, w.coef)), intercept=w.intercept)
+            for name, w in build.split.weights.items()
+        },  # fmt: skip
         "rating_model": _rating_model_dict(build.split.rating_model),
         "build_s": build_s,
         "wall_s": time.perf_counter() - start,
     }
     table = render_markdown(summary)
-    _atomic_write(out / "summary.json", json.dumps(summary, indent=2, default=_json_default))
-    _atomic_write(out / "results.md", table)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=_json_default))
+    atomic_write_text(out / "results.md", table)
     if config.plots:
         _plots(out, curves)
     if verbose:
@@ -263,7 +277,9 @@ def _evaluate(build: MovieLensBuild, config: FidelityConfig, pair_rng, star_rng,
             score = weights.score(terms, tu, ti)
             pred = score > threshold
             correct[name, variant] = (pred == (ty == 1)).astype(float)
-            acc, low, high = bootstrap_ci(correct[name, variant], clusters=tu, n_boot=config.n_boot, rng=boot_rng)
+            acc, low, high = bootstrap_ci(
+                correct[name, variant], clusters=tu, n_boot=config.n_boot, rng=boot_rng
+            )
             row[variant] = {"accuracy": acc, "accuracy_ci": [low, high], "f1": _f1(pred, ty),
                             "auc": _auc(score, ty), "threshold": threshold, "n_pairs": int(len(ty))}  # fmt: skip
             if name == "full":
@@ -274,7 +290,9 @@ def _evaluate(build: MovieLensBuild, config: FidelityConfig, pair_rng, star_rng,
         row["auc"] = _auc(score[keep], (stars[keep] >= 4).astype(float))
         curves["roc"][name] = _roc(score[keep], stars[keep] >= 4)
         if name == "full":
-            row["auc_per_user_mean"] = _per_user_auc(score[keep], stars[keep] >= 4, data.user[test_rows][keep])
+            row["auc_per_user_mean"] = _per_user_auc(
+                score[keep], stars[keep] >= 4, data.user[test_rows][keep]
+            )
         model = (
             split.rating_model
             if name == "full"
@@ -296,7 +314,11 @@ def _evaluate(build: MovieLensBuild, config: FidelityConfig, pair_rng, star_rng,
     for other in ("latent-only", "popularity-only", "no-text"):
         tu = pairs["uniform"]["test"][0]
         diff, low, high, _ = paired_difference_ci(
-            correct["full", "uniform"], correct[other, "uniform"], clusters=tu, n_boot=config.n_boot, rng=boot_rng
+            correct["full", "uniform"],
+            correct[other, "uniform"],
+            clusters=tu,
+            n_boot=config.n_boot,
+            rng=boot_rng,
         )
         rows["full"][f"uniform_minus_{other}"] = {"points": 100 * diff, "ci": [100 * low, 100 * high]}
     return rows, curves
@@ -349,17 +371,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def render_markdown(summary: dict[str, Any]) -> str:
     """The report as Markdown: the command, the table, the targets and the verdict on text."""
     rows, checks = summary["rows"], summary["checks"]
@@ -386,13 +397,19 @@ def render_markdown(summary: dict[str, Any]) -> str:
             f"{m['f1']:.3f} | {row['auc']:.3f} | {row['tv']:.3f} |"
         )
     refs = ", ".join(f"{k} {v:.1%}" for k, v in summary["references"].items())
-    lines += ["", f"Published taste-alignment accuracies (uniform protocol, LLM agents): {refs}.", "", "Targets:", ""]
+    lines += [
+        "",
+        f"Published taste-alignment accuracies (uniform protocol, LLM agents): {refs}.",
+        "",
+        "Targets:",
+        "",
+    ]
     for key, check in checks.items():
         value = f"{check['value']:.1f} points" if key.startswith("full_beats") else f"{check['value']:.3f}"
         lines.append(f"- {key}: {value} (target {check['target']}): {'met' if check['met'] else 'MISSED'}")
     full = rows["full"]
     diffs = "; ".join(
-        f"full - {k[len('uniform_minus_'):]}: {v['points']:+.1f} points [{v['ci'][0]:+.1f}, {v['ci'][1]:+.1f}]"
+        f"full - {k[len('uniform_minus_') :]}: {v['points']:+.1f} points [{v['ci'][0]:+.1f}, {v['ci'][1]:+.1f}]"
         for k, v in full.items()
         if k.startswith("uniform_minus_")
     )
@@ -455,11 +472,17 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m metarec.benchmarks.fidelity", description=__doc__.splitlines()[0])
-    parser.add_argument("--data-path", default=None, help="movielens-100k folder or a root holding it (default $METAREC_DATA)")
+    parser = argparse.ArgumentParser(
+        prog="python -m metarec.benchmarks.fidelity", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--data-path", default=None, help="movielens-100k folder or a root holding it (default $METAREC_DATA)"
+    )
     parser.add_argument("--out", default="runs/fidelity", help="output folder (default runs/fidelity)")
     parser.add_argument("--seed", type=int, default=0, help="split and sampling seed (default 0)")
-    parser.add_argument("--users", type=int, default=943, help="keep a random subset of users (default all 943)")
+    parser.add_argument(
+        "--users", type=int, default=943, help="keep a random subset of users (default all 943)"
+    )
     args = parser.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
     run_fidelity(args.data_path, args.out, args.seed, FidelityConfig(users=args.users),
@@ -469,7 +492,16 @@ def main(argv: list[str] | None = None) -> int:
 
 register_suite(FidelityConfig(), overwrite=True)
 
-__all__ = ["ABLATIONS", "ROWS", "REFERENCES", "TARGETS", "FidelityConfig", "run_fidelity", "render_markdown", "main"]
+__all__ = [
+    "ABLATIONS",
+    "ROWS",
+    "REFERENCES",
+    "TARGETS",
+    "FidelityConfig",
+    "run_fidelity",
+    "render_markdown",
+    "main",
+]
 
 if __name__ == "__main__":
     raise SystemExit(main())

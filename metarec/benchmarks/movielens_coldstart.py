@@ -52,7 +52,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -63,6 +62,7 @@ import numpy as np
 from metarec.benchmarks.metrics import bootstrap_ci, paired_difference_ci
 from metarec.benchmarks.suites import SuiteConfig, register_suite
 from metarec.errors import ConfigError
+from metarec.io import atomic_write_bytes, atomic_write_text
 from metarec.seeding import make_rng, spawn
 from metarec.simulators.movielens import (
     AGE_BUCKETS,
@@ -162,13 +162,29 @@ class MovieLensColdStartConfig(SuiteConfig):
         if bad:
             raise ConfigError(f"unknown movielens-coldstart model(s) {bad}; choose from {list(MODELS)}")
         if not 1 <= self.min_ratings <= self.max_ratings:
-            raise ConfigError(f"need 1 <= `min_ratings` <= `max_ratings`, got {self.min_ratings}, {self.max_ratings}")
+            raise ConfigError(
+                f"need 1 <= `min_ratings` <= `max_ratings`, got {self.min_ratings}, {self.max_ratings}"
+            )
         if not 1 <= self.query_size < self.min_ratings:
-            raise ConfigError(f"`query_size` must be in [1, min_ratings={self.min_ratings}), got {self.query_size}")
-        for name in ("inner_steps", "iterations", "tasks_per_batch", "val_every", "pooled_epochs", "batch_size",
-                     "mf_sweeps", "threads"):
+            raise ConfigError(
+                f"`query_size` must be in [1, min_ratings={self.min_ratings}), got {self.query_size}"
+            )
+        for name in (
+            "inner_steps",
+            "iterations",
+            "tasks_per_batch",
+            "val_every",
+            "pooled_epochs",
+            "batch_size",
+            "mf_sweeps",
+            "threads",
+        ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "inner_steps" else 1):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < (0 if name == "inner_steps" else 1)
+            ):
                 raise ConfigError(f"`{name}` must be a positive int, got {value!r}")
         for name in ("inner_lrs", "finetune_steps", "finetune_lrs", "mf_ranks", "mf_regs", "item_shrinkage"):
             values = getattr(self, name)
@@ -208,17 +224,19 @@ def eligible_users(data: MovieLensData, min_ratings: int = 13, max_ratings: int 
     return np.flatnonzero((counts >= min_ratings) & (counts <= max_ratings))
 
 
-def coldstart_split(data: MovieLensData, seed: int, users: np.ndarray, query_size: int = 10) -> ColdStartSplit:
+def coldstart_split(
+    data: MovieLensData, seed: int, users: np.ndarray, query_size: int = 10
+) -> ColdStartSplit:
     """Split ``users`` 8:1:1 and draw ``query_size`` random query ratings per user (the rest: support)."""
     user_rng, query_rng = spawn(seed, 2)
     perm = user_rng.permutation(np.asarray(users))
     n_train, n_val = int(round(0.8 * len(perm))), int(round(0.1 * len(perm)))
-    parts = (perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:])
+    parts = (perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :])
     order = np.argsort(data.user, kind="stable")
     starts = np.searchsorted(data.user[order], np.arange(data.n_users + 1))
     support, query = {}, {}
     for u in np.sort(perm):
-        rows = query_rng.permutation(order[starts[u]:starts[u + 1]])
+        rows = query_rng.permutation(order[starts[u] : starts[u + 1]])
         query[int(u)], support[int(u)] = np.sort(rows[:query_size]), np.sort(rows[query_size:])
     return ColdStartSplit(seed, {s: np.sort(p) for s, p in zip(SPLIT_NAMES, parts)}, support, query)
 
@@ -235,8 +253,14 @@ def user_demographics(data: MovieLensData) -> np.ndarray:
 
 
 # -------------------------------------------------------------------------------------------- metrics
-def ndcg_ratings(pred: np.ndarray, truth: np.ndarray, k: int, *, exponential: bool = False,
-                 tiebreak: np.ndarray | None = None) -> float:
+def ndcg_ratings(
+    pred: np.ndarray,
+    truth: np.ndarray,
+    k: int,
+    *,
+    exponential: bool = False,
+    tiebreak: np.ndarray | None = None,
+) -> float:
     """nDCG@k of items ranked by ``pred`` with the true ratings as gains (MeLU's evaluation).
 
     ``DCG@k = sum_{r=1..k} gain(rank r) / log2(r + 1)``, gain = rating (or ``2^rating - 1`` when
@@ -271,8 +295,14 @@ METRICS = ("mae", "ndcg1", "ndcg3", "ndcg3_exp")
 
 
 # ------------------------------------------------------------------------------------------- networks
-def rating_net(item_dim: int, user_dim: int, embed_dim: int = 32, hidden: int = 64, init_rating: float = 3.5,
-               seed: int = 0):
+def rating_net(
+    item_dim: int,
+    user_dim: int,
+    embed_dim: int = 32,
+    hidden: int = 64,
+    init_rating: float = 3.5,
+    seed: int = 0,
+):
     """The rating network in MeLU's layout, as a ``torch.nn.ModuleDict``.
 
     Global projections ``item`` (and ``user``), then the decision layers ``head`` (Linear-ReLU-Linear-ReLU-
@@ -285,8 +315,13 @@ def rating_net(item_dim: int, user_dim: int, embed_dim: int = 32, hidden: int = 
     if user_dim:
         parts["user"] = torch.nn.Linear(user_dim, embed_dim)
     width = embed_dim * len(parts)
-    parts["head"] = torch.nn.Sequential(torch.nn.Linear(width, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden),
-                                        torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
+    parts["head"] = torch.nn.Sequential(
+        torch.nn.Linear(width, hidden),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, hidden),
+        torch.nn.ReLU(),
+        torch.nn.Linear(hidden, 1),
+    )
     net = torch.nn.ModuleDict(parts)
     generator = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
@@ -299,7 +334,7 @@ def rating_net(item_dim: int, user_dim: int, embed_dim: int = 32, hidden: int = 
 
 
 def _sub(params: dict, prefix: str) -> dict:
-    return {n[len(prefix):]: p for n, p in params.items() if n.startswith(prefix)}
+    return {n[len(prefix) :]: p for n, p in params.items() if n.startswith(prefix)}
 
 
 def _embed(net, params: dict, item_x, user_x):
@@ -329,7 +364,9 @@ def _masked_mse(pred, rating, mask):
     return (((pred - rating) ** 2) * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-def adapt(net, params: dict, item_x, user_x, rating, mask, steps: int, lr: float, first_order: bool = False) -> dict:
+def adapt(
+    net, params: dict, item_x, user_x, rating, mask, steps: int, lr: float, first_order: bool = False
+) -> dict:
     """Parameters after ``steps`` SGD steps of the support MSE on the decision layers (``head.*``).
 
     A functional inner loop (``torch.func.grad`` over ``functional_call``): ``params`` is never mutated and,
@@ -384,11 +421,18 @@ class _Tasks:
         s_mask = np.zeros((len(users), width), dtype=np.float32)
         for row, u in enumerate(users):
             rows = split.support[int(u)]
-            s_item[row, :len(rows)], s_rating[row, :len(rows)], s_mask[row, :len(rows)] = (
-                data.item[rows], data.rating[rows], 1.0)
+            s_item[row, : len(rows)], s_rating[row, : len(rows)], s_mask[row, : len(rows)] = (
+                data.item[rows],
+                data.rating[rows],
+                1.0,
+            )
         q_rows = np.stack([split.query[int(u)] for u in users]) if len(users) else np.zeros((0, n_query), int)
         self.users, self.item_x, self.user_x = users, item_x, user_x
-        self.s_item, self.s_rating, self.s_mask = torch.from_numpy(s_item), torch.from_numpy(s_rating), torch.from_numpy(s_mask)
+        self.s_item, self.s_rating, self.s_mask = (
+            torch.from_numpy(s_item),
+            torch.from_numpy(s_rating),
+            torch.from_numpy(s_mask),
+        )
         self.q_item = torch.from_numpy(data.item[q_rows])
         self.q_rating = torch.from_numpy(data.rating[q_rows].astype(np.float32))
 
@@ -400,8 +444,14 @@ class _Tasks:
         mask = self.s_mask[index]
         width = max(1, int(mask.sum(1).max()))
         u = self.user_x[users]
-        return {"sx": self.item_x[self.s_item[index][:, :width]], "sr": self.s_rating[index][:, :width],
-                "sm": mask[:, :width], "u": u, "qx": self.item_x[self.q_item[index]], "qr": self.q_rating[index]}
+        return {
+            "sx": self.item_x[self.s_item[index][:, :width]],
+            "sr": self.s_rating[index][:, :width],
+            "sm": mask[:, :width],
+            "u": u,
+            "qx": self.item_x[self.q_item[index]],
+            "qr": self.q_rating[index],
+        }
 
 
 def _query_predictions(net, params, batch, steps, lr, first_order=False):
@@ -425,20 +475,34 @@ def _val_mae(net, params, tasks: _Tasks, steps, lr) -> float:
         return float((pred - batch["qr"]).abs().mean())
 
 
-def meta_train(net, train: _Tasks, val: _Tasks, config: MovieLensColdStartConfig, inner_lr: float, rng,
-               progress: bool = False) -> dict[str, Any]:
+def meta_train(
+    net,
+    train: _Tasks,
+    val: _Tasks,
+    config: MovieLensColdStartConfig,
+    inner_lr: float,
+    rng,
+    progress: bool = False,
+) -> dict[str, Any]:
     """MAML on the training users (in place on ``net``); keeps the parameters of the best val iteration."""
     import torch
     from tqdm.auto import tqdm
 
     optimizer = torch.optim.Adam(net.parameters(), lr=config.outer_lr)
     steps, n = config.inner_steps, len(train.users)
-    best = {"val_mae": _val_mae(net, dict(net.named_parameters()), val, steps, inner_lr), "iteration": 0,
-            "state": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+    best = {
+        "val_mae": _val_mae(net, dict(net.named_parameters()), val, steps, inner_lr),
+        "iteration": 0,
+        "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
+    }
     curve = [(0, best["val_mae"])]
-    for it in tqdm(range(1, config.iterations + 1), desc=f"MAML lr={inner_lr}", disable=not progress, leave=False):
+    for it in tqdm(
+        range(1, config.iterations + 1), desc=f"MAML lr={inner_lr}", disable=not progress, leave=False
+    ):
         batch = train.batch(rng.choice(n, size=min(config.tasks_per_batch, n), replace=False))
-        pred = _query_predictions(net, dict(net.named_parameters()), batch, steps, inner_lr, config.first_order)
+        pred = _query_predictions(
+            net, dict(net.named_parameters()), batch, steps, inner_lr, config.first_order
+        )
         loss = ((pred - batch["qr"]) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -449,22 +513,32 @@ def meta_train(net, train: _Tasks, val: _Tasks, config: MovieLensColdStartConfig
             mae = _val_mae(net, dict(net.named_parameters()), val, steps, inner_lr)
             curve.append((it, mae))
             if mae < best["val_mae"]:
-                best = {"val_mae": mae, "iteration": it,
-                        "state": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+                best = {
+                    "val_mae": mae,
+                    "iteration": it,
+                    "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
+                }
     net.load_state_dict(best.pop("state"))
     return {**best, "curve": curve}
 
 
-def pooled_train(net, data, split: ColdStartSplit, val: _Tasks, item_x, user_x, config, rng) -> dict[str, Any]:
+def pooled_train(
+    net, data, split: ColdStartSplit, val: _Tasks, item_x, user_x, config, rng
+) -> dict[str, Any]:
     """The pooled network on every rating of the training users (minibatch Adam, best val epoch kept)."""
     import torch
 
-    rows = np.concatenate([np.concatenate([split.support[int(u)], split.query[int(u)]]) for u in split.users["train"]])
+    rows = np.concatenate(
+        [np.concatenate([split.support[int(u)], split.query[int(u)]]) for u in split.users["train"]]
+    )
     items, users = torch.from_numpy(data.item[rows]), torch.from_numpy(data.user[rows])
     ratings = torch.from_numpy(data.rating[rows].astype(np.float32))
     optimizer = torch.optim.Adam(net.parameters(), lr=config.outer_lr)
-    best = {"val_mae": _val_mae(net, dict(net.named_parameters()), val, 0, 1.0), "epoch": 0,
-            "state": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+    best = {
+        "val_mae": _val_mae(net, dict(net.named_parameters()), val, 0, 1.0),
+        "epoch": 0,
+        "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
+    }
     for epoch in range(1, config.pooled_epochs + 1):
         for chunk in np.array_split(rng.permutation(len(rows)), max(1, len(rows) // config.batch_size)):
             idx = torch.from_numpy(chunk)
@@ -475,7 +549,11 @@ def pooled_train(net, data, split: ColdStartSplit, val: _Tasks, item_x, user_x, 
             optimizer.step()
         mae = _val_mae(net, dict(net.named_parameters()), val, 0, 1.0)
         if mae < best["val_mae"]:
-            best = {"val_mae": mae, "epoch": epoch, "state": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+            best = {
+                "val_mae": mae,
+                "epoch": epoch,
+                "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
+            }
         elif epoch - best["epoch"] >= 5:
             break
     net.load_state_dict(best.pop("state"))
@@ -483,8 +561,9 @@ def pooled_train(net, data, split: ColdStartSplit, val: _Tasks, item_x, user_x, 
 
 
 # ----------------------------------------------------------------------------------- non-neural rows
-def fit_mf(user, item, rating, n_users: int, n_items: int, rank: int, reg: float, sweeps: int, seed: int,
-           val=None):
+def fit_mf(
+    user, item, rating, n_users: int, n_items: int, rank: int, reg: float, sweeps: int, seed: int, val=None
+):
     """Biased matrix factorisation ``mu + b_u + b_i + p_u . q_i`` by alternating least squares.
 
     Each half-sweep solves, for every user (then every item), the ridge regression of its residual ratings
@@ -550,8 +629,14 @@ def _rows(split: ColdStartSplit, name: str, part: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------ the suite
-def run_movielens_coldstart(config: MovieLensColdStartConfig | None = None, out: str | os.PathLike = "runs/movielens-coldstart",
-                            *, encoder=None, progress: bool = True, echo=print) -> dict[str, Any]:
+def run_movielens_coldstart(
+    config: MovieLensColdStartConfig | None = None,
+    out: str | os.PathLike = "runs/movielens-coldstart",
+    *,
+    encoder=None,
+    progress: bool = True,
+    echo=print,
+) -> dict[str, Any]:
     """Run the protocol for ``config.seeds`` seeds and write the report under ``out``.
 
     Writes ``summary.json``, ``records.csv`` (one row per seed, test user and model), ``results.md`` and
@@ -580,8 +665,10 @@ def run_movielens_coldstart(config: MovieLensColdStartConfig | None = None, out:
     start = time.perf_counter()
     root = config.data_path or os.environ.get("METAREC_DATA")
     if not root:
-        raise ConfigError("movielens-coldstart needs MovieLens-100K: pass --data-path ROOT (holding "
-                          "movielens-100k/) or set METAREC_DATA")
+        raise ConfigError(
+            "movielens-coldstart needs MovieLens-100K: pass --data-path ROOT (holding "
+            "movielens-100k/) or set METAREC_DATA"
+        )
     folder = resolve_movielens_path(root)
     data = load_movielens(folder)
     if encoder is None:
@@ -597,7 +684,9 @@ def run_movielens_coldstart(config: MovieLensColdStartConfig | None = None, out:
     if config.users < len(pool):  # one fixed subset for every seed
         pool = np.sort(make_rng(0).choice(pool, size=config.users, replace=False))
     if len(pool) < 10:
-        raise ConfigError(f"only {len(pool)} users have {config.min_ratings}-{config.max_ratings} ratings; need >= 10")
+        raise ConfigError(
+            f"only {len(pool)} users have {config.min_ratings}-{config.max_ratings} ratings; need >= 10"
+        )
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
@@ -608,14 +697,22 @@ def run_movielens_coldstart(config: MovieLensColdStartConfig | None = None, out:
             choices.append(chosen)
     finally:
         torch.set_num_threads(threads)
-    summary = _summarise(config, records, choices, folder, len(pool), embed_s, time.perf_counter() - start,
-                         _encoder_name(encoder))
+    summary = _summarise(
+        config,
+        records,
+        choices,
+        folder,
+        len(pool),
+        embed_s,
+        time.perf_counter() - start,
+        _encoder_name(encoder),
+    )
     table = render_markdown(summary)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "summary.json", json.dumps(summary, indent=2))
-    _atomic_write(out / "records.csv", _csv(records))
-    _atomic_write(out / "results.md", table)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(out / "records.csv", _csv(records))
+    atomic_write_text(out / "results.md", table)
     if config.plots:
         _plot(out, summary)
     if echo is not None:
@@ -626,7 +723,7 @@ def run_movielens_coldstart(config: MovieLensColdStartConfig | None = None, out:
 def _encoder_name(encoder) -> str:
     """A short name for the report: the model of an HF encoder's cache key, else the key or the class name."""
     key = str(getattr(encoder, "cache_key", type(encoder).__name__))
-    model = next((part[len("model="):] for part in key.split("|") if part.startswith("model=")), None)
+    model = next((part[len("model=") :] for part in key.split("|") if part.startswith("model=")), None)
     return model.rsplit("/", 1)[-1] if model else key
 
 
@@ -635,7 +732,9 @@ def _run_seed(data, config, seed, pool, item_x, user_x, progress):
     import torch
 
     split = coldstart_split(data, seed, pool, config.query_size)
-    torch_seed, train_rng, pooled_rng, tie_rng = (int(s) for s in np.random.SeedSequence([seed, 7]).generate_state(4))
+    torch_seed, train_rng, pooled_rng, tie_rng = (
+        int(s) for s in np.random.SeedSequence([seed, 7]).generate_state(4)
+    )
     train_rng, pooled_rng = np.random.default_rng(train_rng), np.random.default_rng(pooled_rng)
     tasks = {name: _Tasks(data, split, name, item_x, user_x) for name in SPLIT_NAMES}
     train_rows = np.concatenate([_rows(split, "train", "support"), _rows(split, "train", "query")])
@@ -656,11 +755,24 @@ def _run_seed(data, config, seed, pool, item_x, user_x, progress):
         runs = []
         for lr in config.inner_lrs:
             net = rating_net(*net_args, seed=torch_seed)
-            info = meta_train(net, tasks["train"], tasks["val"], config, lr, np.random.default_rng(train_rng.integers(2**63)), progress)
+            info = meta_train(
+                net,
+                tasks["train"],
+                tasks["val"],
+                config,
+                lr,
+                np.random.default_rng(train_rng.integers(2**63)),
+                progress,
+            )
             runs.append((info["val_mae"], lr, info, net))
         val_mae, lr, info, net = min(runs, key=lambda r: r[0])
-        chosen["maml"] = {"inner_lr": lr, "inner_steps": config.inner_steps, "iteration": info["iteration"],
-                          "val_mae": val_mae, "val_mae_by_lr": {str(r[1]): r[0] for r in runs}}
+        chosen["maml"] = {
+            "inner_lr": lr,
+            "inner_steps": config.inner_steps,
+            "iteration": info["iteration"],
+            "val_mae": val_mae,
+            "val_mae_by_lr": {str(r[1]): r[0] for r in runs},
+        }
         for name, p in predictions(net, config.inner_steps, lr).items():
             preds[name]["maml"] = p
     if {"pooled", "pooled-finetune"} & set(config.agents):
@@ -670,21 +782,36 @@ def _run_seed(data, config, seed, pool, item_x, user_x, progress):
         for name, p in predictions(net, 0, 1.0).items():
             preds[name]["pooled"] = p
         if "pooled-finetune" in config.agents:
-            grid = [(_val_mae(net, dict(net.named_parameters()), tasks["val"], s, lr), s, lr)
-                    for s in config.finetune_steps for lr in config.finetune_lrs]
+            grid = [
+                (_val_mae(net, dict(net.named_parameters()), tasks["val"], s, lr), s, lr)
+                for s in config.finetune_steps
+                for lr in config.finetune_lrs
+            ]
             val_mae, steps, lr = min(grid)
             chosen["pooled-finetune"] = {"steps": steps, "lr": lr, "val_mae": val_mae}
             for name, p in predictions(net, steps, lr).items():
                 preds[name]["pooled-finetune"] = p
     if "mf" in config.agents:
-        fit_rows = np.concatenate([train_rows, _rows(split, "val", "support"), _rows(split, "test", "support")])
+        fit_rows = np.concatenate(
+            [train_rows, _rows(split, "val", "support"), _rows(split, "test", "support")]
+        )
         val_rows = _rows(split, "val", "query")
         val_set = (data.user[val_rows], data.item[val_rows], data.rating[val_rows].astype(np.float32))
         fits = []
         for rank in config.mf_ranks:
             for reg in config.mf_regs:
-                fn, mae, it = fit_mf(data.user[fit_rows], data.item[fit_rows], data.rating[fit_rows], data.n_users,
-                                     data.n_items, rank, reg, config.mf_sweeps, torch_seed, val=val_set)
+                fn, mae, it = fit_mf(
+                    data.user[fit_rows],
+                    data.item[fit_rows],
+                    data.rating[fit_rows],
+                    data.n_users,
+                    data.n_items,
+                    rank,
+                    reg,
+                    config.mf_sweeps,
+                    torch_seed,
+                    val=val_set,
+                )
                 fits.append((mae, rank, reg, it, fn))
         mae, rank, reg, it, fn = min(fits, key=lambda f: f[0])
         chosen["mf"] = {"rank": rank, "reg": reg, "sweep": it, "val_mae": mae}
@@ -700,23 +827,34 @@ def _run_seed(data, config, seed, pool, item_x, user_x, progress):
         s = (t.s_rating * t.s_mask).sum(1) / t.s_mask.sum(1)
         preds[name]["user-mean"] = np.repeat(s.numpy()[:, None], q.shape[1], 1)
     if "item-mean" in config.agents:
+
         def item_mean(k, q):
             return mu + sums[q] / np.maximum(counts[q] + k, 1e-9)
 
         val_q, val_r = tasks["val"].q_item.numpy(), tasks["val"].q_rating.numpy()
-        k = min(config.item_shrinkage, key=lambda k: np.abs(np.clip(item_mean(k, val_q), 1, 5) - val_r).mean())
+        k = min(
+            config.item_shrinkage, key=lambda k: np.abs(np.clip(item_mean(k, val_q), 1, 5) - val_r).mean()
+        )
         chosen["item-mean"] = {"shrinkage": k}
         for name in ("val", "test"):
             preds[name]["item-mean"] = item_mean(k, tasks[name].q_item.numpy())
     test = tasks["test"]
     truth = test.q_rating.numpy()
-    tie = np.random.default_rng(tie_rng).random(truth.shape)  # one random tie order per user, shared by models
+    tie = np.random.default_rng(tie_rng).random(
+        truth.shape
+    )  # one random tie order per user, shared by models
     records = []
     for model in (m for m in MODELS if m in config.agents):
         for row, u in enumerate(test.users):
-            records.append({"seed": seed, "user_id": int(data.user_ids[u]), "model": model,
-                            "n_support": int(test.s_mask[row].sum()),
-                            **user_metrics(preds["test"][model][row], truth[row], tie[row])})
+            records.append(
+                {
+                    "seed": seed,
+                    "user_id": int(data.user_ids[u]),
+                    "model": model,
+                    "n_support": int(test.s_mask[row].sum()),
+                    **user_metrics(preds["test"][model][row], truth[row], tie[row]),
+                }
+            )
     return records, chosen
 
 
@@ -741,8 +879,9 @@ def _summarise(config, records, choices, folder, n_eligible, embed_s, wall_s, en
             diffs[other] = {}
             for metric in METRICS:
                 a, b = np.array([r[metric] for r in base]), np.array([r[metric] for r in recs])
-                d, low, high, sig = paired_difference_ci(a, b, clusters=[r["seed"] for r in base],
-                                                         n_boot=config.n_boot, rng=boot_rng)
+                d, low, high, sig = paired_difference_ci(
+                    a, b, clusters=[r["seed"] for r in base], n_boot=config.n_boot, rng=boot_rng
+                )
                 diffs[other][metric] = {"maml_minus_other": d, "ci": [low, high], "excludes_zero": sig}
     command = f"metarec bench movielens-coldstart --data-path {folder.parent} --out DIR"
     return {"suite": {**asdict(config), "kind": "movielens-coldstart"}, "command": command,
@@ -773,8 +912,10 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]  # fmt: skip
     for row in rows.values():
-        lines.append(f"| {row['label']} | ML-100K, ours | {cell(row, 'mae')} | {cell(row, 'ndcg1')} | "
-                     f"{cell(row, 'ndcg3')} | {cell(row, 'ndcg3_exp')} |")
+        lines.append(
+            f"| {row['label']} | ML-100K, ours | {cell(row, 'mae')} | {cell(row, 'ndcg1')} | "
+            f"{cell(row, 'ndcg3')} | {cell(row, 'ndcg3_exp')} |"
+        )
     ref = summary["reference"]
     lines += [
         f"| {ref['model']}: different data set (ML-1M), published | {ref['dataset']}, {ref['setting']} "
@@ -785,9 +926,11 @@ def render_markdown(summary: dict[str, Any]) -> str:
     if summary["maml_vs"]:
         lines += ["Paired differences, MAML minus each row (negative MAE / positive nDCG favour MAML):", ""]
         for other, d in summary["maml_vs"].items():
-            lines.append(f"- vs {other}: MAE {d['mae']['maml_minus_other']:+.4f} [{d['mae']['ci'][0]:+.4f}, "
-                         f"{d['mae']['ci'][1]:+.4f}], nDCG@3 {d['ndcg3']['maml_minus_other']:+.4f} "
-                         f"[{d['ndcg3']['ci'][0]:+.4f}, {d['ndcg3']['ci'][1]:+.4f}]")
+            lines.append(
+                f"- vs {other}: MAE {d['mae']['maml_minus_other']:+.4f} [{d['mae']['ci'][0]:+.4f}, "
+                f"{d['mae']['ci'][1]:+.4f}], nDCG@3 {d['ndcg3']['maml_minus_other']:+.4f} "
+                f"[{d['ndcg3']['ci'][0]:+.4f}, {d['ndcg3']['ci'][1]:+.4f}]"
+            )
         lines.append("")
     lines += ["Chosen on val (per seed):", ""]
     for c in summary["choices"]:
@@ -799,7 +942,9 @@ def render_markdown(summary: dict[str, Any]) -> str:
 
 def _fmt_choice(value: dict[str, Any]) -> str:
     keep = {k: v for k, v in value.items() if k not in ("val_mae_by_lr",)}
-    return "(" + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in keep.items()) + ")"
+    return (
+        "(" + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in keep.items()) + ")"
+    )
 
 
 def _csv(records: list[dict[str, Any]]) -> str:
@@ -811,17 +956,6 @@ def _csv(records: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _atomic_write(path: Path, payload: str | bytes) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload.encode("utf-8") if isinstance(payload, str) else payload)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def _plot(out: Path, summary: dict[str, Any]) -> None:
     import matplotlib
 
@@ -831,12 +965,18 @@ def _plot(out: Path, summary: dict[str, Any]) -> None:
     rows = summary["rows"]
     names = list(rows)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for ax, metric, title in zip(axes, ("mae", "ndcg1", "ndcg3"), ("MAE (lower is better)", "nDCG@1", "nDCG@3")):
+    for ax, metric, title in zip(
+        axes, ("mae", "ndcg1", "ndcg3"), ("MAE (lower is better)", "nDCG@1", "nDCG@3")
+    ):
         mean = np.array([rows[m][metric]["mean"] for m in names])
         ci = np.array([rows[m][metric]["ci"] for m in names])
         ax.barh(names, mean, xerr=[mean - ci[:, 0], ci[:, 1] - mean], color="tab:blue", capsize=3)
-        ax.axvline(summary["reference"][metric], color="tab:red", linestyle="--",
-                   label="MeLU-5, ML-1M (different data set, published)")
+        ax.axvline(
+            summary["reference"][metric],
+            color="tab:red",
+            linestyle="--",
+            label="MeLU-5, ML-1M (different data set, published)",
+        )
         low = min(mean.min(), summary["reference"][metric])
         ax.set(title=title, xlim=(0.95 * low if metric != "mae" else 0.0, None))
         ax.invert_yaxis()
@@ -847,11 +987,27 @@ def _plot(out: Path, summary: dict[str, Any]) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
-    _atomic_write(out / "plots" / "movielens_coldstart.png", buffer.getvalue())
+    atomic_write_bytes(out / "plots" / "movielens_coldstart.png", buffer.getvalue())
 
 
 register_suite(MovieLensColdStartConfig(), overwrite=True)
 
-__all__ = ["MODELS", "MELU_ML1M", "MovieLensColdStartConfig", "ColdStartSplit", "eligible_users", "coldstart_split",
-           "user_demographics", "ndcg_ratings", "user_metrics", "rating_net", "predict_ratings", "adapt", "meta_train", "pooled_train", "fit_mf",
-           "run_movielens_coldstart", "render_markdown"]
+__all__ = [
+    "MODELS",
+    "MELU_ML1M",
+    "MovieLensColdStartConfig",
+    "ColdStartSplit",
+    "eligible_users",
+    "coldstart_split",
+    "user_demographics",
+    "ndcg_ratings",
+    "user_metrics",
+    "rating_net",
+    "predict_ratings",
+    "adapt",
+    "meta_train",
+    "pooled_train",
+    "fit_mf",
+    "run_movielens_coldstart",
+    "render_markdown",
+]

@@ -36,7 +36,6 @@ import multiprocessing
 import os
 import re
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -50,6 +49,7 @@ import numpy as np
 from metarec.benchmarks import metrics as M
 from metarec.benchmarks.suites import DATA_WORLDS, SuiteConfig, ThroughputConfig, build_world, config_hash
 from metarec.errors import ConfigError
+from metarec.io import atomic_savez, atomic_write_bytes, atomic_write_text
 from metarec.simulators import SPLITS
 
 #: Bumped when the cell files' content changes, so old cells are recomputed.
@@ -374,35 +374,6 @@ def cell_metrics(rec: dict[str, np.ndarray], config: SuiteConfig, simulator) -> 
 
 
 # ------------------------------------------------------------------------------------------ files
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Atomically write ``text`` (UTF-8) to ``path``."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Atomically write a compressed ``.npz`` of ``arrays``."""
-    import io
-
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}

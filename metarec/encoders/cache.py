@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ import numpy as np
 
 from metarec.encoders.text import DEFAULT_MODEL, HFTextEncoder, TextEncoder, check_texts
 from metarec.errors import EncoderError
+from metarec.io import atomic_write_bytes
 
 _FORMAT = 1
 _MAX_SHARDS = 32
@@ -62,21 +62,6 @@ def _checksum(hashes: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     h = hashlib.sha256(np.ascontiguousarray(hashes).tobytes())
     h.update(np.ascontiguousarray(vectors).tobytes())
     return np.frombuffer(h.digest(), dtype=np.uint8)
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temp file in the same folder and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a cache is fine to share read-only
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class CachedTextEncoder:
@@ -173,7 +158,7 @@ class CachedTextEncoder:
 
     def _write_meta(self, dim: int) -> None:
         meta = {"cache_key": self.cache_key, "dim": dim, "format": _FORMAT}
-        _atomic_write(self.directory / "meta.json", json.dumps(meta, indent=1).encode())
+        atomic_write_bytes(self.directory / "meta.json", json.dumps(meta, indent=1).encode())
 
     def _scan(self) -> None:
         """Load every shard not read yet (including ones other processes wrote since)."""
@@ -218,7 +203,7 @@ class CachedTextEncoder:
         name = f"shard-{uuid.uuid4().hex}.npz"
         buffer = io.BytesIO()
         np.savez(buffer, hashes=hashes, vectors=vectors, checksum=_checksum(hashes, vectors))
-        _atomic_write(self.directory / name, buffer.getvalue())
+        atomic_write_bytes(self.directory / name, buffer.getvalue())
         self._dim = vectors.shape[1]
         self._loaded.add(name)
         block = len(self._blocks)
@@ -239,7 +224,7 @@ class CachedTextEncoder:
         name = f"shard-{uuid.uuid4().hex}.npz"
         buffer = io.BytesIO()
         np.savez(buffer, hashes=hashes, vectors=vectors, checksum=_checksum(hashes, vectors))
-        _atomic_write(self.directory / name, buffer.getvalue())
+        atomic_write_bytes(self.directory / name, buffer.getvalue())
         for old in names:
             (self.directory / old).unlink(missing_ok=True)
         self._blocks = [vectors]

@@ -29,10 +29,10 @@ References
 from __future__ import annotations
 
 import difflib
+import io
 import math
 import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 from metarec.encoders.meta_tasks import synthetic_linear_tasks
 from metarec.encoders.state import StateEncoder
 from metarec.errors import ConfigError, MetarecError
+from metarec.io import atomic_write_bytes
 from metarec.seeding import make_rng
 
 ALGORITHMS = ("maml", "fomaml", "reptile", "anil", "amortized", "pooled")
@@ -380,17 +381,9 @@ class MetaLearner:
         payload = {"format": _FORMAT, "format_version": _FORMAT_VERSION, "config": self.config,
                    "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                    "versions": {"torch": str(torch.__version__), "metarec": str(version)}}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(payload, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        atomic_write_bytes(path, buffer.getvalue())
         return path
 
     @classmethod
