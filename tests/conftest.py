@@ -36,10 +36,15 @@ def _session_cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def movielens_path() -> Path:
-    """``../shared/data/movielens-100k``; skips with a reason when it is absent."""
-    if not MOVIELENS.is_dir():
-        pytest.skip(f"MovieLens-100K not found at {MOVIELENS}")
-    return MOVIELENS
+    """``$METAREC_DATA`` (the folder or its ``movielens-100k/``), else ``../shared/data/movielens-100k``.
+
+    Skips with a reason when neither holds the files (the data is not shipped).
+    """
+    root = os.environ.get("METAREC_DATA")
+    for folder in ([Path(root) / "movielens-100k", Path(root)] if root else []) + [MOVIELENS]:
+        if (folder / "u.data").is_file():
+            return folder
+    pytest.skip(f"MovieLens-100K not found at {MOVIELENS} nor under $METAREC_DATA (the data is not shipped)")
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,35 @@ class PrecomputedEncoder:
         return np.stack([self.table[t] for t in texts]).astype(np.float32)
 
 
+class HashingEncoder:
+    """A fast deterministic ``TextEncoder`` for plumbing tests: a signed hashed bag of words, L2-normalised.
+
+    It has no notion of meaning (use the real model where semantics matter); it makes worlds of any size in
+    milliseconds without a model.
+
+    Parameters
+    ----------
+    dim : int
+        Embedding width.
+    """
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = int(dim)
+        self.cache_key = f"hash-bow-{self.dim}"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts``, (n, dim) float32 with unit rows."""
+        import zlib
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().replace(".", " ").replace(",", " ").split():
+                h = zlib.crc32(word.encode())
+                out[row, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
+        out[:, 0] += 1e-3
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
 def _tiny_parts() -> tuple[Catalog, Population]:
     catalog = Catalog.synthetic(TINY_ITEMS, TINY_TOPICS, seed=0)
     population = Population.synthetic(catalog, TINY_USERS, seed=1)

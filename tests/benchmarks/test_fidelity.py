@@ -3,50 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from metarec.benchmarks.fidelity import ROWS, FidelityConfig, _auc, _best_threshold, run_fidelity
+from metarec.envs.testing import HashingEncoder
 from metarec.errors import CatalogError, ConfigError
-
-SIBLING = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "movielens-100k"
-
-
-def find_movielens() -> Path | None:
-    """``$METAREC_DATA`` (the folder or its ``movielens-100k/``), else ``../shared/data/movielens-100k``."""
-    root = os.environ.get("METAREC_DATA")
-    for folder in ([Path(root) / "movielens-100k", Path(root)] if root else []) + [SIBLING]:
-        if (folder / "u.data").is_file():
-            return folder
-    return None
 
 
 @pytest.fixture(scope="module")
-def ml_path() -> Path:
-    folder = find_movielens()
-    if folder is None:
-        pytest.skip(f"MovieLens-100K not found at {SIBLING} nor under $METAREC_DATA (the data is not shipped)")
-    return folder
+def ml_path(movielens_path) -> Path:
+    return movielens_path
 
 
-class HashEncoder:
-    """Fast deterministic hashed bag of words (the plumbing run; the real report uses all-MiniLM-L6-v2)."""
-
-    dim = 128
-    cache_key = "hash-bow-128"
-
-    def encode(self, texts):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().replace(".", " ").replace(",", " ").split():
-                h = zlib.crc32(word.encode())
-                out[row, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
-        out[:, 0] += 1e-3
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
 def test_auc_matches_pairwise_count():
@@ -88,7 +59,7 @@ def test_config_and_data_errors(tmp_path, monkeypatch):
 @pytest.mark.movielens
 def test_reduced_fidelity_run_end_to_end(ml_path, tmp_path, capsys):
     config = FidelityConfig(users=150, n_boot=100, latent_dim=8)
-    summary = run_fidelity(ml_path, tmp_path, seed=0, config=config, encoder=HashEncoder())
+    summary = run_fidelity(ml_path, tmp_path, seed=0, config=config, encoder=HashingEncoder(128))
     printed = capsys.readouterr().out
     assert "| model | accuracy (uniform)" in printed and "metarec bench fidelity" in printed
     assert set(summary["rows"]) == set(ROWS)
@@ -110,7 +81,7 @@ def test_reduced_fidelity_run_end_to_end(ml_path, tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert summary["suite"]["name"] == "fidelity" and summary["suite"]["users"] == 150
     again = run_fidelity(ml_path, tmp_path / "again", seed=0, config=FidelityConfig(
-        users=150, n_boot=100, latent_dim=8, plots=False), encoder=HashEncoder(), verbose=False)  # fmt: skip
+        users=150, n_boot=100, latent_dim=8, plots=False), encoder=HashingEncoder(128), verbose=False)  # fmt: skip
     assert again["rows"]["full"] == summary["rows"]["full"]
 
 
@@ -130,7 +101,7 @@ def test_cli_runs_fidelity(ml_path, tmp_path, monkeypatch):
     import metarec.encoders
     from metarec.cli import main
 
-    monkeypatch.setattr(metarec.encoders, "default_text_encoder", lambda *a, **k: HashEncoder())
+    monkeypatch.setattr(metarec.encoders, "default_text_encoder", lambda *a, **k: HashingEncoder(128))
     assert main(["bench", "fidelity", "--data-path", str(ml_path), "--out", str(tmp_path), "--users", "60",
                  "--quiet"]) == 0  # fmt: skip
     assert json.loads((tmp_path / "summary.json").read_text())["suite"]["users"] == 60

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -22,25 +21,12 @@ from metarec.benchmarks.movielens_coldstart import (
     run_movielens_coldstart,
 )
 from metarec.benchmarks.suites import SUITES, get_suite
+from metarec.envs.testing import HashingEncoder
 from metarec.errors import ConfigError
 
 torch = pytest.importorskip("torch")
 
 
-class HashEncoder:
-    """Fast deterministic hashed bag of words (the plumbing run; the real suite uses all-MiniLM-L6-v2)."""
-
-    dim = 64
-    cache_key = "hash-bow-64"
-
-    def encode(self, texts):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().replace(".", " ").replace(",", " ").split():
-                h = zlib.crc32(word.encode())
-                out[row, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
-        out[:, 0] += 1e-3
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +170,7 @@ def test_registered_with_the_issue_settings():
 def test_missing_data_path_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.delenv("METAREC_DATA", raising=False)
     with pytest.raises(ConfigError, match="pass --data-path ROOT"):
-        run_movielens_coldstart(MovieLensColdStartConfig(), tmp_path, encoder=HashEncoder(), echo=None)
+        run_movielens_coldstart(MovieLensColdStartConfig(), tmp_path, encoder=HashingEncoder(64), echo=None)
 
 
 # ---------------------------------------------------------------------------------------- end to end
@@ -197,7 +183,7 @@ def test_tiny_end_to_end_run_writes_its_files(movielens_path, tmp_path):
     config = MovieLensColdStartConfig(data_path=str(movielens_path.parent), **TINY)
     lines = []
     start = time.perf_counter()
-    outcome = run_movielens_coldstart(config, tmp_path, encoder=HashEncoder(), progress=False, echo=lines.append)
+    outcome = run_movielens_coldstart(config, tmp_path, encoder=HashingEncoder(64), progress=False, echo=lines.append)
     assert time.perf_counter() - start < 60
     for name in ("summary.json", "records.csv", "results.md", "plots/movielens_coldstart.png"):
         assert (tmp_path / name).is_file(), name
@@ -214,6 +200,6 @@ def test_tiny_end_to_end_run_writes_its_files(movielens_path, tmp_path):
     assert lines == [table] and outcome["table"] == table
     assert "different data set (ML-1M), published" in table and "0.7854" in table
     # the same config and seed give the same numbers
-    again = run_movielens_coldstart(config, tmp_path / "again", encoder=HashEncoder(), progress=False, echo=None)
+    again = run_movielens_coldstart(config, tmp_path / "again", encoder=HashingEncoder(64), progress=False, echo=None)
     assert again["summary"]["rows"]["maml"]["mae"]["mean"] == summary["rows"]["maml"]["mae"]["mean"]
     assert again["summary"]["rows"]["mf"]["ndcg3"]["mean"] == summary["rows"]["mf"]["ndcg3"]["mean"]

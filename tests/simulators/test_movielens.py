@@ -7,13 +7,12 @@ when it is absent; the data is never copied into the repository. Malformed-file 
 from __future__ import annotations
 
 import json
-import os
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from metarec.envs.testing import HashingEncoder
 from metarec.errors import CatalogError, ConfigError
 from metarec.simulators import Catalog, Population, Simulator, UtilityConfig
 from metarec.simulators.movielens import (
@@ -28,25 +27,12 @@ from metarec.simulators.movielens import (
     split_ratings,
 )
 
-SIBLING = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "movielens-100k"
 PERSONAS = Path(__file__).resolve().parents[1] / "data" / "personas_movielens.jsonl"
 
 
-def find_movielens() -> Path | None:
-    """``$METAREC_DATA`` (the folder or its ``movielens-100k/``), else ``../shared/data/movielens-100k``."""
-    root = os.environ.get("METAREC_DATA")
-    for folder in ([Path(root) / "movielens-100k", Path(root)] if root else []) + [SIBLING]:
-        if (folder / "u.data").is_file():
-            return folder
-    return None
-
-
 @pytest.fixture(scope="module")
-def ml_path() -> Path:
-    folder = find_movielens()
-    if folder is None:
-        pytest.skip(f"MovieLens-100K not found at {SIBLING} nor under $METAREC_DATA (the data is not shipped)")
-    return folder
+def ml_path(movielens_path) -> Path:
+    return movielens_path
 
 
 @pytest.fixture(scope="module")
@@ -54,20 +40,6 @@ def ml_data(ml_path):
     return load_movielens(ml_path)
 
 
-class HashEncoder:
-    """A fast deterministic bag-of-words encoder (hashed unigrams), L2-normalised: plumbing tests only."""
-
-    dim = 128
-    cache_key = "hash-bow-128"
-
-    def encode(self, texts):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().replace(".", " ").replace(",", " ").split():
-                h = zlib.crc32(word.encode())
-                out[row, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
-        out[:, 0] += 1e-3
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
 # ---------------------------------------------------------------------- malformed files
@@ -263,7 +235,7 @@ def test_real_population_personas(ml_path, ml_data):
 @pytest.mark.movielens
 def test_world_fits_on_train_users_and_matches_simulator(ml_data):
     data = ml_data.subset_users(np.arange(0, 943, 5))  # 189 users, all items
-    build = build_movielens(data, HashEncoder(), split_seed=0, latent_dim=8)
+    build = build_movielens(data, HashingEncoder(128), split_seed=0, latent_dim=8)
     sim = build.simulator
     assert isinstance(sim, Simulator) and sim.catalog.latent.shape == (1682, 9)
     full = build.split.weights["full"]
@@ -272,7 +244,7 @@ def test_world_fits_on_train_users_and_matches_simulator(ml_data):
     assert full.terms == ("like", "dislike", "quality", "latent", "popularity")
     assert dict(zip(full.terms, full.coef))["latent"] > 0
     assert build.split.rating_model.slope > 0
-    again = build_movielens(data, HashEncoder(), split_seed=0, latent_dim=8)
+    again = build_movielens(data, HashingEncoder(128), split_seed=0, latent_dim=8)
     np.testing.assert_array_equal(again.simulator.static_utility, sim.static_utility)
 
 
@@ -291,7 +263,7 @@ def test_env_steps_with_user_features(ml_path):
     import metarec  # noqa: F401
 
     env = gym.make("metarec/MovieLens100K-v0", data_path=str(ml_path),
-                   world={"name": "movielens", "encoder": HashEncoder()})  # fmt: skip
+                   world={"name": "movielens", "encoder": HashingEncoder(128)})  # fmt: skip
     obs, info = env.reset(seed=0)
     assert obs["user_features"].shape == (29,) and obs["candidates"].shape == (20, 32)
     assert env.observation_space.contains(obs)
