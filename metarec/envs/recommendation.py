@@ -13,8 +13,9 @@ from metarec.envs.worlds import make_world, project_features
 from metarec.errors import ActionError, ConfigError
 from metarec.simulators import SPLITS, Simulator
 
-#: ``info`` keys an agent may read. Everything else in ``info`` is evaluation-only ground truth.
-OBSERVABLE_INFO_KEYS = ("clicked", "clicks", "churned")
+#: ``info`` keys an agent may read (``episode_start`` comes from the vector env only). Everything else in
+#: ``info`` is evaluation-only ground truth.
+OBSERVABLE_INFO_KEYS = ("clicked", "clicks", "churned", "episode_start")
 #: Evaluation-only ``info`` keys: the runner strips them before agents see ``info``.
 GROUND_TRUTH_INFO_KEYS = (
     "expected_reward",

@@ -61,7 +61,7 @@ def test_infos_hold_arrays_for_the_single_env_keys():
     envs.reset(seed=0)
     for _ in range(10):
         obs, reward, terminated, truncated, infos = envs.step(envs.action_space.sample())
-        assert set(infos) - {"episode_start"} == set(OBSERVABLE_INFO_KEYS) | set(GROUND_TRUTH_INFO_KEYS)
+        assert set(infos) == set(OBSERVABLE_INFO_KEYS) | set(GROUND_TRUTH_INFO_KEYS)
         for key in infos:
             assert len(infos[key]) == 4, key
         np.testing.assert_array_equal(reward, infos["clicks"].sum(axis=1))
