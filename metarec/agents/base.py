@@ -21,6 +21,7 @@ import numpy as np
 
 from metarec.errors import GroundTruthAccessError
 from metarec.seeding import SeedLike, make_rng
+from metarec.simulators.simulator import first_occurrence
 
 #: ``info`` keys an agent may read; the runner passes agents an ``ObservableInfo`` with only these.
 OBSERVABLE_INFO_KEYS = ("clicked", "clicks", "churned", "episode_start")
@@ -296,13 +297,7 @@ def shown_positions(actions: np.ndarray) -> np.ndarray:
     >>> shown_positions(np.array([[2, 0, 2]])).tolist()
     [[True, True, False]]
     """
-    actions = np.asarray(actions)
-    s = actions.shape[1]
-    if s == 1:
-        return np.ones(actions.shape, dtype=bool)
-    same = actions[:, :, None] == actions[:, None, :]
-    earlier = np.tril(np.ones((s, s), dtype=bool), k=-1)
-    return ~(same & earlier).any(axis=2)
+    return first_occurrence(np.asarray(actions)).copy()
 
 
 def position_rewards(actions: np.ndarray, rewards: np.ndarray, infos: Mapping[str, Any]) -> np.ndarray:

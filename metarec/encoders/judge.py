@@ -38,7 +38,7 @@ from metarec.simulators import Catalog, Persona, Population, ResponseModel, Simu
 #: The placeholders a prompt template may use (``{{`` and ``}}`` write literal braces).
 PLACEHOLDERS = ("name", "description", "likes", "dislikes", "title", "text")
 
-DEFAULT_CLICK_PROMPT = (
+_PREAMBLE = (
     "You are simulating a user of a recommendation service.\n"
     "User: {description}\n"
     "The user likes: {likes}.\n"
@@ -47,20 +47,13 @@ DEFAULT_CLICK_PROMPT = (
     "Recommended item: {title}\n"
     "{text}\n"
     "\n"
-    "Question: Would this user click on the recommended item? Answer Yes or No.\n"
-    "Answer:"
+)
+DEFAULT_CLICK_PROMPT = (
+    _PREAMBLE + "Question: Would this user click on the recommended item? Answer Yes or No.\nAnswer:"
 )
 DEFAULT_RATING_PROMPT = (
-    "You are simulating a user of a recommendation service.\n"
-    "User: {description}\n"
-    "The user likes: {likes}.\n"
-    "The user dislikes: {dislikes}.\n"
-    "\n"
-    "Recommended item: {title}\n"
-    "{text}\n"
-    "\n"
-    "Question: How would this user rate the recommended item, from 1 (hate it) to 5 (love it)?\n"
-    "Rating:"
+    _PREAMBLE
+    + "Question: How would this user rate the recommended item, from 1 (hate it) to 5 (love it)?\nRating:"
 )
 CLICK_ANSWERS = (" Yes", " No")
 RATING_ANSWERS = (" 1", " 2", " 3", " 4", " 5")

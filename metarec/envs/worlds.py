@@ -55,19 +55,7 @@ def synthetic_world(
     encoder : TextEncoder, optional
         Defaults to ``metarec.encoders.default_text_encoder()``.
     """
-    if encoder is None:
-        return _cached_world(
-            n_items,
-            n_topics,
-            n_users,
-            seed,
-            response,
-            _dynamics(dynamics),
-            clickbait_weight,
-            n_likes,
-            n_dislikes,
-        )
-    return _build(
+    args = (
         n_items,
         n_topics,
         n_users,
@@ -77,28 +65,15 @@ def synthetic_world(
         clickbait_weight,
         n_likes,
         n_dislikes,
-        encoder,
     )
+    return _cached_world(*args) if encoder is None else _build(*args, encoder)
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_world(
-    n_items, n_topics, n_users, seed, response, dynamics, clickbait_weight, n_likes, n_dislikes
-):
+def _cached_world(*args):
     from metarec.encoders import default_text_encoder
 
-    return _build(
-        n_items,
-        n_topics,
-        n_users,
-        seed,
-        response,
-        dynamics,
-        clickbait_weight,
-        n_likes,
-        n_dislikes,
-        default_text_encoder(),
-    )
+    return _build(*args, default_text_encoder())
 
 
 def _build(
@@ -140,6 +115,7 @@ def make_world(spec: dict | None = None, data_path: str | None = None) -> Simula
     if data_path is not None:
         raise ConfigError("`data_path` applies to the MovieLens world only; pass world={'name': 'movielens'}")
     return synthetic_world(**spec)
+
 
 def project_features(embeddings: np.ndarray, dim: int | None) -> np.ndarray:
     """PCA projection of item embeddings to ``dim`` dimensions, fitted on the catalogue itself.

@@ -118,3 +118,14 @@ def sentences() -> list[str]:
 def tiny_model_factory():
     """``save_tiny_model(folder, family, *, seed=0, pad=..., eos=..., padding_side=...) -> folder``."""
     return save_tiny_model
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread (and do not fight other jobs for the cores); restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

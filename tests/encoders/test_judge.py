@@ -20,15 +20,7 @@ from metarec.simulators import MultinomialLogit
 USERS, ITEMS = [0, 3, 7], [0, 5, 11, 20]  # 12 prompts of different lengths
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not fight colleagues' jobs for the cores)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
