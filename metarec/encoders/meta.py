@@ -11,9 +11,17 @@ Algorithms
 - ``"fomaml"``: first-order MAML (inner gradients detached; the meta-gradient is the query gradient at the
   adapted parameters).
 - ``"anil"``: MAML that adapts only the ``head.`` parameters (second order unless ``first_order=True``).
-- ``"reptile"``: adapt on support + query, then move the meta-parameters toward the mean adapted parameters.
-  The step ``params - mean(adapted)`` is used as a gradient for Adam with ``outer_lr`` (Nichol et al. 2018,
-  section 5, suggest exactly this); with plain SGD and rate ``eps`` it is ``params += eps (adapted - params)``.
+- ``"reptile"``: adapt on support + query, one inner step per disjoint minibatch of the task's examples (step
+  ``i`` of ``k`` takes examples ``i, i + k, i + 2k, ...``), then move the meta-parameters toward the mean adapted
+  parameters. The step ``params - mean(adapted)`` is used as a gradient for Adam with ``outer_lr`` (Nichol et
+  al. 2018, section 5, suggest exactly this); with plain SGD and rate ``eps`` it is
+  ``params += eps (adapted - params)``. The minibatches matter. With the same full batch at every inner step,
+  the second-order part of the Reptile step is ``-lr**2 / 2 * grad(|g|**2)``: it raises the gradient norm
+  (sensitivity) instead of the agreement ``g_i . g_j`` between gradients on different data (Nichol et al.,
+  section 5.1), and every step sees 3-4x more examples than the support a new user offers at test time. On the
+  cold-start logs that version trained networks that test-time adaptation made worse (validation loss after
+  adaptation 0.659 at initialisation, 0.628 at best, 0.85 after 400 iterations); with minibatches it falls to
+  0.598 and stays near it.
 - ``"amortized"``: no inner loop in training; the history-conditioned encoder is trained across users on the
   query loss (the history carries the adaptation).
 - ``"pooled"``: the same training, meant for ``kind="none"``: one population model. ``adapt`` with steps > 0
@@ -252,6 +260,24 @@ class MetaLearner:
             fast = {n: fast[n] - lr * grads[n] for n in fast}
         return {n: fast.get(n, p) for n, p in params.items()}
 
+    def reptile_adapt(self, params: Params, examples: Batch) -> Params:
+        """Reptile's training-time inner loop: step ``i`` of ``inner_steps`` on the minibatch ``examples[i::k]``.
+
+        Parameters
+        ----------
+        params : dict of str to Tensor
+        examples : dict of Tensor
+            One task's support and query examples together (N, ...), N >= ``inner_steps``.
+        """
+        k = self.inner_steps
+        n_examples = next(iter(examples.values())).shape[0]
+        if n_examples < k:
+            raise ConfigError(f"Reptile needs at least `inner_steps`={k} examples per task (one minibatch per "
+                              f"inner step), got {n_examples}; lower `inner_steps` or sample larger tasks")
+        for i in range(k):
+            params = self.adapt(params, {name: v[i::k] for name, v in examples.items()}, steps=1)
+        return params
+
     # ------------------------------------------------------------------ outer loop
     def _to_device(self, task_batch: TaskBatch) -> TaskBatch:
         try:
@@ -281,7 +307,7 @@ class MetaLearner:
             params = {n: p.detach() for n, p in self.params.items()}
             joint = {k: torch.cat([task_batch["support"][k], task_batch["query"][k]], dim=1)
                      for k in task_batch["support"]}
-            adapted = vmap(lambda batch: self.adapt(params, batch))(joint)  # each (T, ...)
+            adapted = vmap(lambda batch: self.reptile_adapt(params, batch))(joint)  # each (T, ...)
             with torch.no_grad():
                 loss = self._query_losses(params, task_batch, self.inner_steps).mean()
             for name, p in self.params.items():
