@@ -15,9 +15,10 @@ from metarec.agents.base import (
 from metarec.agents.bench import benchmark_agents
 from metarec.agents.checks import check_agent
 from metarec.agents.linear import FORMS, BenchLinUCB, DisjointRidge, LinearThompson, LinUCB, history_context
-from metarec.agents.meta import EXPLORATIONS, MetaAgent, MetaLinearThompson, MetaLinUCB, fit_linear_prior
+from metarec.agents.meta import EXPLORATIONS, MetaAgent, MetaLinearThompson, MetaLinUCB
 from metarec.agents.neural_linear import NeuralLinear
 from metarec.agents.oracle import OracleAgent
+from metarec.agents.priors import fit_linear_prior, prior_log_likelihood
 from metarec.agents.reference import BayesianReferenceAgent, hypothesis_utilities
 from metarec.agents.registry import AGENT_DEFAULTS, AGENTS, make_agent
 
@@ -46,6 +47,7 @@ __all__ = [
     "MetaLinUCB",
     "MetaLinearThompson",
     "fit_linear_prior",
+    "prior_log_likelihood",
     "EXPLORATIONS",
     "OracleAgent",
     "BayesianReferenceAgent",

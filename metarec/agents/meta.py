@@ -17,7 +17,7 @@ baseline). Exploration: Thompson (``theta ~ N(theta_hat, H^-1)``), UCB (``f . th
 sqrt(f^T H^-1 f)``) or greedy.
 
 ``MetaLinUCB`` / ``MetaLinearThompson`` are the shared-form linear bandits with a prior learned across
-training users (empirical Bayes, :func:`fit_linear_prior`): ``A0 = noise_var * Sigma^-1`` and ``b0 = A0 mu``
+training users (empirical Bayes, :func:`~metarec.agents.priors.fit_linear_prior`): ``A0 = noise_var * Sigma^-1`` and ``b0 = A0 mu``
 in place of ``ridge * I`` and ``0``.
 
 References
@@ -29,7 +29,6 @@ Riquelme, Tucker, Snoek (2018), "Deep Bayesian bandits showdown", ICLR (neural-l
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -305,58 +304,6 @@ class MetaAgent(BatchedAgent):
 
 
 # ------------------------------------------------------------------------------------------ linear priors
-def fit_linear_prior(
-    features: Sequence[np.ndarray],
-    rewards: Sequence[np.ndarray],
-    ridge: float = 1.0,
-    shrinkage: float = 0.1,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Empirical-Bayes prior of per-user linear preferences from logged data of training users.
-
-    Each user's ridge estimate ``theta_u = (ridge I + X_u^T X_u)^-1 X_u^T r_u``; the prior mean is their mean,
-    the covariance their sample covariance ``S`` shrunk toward ``tr(S) / d * I`` by ``shrinkage``, and the
-    noise variance the mean squared residual.
-
-    Parameters
-    ----------
-    features : sequence of (n_u, d) arrays
-    rewards : sequence of (n_u,) arrays
-    ridge : float > 0
-    shrinkage : float in [0, 1]
-
-    Returns
-    -------
-    mu : (d,)
-    Sigma : (d, d)
-    noise_var : float
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> X = [rng.normal(size=(20, 3)) for _ in range(5)]
-    >>> mu, Sigma, s2 = fit_linear_prior(X, [x @ np.ones(3) for x in X])
-    >>> mu.shape, Sigma.shape
-    ((3,), (3, 3))
-    """
-    if len(features) != len(rewards) or len(features) < 2:
-        raise ConfigError(f"need >= 2 users with features and rewards, got {len(features)} and {len(rewards)}")
-    if not 0.0 <= shrinkage <= 1.0 or not ridge > 0:
-        raise ConfigError(f"`shrinkage` must be in [0, 1] and `ridge` > 0, got {shrinkage}, {ridge}")
-    d = np.asarray(features[0]).shape[1]
-    thetas, residuals = [], []
-    for X, r in zip(features, rewards, strict=True):
-        X, r = np.asarray(X, dtype=np.float64), np.asarray(r, dtype=np.float64)
-        theta = np.linalg.solve(ridge * np.eye(d) + X.T @ X, X.T @ r)
-        thetas.append(theta)
-        residuals.append(r - X @ theta)
-    thetas = np.stack(thetas)
-    mu = thetas.mean(axis=0)
-    S = np.cov(thetas, rowvar=False, bias=False)
-    Sigma = (1 - shrinkage) * S + shrinkage * np.trace(S) / d * np.eye(d) + 1e-8 * np.eye(d)
-    noise_var = float(np.mean(np.concatenate(residuals) ** 2))
-    return mu, Sigma, noise_var
-
-
 class _MetaPrior:
     """Mixin: the per-user state starts at the meta-learned prior instead of ``N(0, I / ridge)``."""
 
@@ -444,4 +391,4 @@ class MetaLinearThompson(_MetaPrior, LinearThompson):
         self._init_prior(prior)
 
 
-__all__ = ["MetaAgent", "MetaLinUCB", "MetaLinearThompson", "fit_linear_prior", "EXPLORATIONS"]
+__all__ = ["MetaAgent", "MetaLinUCB", "MetaLinearThompson", "EXPLORATIONS"]

@@ -430,7 +430,7 @@ def user_vector_covariance(learner, data: dict, history_len: int, shrinkage: flo
 def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progress: bool = False,
                     echo=print) -> dict[str, Any]:
     """Log the training data, train every learner and fit every prior of one setting; returns artifacts."""
-    from metarec.agents.meta import fit_linear_prior
+    from metarec.agents.priors import fit_linear_prior
     from metarec.benchmarks.meta_data import collect_interactions, linear_prior_data
     from metarec.benchmarks.runner import atomic_savez, cached_world
 

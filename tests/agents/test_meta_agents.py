@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from metarec.agents import observable
-from metarec.agents.meta import MetaAgent, MetaLinearThompson, MetaLinUCB, fit_linear_prior
+from metarec.agents.meta import MetaAgent, MetaLinearThompson, MetaLinUCB
+from metarec.agents.priors import fit_linear_prior
 from metarec.benchmarks.meta_data import collect_interactions, linear_prior_data, make_task_sampler
 from metarec.encoders.meta import MetaLearner
 from metarec.encoders.state import StateEncoder
@@ -157,11 +158,11 @@ def test_bad_arguments():
 
 
 # ------------------------------------------------------------------------------------------ linear priors
-def test_fit_linear_prior_is_the_empirical_mean_and_shrunk_covariance():
+def test_moments_prior_is_the_empirical_mean_and_shrunk_covariance():
     rng = np.random.default_rng(0)
     X = [rng.normal(size=(30, 3)) for _ in range(6)]
     r = [x @ rng.normal(size=3) + 0.1 * rng.normal(size=30) for x in X]
-    mu, Sigma, noise_var = fit_linear_prior(X, r, ridge=2.0, shrinkage=0.25)
+    mu, Sigma, noise_var = fit_linear_prior(X, r, ridge=2.0, shrinkage=0.25, method="moments")
     thetas = np.stack([np.linalg.solve(2.0 * np.eye(3) + x.T @ x, x.T @ y) for x, y in zip(X, r)])
     S = np.cov(thetas, rowvar=False)
     np.testing.assert_allclose(mu, thetas.mean(axis=0))
