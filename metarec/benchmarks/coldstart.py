@@ -67,9 +67,10 @@ LEARNERS = {
     "amortized-attention": ("amortized", "attention"),
 }
 SETTINGS = ("A", "B", "heldout")
-#: Extra settings, not run by default: ``"homogeneous"`` (A's layout; every user likes and dislikes the same
-#: three topics, so there is little to learn about a new user beyond the population).
-EXTRA_SETTINGS = ("homogeneous",)
+#: Extra settings, not run by default, both with A's layout: ``"homogeneous"`` (every user likes and dislikes
+#: the same three topics) and ``"identical"`` (every user is one and the same persona: nothing to learn about a
+#: new user that the population does not already tell).
+EXTRA_SETTINGS = ("homogeneous", "identical")
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,32 @@ def _homogeneous_world(base, n_users, seed, n_items, n_topics):
                      utility=UtilityConfig(), encoder=encoder)
 
 
+def identical_world(base: str = "synthetic", n_users: int = 1000, seed: int = 0, n_items: int = 500,
+                    n_topics: int = 12):
+    """A population of clones: every user is the same persona (text, traits and latent taste).
+
+    The persona is the first one the template writer draws for ``seed`` on the catalogue of the default (or
+    tiny) world; only the names differ. Splits: 70% train, 15% val, 15% test.
+    """
+    return _identical_world(base, n_users, seed, n_items, n_topics)
+
+
+@lru_cache(maxsize=2)
+def _identical_world(base, n_users, seed, n_items, n_topics):
+    from metarec.simulators import Dynamics, Population, Simulator, UtilityConfig, make_response_model
+
+    catalog = _heldout_world(base, 10, 1, seed, n_items, n_topics).catalog  # the same catalogue
+    persona = Population.synthetic(catalog, 1, seed=np.random.default_rng(np.random.SeedSequence([seed, 11])))[0]
+    clones = tuple(replace(persona, name=f"{persona.name} #{i}") for i in range(n_users))
+    n_test = n_val = max(1, round(0.15 * n_users))
+    splits = ("train",) * (n_users - n_test - n_val) + ("val",) * n_val + ("test",) * n_test
+    return Simulator(catalog, Population(clones, splits), response=make_response_model("mnl"),
+                     dynamics=Dynamics.static(), utility=UtilityConfig(), encoder=_encoder_for(base))
+
+
+register_world("coldstart-identical", "metarec.benchmarks.coldstart:identical_world")
+
+
 def _encoder_for(base: str):
     if base == "tiny":
         from metarec.envs.testing import tiny_encoder
@@ -294,8 +321,8 @@ def setting_layout(config: ColdStartConfig, setting: str) -> dict[str, Any]:
     elif setting == "heldout":
         world = "coldstart-heldout"
         world_kwargs = {"base": "tiny" if tiny else "synthetic", "heldout_pairs": 2 if tiny else config.heldout_pairs}
-    elif setting == "homogeneous":
-        world, world_kwargs = "coldstart-homogeneous", {"base": "tiny" if tiny else "synthetic"}
+    elif setting in EXTRA_SETTINGS:
+        world, world_kwargs = f"coldstart-{setting}", {"base": "tiny" if tiny else "synthetic"}
     return {"world": world, "world_kwargs": world_kwargs, **layout}
 
 

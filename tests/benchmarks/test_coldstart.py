@@ -71,6 +71,17 @@ def test_homogeneous_world_has_three_topics():
     assert len(topics) == 3
 
 
+def test_identical_world_is_one_persona_with_identical_utilities():
+    from metarec.benchmarks.coldstart import identical_world
+
+    sim = identical_world(base="tiny", n_users=40)
+    population = sim.population
+    assert len({p.description for p in population}) == 1 and len({p.name for p in population}) == 40
+    utilities = sim.static_utility
+    assert np.array_equal(utilities, np.repeat(utilities[:1], 40, axis=0))
+    assert {s: len(population.users(s)) for s in ("train", "val", "test")} == {"train": 28, "val": 6, "test": 6}
+
+
 def test_suite_end_to_end_on_the_tiny_world(tmp_path):
     agents = ("oracle", "bayes-reference", "random", "popularity", "linucb", "pooled-thompson", "pooled-finetune",
               "maml", "amortized-mean", "meta-linucb")
