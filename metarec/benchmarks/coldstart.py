@@ -709,24 +709,28 @@ def adaptation_plot(config: ColdStartConfig, summary: dict, path: Path) -> None:
     from metarec.benchmarks.report import _save_figure
 
     steps = [t for t in config.share_at if t <= config.horizon]
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(10, 5))
     ax.set_prop_cycle(color=plt.cm.tab20.colors)  # up to 20 agents, each its own colour
     for name, stats in summary["agents"].items():
         points = [stats.get(f"share_of_oracle@{t}") for t in steps]
-        if any(p is None for p in points):
+        if any(p is None for p in points) or name == "oracle":  # the oracle is the 1.0 line by definition
             continue
         mean = [p["mean"] for p in points]
-        style = "--" if stats["family"] == "non-meta" else ":" if stats["family"] == "reference" else "-"
-        (line,) = ax.plot(steps, mean, style, marker="o", label=name)
+        if stats["family"] == "reference":
+            (line,) = ax.plot(steps, mean, ":", color="black", linewidth=2.0, marker="s", label=name)
+        else:
+            style = "--" if stats["family"] == "non-meta" else "-"
+            (line,) = ax.plot(steps, mean, style, marker="o", label=name)
         ax.fill_between(steps, [p["low"] for p in points], [p["high"] for p in points], color=line.get_color(),
                         alpha=0.12)
     ax.set_xscale("log")
     ax.set_xticks(steps, [str(s) for s in steps])
     ax.set_xlabel("interactions with the new user")
     ax.set_ylabel("share of oracle's cumulative expected reward")
-    ax.set_title(f"cold-start setting {summary['setting']}: adaptation curves (test users, 95% CI)")
+    ax.set_title(f"cold-start setting {summary['setting']}: adaptation curves (test users, 95% CI; "
+                 "dashed: non-meta, solid: meta)", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     _save_figure(fig, path)
     plt.close(fig)
 
