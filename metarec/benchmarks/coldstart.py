@@ -592,6 +592,29 @@ def _stats(values: np.ndarray, clusters: np.ndarray, n_boot: int, seed: int = 0)
     return {"mean": mean, "low": low, "high": high}
 
 
+def gap_closed_ci(nonmeta: np.ndarray, meta: np.ndarray, reference: np.ndarray, clusters: np.ndarray,
+                  n_boot: int, seed: int = 0) -> tuple[float, float, float]:
+    """Share of the gap closed, ``(mean(nonmeta) - mean(meta)) / (mean(nonmeta) - mean(reference))``, with a CI.
+
+    The three arrays hold the same user-sessions in the same order (common random numbers), so one bootstrap
+    resample of sessions (clustered by seed, as :func:`~metarec.benchmarks.metrics.bootstrap_ci`) moves all
+    three together. Replicates whose gap is not positive count as NaN and make the interval NaN.
+
+    Returns
+    -------
+    point, low, high : float
+    """
+    from metarec.benchmarks.metrics import bootstrap_ci
+
+    def share(index: np.ndarray, axis: int = -1) -> np.ndarray:
+        i = np.asarray(index, dtype=np.intp)
+        gap = nonmeta[i].mean(axis=axis) - reference[i].mean(axis=axis)
+        closed = nonmeta[i].mean(axis=axis) - meta[i].mean(axis=axis)
+        return np.where(gap > 0, closed / np.where(gap > 0, gap, 1.0), np.nan)
+
+    return bootstrap_ci(np.arange(len(nonmeta), dtype=float), clusters, n_boot=n_boot, rng=seed, statistic=share)
+
+
 def summarize_setting(config: ColdStartConfig, setting: str, cells, chosen: dict, artifacts: dict) -> dict:
     """Per-agent test statistics, the best agents (chosen on val), the gap closed and the paired CIs."""
     from metarec.benchmarks.metrics import paired_difference_ci
@@ -640,11 +663,18 @@ def summarize_setting(config: ColdStartConfig, setting: str, cells, chosen: dict
                                                        "excludes_zero": significant},
                          ratio_meta_to_nonmeta=r_me / r_nm if r_nm > 0 else None)
             if "bayes-reference" in per_agent:
-                r_ref = float(np.nanmean(per_agent["bayes-reference"][key]))
+                ref = per_agent["bayes-reference"]
+                c = ref[key][np.lexsort((ref["users"], ref["seed"]))]
+                keep_all = keep & np.isfinite(c)
+                r_ref = float(np.mean(c[keep_all]))
                 gap = r_nm - r_ref
                 entry["reference"] = r_ref
                 entry["gap_nonmeta_minus_reference"] = gap
                 entry["gap_closed"] = (r_nm - r_me) / gap if gap > 0 else None
+                if gap > 0:
+                    _, g_low, g_high = gap_closed_ci(b[keep_all], a[keep_all], c[keep_all], clusters[keep_all],
+                                                     config.n_boot)
+                    entry["gap_closed_ci"] = [g_low, g_high]
                 entry["target_gap_closed_met"] = bool(gap > 0 and (r_nm - r_me) / gap >= 0.7)
             entry["target_ratio_met"] = bool(r_me <= 0.7 * r_nm and significant and diff < 0)
             comparisons[key] = entry
@@ -683,13 +713,15 @@ def setting_markdown(config: ColdStartConfig, summary: dict) -> str:
               f"**{summary['best_meta']}** (best gradient-based: {summary['best_gradient_meta']}, best amortized: "
               f"{summary['best_amortized_meta']}).", ""]
     if summary["comparisons"]:
-        lines += ["| horizon | best non-meta | best meta | reference | gap closed | meta / non-meta | "
+        lines += ["| horizon | best non-meta | best meta | reference | gap closed [95% CI] | meta / non-meta | "
                   "meta - non-meta [95% CI] | targets (>=70% gap; <=0.7x & CI) |", "|---" * 8 + "|"]
         for key, c in summary["comparisons"].items():
             nm = summary["agents"][summary["best_nonmeta"]][key]["mean"]
             me = summary["agents"][summary["best_meta"]][key]["mean"]
             d = c["best_meta_minus_best_nonmeta"]
             gap = "-" if c.get("gap_closed") is None else f"{100 * c['gap_closed']:.0f}%"
+            if c.get("gap_closed_ci") and all(np.isfinite(c["gap_closed_ci"])):
+                gap += " [{:.0f}%, {:.0f}%]".format(*(100 * v for v in c["gap_closed_ci"]))
             ratio = "-" if c["ratio_meta_to_nonmeta"] is None else f"{c['ratio_meta_to_nonmeta']:.2f}"
             ref = "-" if "reference" not in c else f"{c['reference']:.2f}"
             lines.append(f"| {key.replace('cum_', '')} | {nm:.2f} | {me:.2f} | {ref} | {gap} | {ratio} | "

@@ -82,6 +82,22 @@ def test_identical_world_is_one_persona_with_identical_utilities():
     assert {s: len(population.users(s)) for s in ("train", "val", "test")} == {"train": 28, "val": 6, "test": 6}
 
 
+def test_gap_closed_ci_is_the_ratio_of_mean_gaps_with_paired_resampling():
+    from metarec.benchmarks.coldstart import gap_closed_ci
+
+    rng = np.random.default_rng(0)
+    user = rng.normal(0.0, 3.0, size=500)  # shared per-session difficulty: cancels in a paired ratio
+    nonmeta, reference = 10.0 + user + rng.normal(0, 0.3, 500), 6.0 + user + rng.normal(0, 0.3, 500)
+    meta = 7.0 + user + rng.normal(0, 0.3, 500)
+    clusters = np.repeat(np.arange(5), 100)
+    point, low, high = gap_closed_ci(nonmeta, meta, reference, clusters, n_boot=400)
+    assert point == pytest.approx((nonmeta.mean() - meta.mean()) / (nonmeta.mean() - reference.mean()))
+    assert 0.70 < low < point < high < 0.80
+    # no positive gap in some replicates: the interval is undefined, not silently clipped
+    _, low, high = gap_closed_ci(nonmeta, meta, nonmeta + rng.normal(0, 0.3, 500), clusters, n_boot=200)
+    assert np.isnan(low) and np.isnan(high)
+
+
 def test_suite_end_to_end_on_the_tiny_world(tmp_path):
     agents = ("oracle", "bayes-reference", "random", "popularity", "linucb", "pooled-thompson", "pooled-finetune",
               "maml", "amortized-mean", "meta-linucb")
@@ -98,7 +114,7 @@ def test_suite_end_to_end_on_the_tiny_world(tmp_path):
     assert a["agents"]["oracle"]["cum_regret@8"]["mean"] == pytest.approx(0.0, abs=1e-9)
     assert a["agents"]["linucb"]["hyperparameters"] in ({"alpha": 0.3}, {"alpha": 1.0})
     assert a["budget"]["logged_steps"] == 8
-    assert "share@1" in outcome["table"] and "gap closed" in outcome["table"]
+    assert "share@1" in outcome["table"] and "gap closed [95% CI]" in outcome["table"]
     assert summary["settings"]["heldout"]["heldout"]["overlap_with_train"] == []
 
 
