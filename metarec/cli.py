@@ -75,6 +75,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--horizon", type=_positive_int, default=None, help="steps per user (suite default)")
     parser.add_argument("--agents", default=None, help="comma-separated agents (suite default)")
     parser.add_argument("--world", default=None, help="world builder name, e.g. synthetic or tiny (suite default)")
+    parser.add_argument("--settings", default=None,
+                        help="comma-separated settings of suites that have them, e.g. cold-start: "
+                             "A,B,heldout,homogeneous,identical (suite default)")
     parser.add_argument("--no-resume", action="store_true", help="recompute cells that are already finished")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -86,7 +89,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
     data_path = args.data_path or os.environ.get(DATA_ENV) or None
     overrides = {"seeds": args.seeds, "users": args.users, "horizon": args.horizon, "agents": args.agents,
-                 "world": args.world}
+                 "world": args.world, "settings": args.settings}
     config = get_suite(args.suite, **overrides)
     if data_path is not None and hasattr(config, "data_path"):
         from dataclasses import replace

@@ -270,10 +270,11 @@ def get_suite(name: str, **overrides: Any) -> Suite:
         raise ConfigError(f"unknown suite {name!r}.{hint} Available: {available}")
     config = SUITES[name]
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    if isinstance(overrides.get("agents"), str):
-        overrides["agents"] = tuple(a.strip() for a in overrides["agents"].split(",") if a.strip())
-    elif "agents" in overrides and isinstance(config, SuiteConfig):
-        overrides["agents"] = tuple(overrides["agents"])
+    for key in ("agents", "settings"):  # comma-separated strings on the command line, tuples in the config
+        if isinstance(overrides.get(key), str):
+            overrides[key] = tuple(a.strip() for a in overrides[key].split(",") if a.strip())
+        elif key in overrides and isinstance(config, SuiteConfig):
+            overrides[key] = tuple(overrides[key])
     names = {f.name for f in fields(config)}
     unknown = sorted(set(overrides) - names)
     if unknown:

@@ -31,6 +31,8 @@ def test_bench_tiny_run_writes_everything_and_prints_the_table(tmp_path, capsys)
         (["bench", "quikc"], "Did you mean 'quick'?"),
         (["bench", "quick", "--world", "mars"], "metarec: error: unknown world 'mars'"),
         (["bench", "throughput", "--horizon", "3"], "suite 'throughput' has no option(s) ['horizon']"),
+        (["bench", "quick", "--settings", "A"], "suite 'quick' has no option(s) ['settings']"),
+        (["bench", "cold-start", "--settings", "A,Z"], "`settings` must be a non-empty subset of ('A', 'B'"),
         (["bench", "quick", "--agents", "no_such_module:Agent", "--world", "tiny", "--users", "2", "--horizon", "2",
           "--seeds", "1", "--quiet"], "metarec: error: cannot import agent 'no_such_module:Agent'"),
     ],

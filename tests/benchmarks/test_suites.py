@@ -59,6 +59,7 @@ def test_overrides_apply_and_agents_split_on_commas():
     assert (config.seeds, config.users, config.horizon, config.agents, config.world) == (
         1, 4, 50, ("random", "oracle"), "tiny")
     assert SUITES["quick"].seeds == 3  # the registered config is untouched
+    assert get_suite("cold-start", settings="A, identical").settings == ("A", "identical")
 
 
 BAD_SUITES = [
