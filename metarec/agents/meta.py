@@ -77,6 +77,9 @@ class MetaAgent(BatchedAgent):
         UCB width.
     history_len : int
         Rows of the user's own interactions kept (the encoder's history and the support set).
+    history_embedder : HistoryTextEmbedder, optional
+        Required by (and only used with) a ``kind="text"`` encoder: writes each user's rows as text and embeds
+        them with the language model at every decision (see :mod:`metarec.encoders.history_text` for the cost).
     slate_size, seed
         As in :class:`~metarec.agents.base.BaseAgent`.
 
@@ -105,6 +108,7 @@ class MetaAgent(BatchedAgent):
         posterior_mean: bool = True,
         alpha: float = 1.0,
         history_len: int = 50,
+        history_embedder=None,
         slate_size: int = 1,
         seed: SeedLike = None,
     ) -> None:
@@ -118,6 +122,17 @@ class MetaAgent(BatchedAgent):
                 raise ConfigError(f"`{name}` must be an int >= 1, got {value!r}")
         if not prior_scale > 0 or not alpha >= 0:
             raise ConfigError(f"`prior_scale` must be > 0 and `alpha` >= 0, got {prior_scale!r}, {alpha!r}")
+        text = learner.model.kind == "text"
+        if text and history_embedder is None:
+            raise ConfigError("this encoder has kind='text': pass `history_embedder=HistoryTextEmbedder(titles, "
+                              "encoder)` with the catalogue's titles and the language model it was trained with")
+        if not text and history_embedder is not None:
+            raise ConfigError(f"`history_embedder` is only read by kind='text' encoders; this one has kind="
+                              f"{learner.model.kind!r}")
+        if text and history_embedder.dim != learner.model.text_dim:
+            raise ConfigError(f"the history embedder gives {history_embedder.dim}-d vectors; the encoder takes "
+                              f"text_dim={learner.model.text_dim}")
+        self.history_embedder = history_embedder
         self.learner = learner
         self.model = learner.model.eval()
         self.params = {n: p.detach() for n, p in learner.params.items()}
@@ -145,6 +160,7 @@ class MetaAgent(BatchedAgent):
         self.rows_items = np.zeros((n_users, L, d), dtype=np.float32)
         self.rows_feedback = np.zeros((n_users, L, 2), dtype=np.float32)
         self.rows_mask = np.zeros((n_users, L), dtype=np.float32)
+        self.rows_ids = np.full((n_users, L), -1, dtype=np.int64)  # item ids (-1: empty), for history text
         self.steps = np.zeros(n_users, dtype=np.int64)
         self.adapted: dict[str, torch.Tensor] | None = None  # per-user params (n_users, ...) or None
         self.stale = np.ones(n_users, dtype=bool)
@@ -153,6 +169,7 @@ class MetaAgent(BatchedAgent):
         self.rows_items[rows] = 0.0
         self.rows_feedback[rows] = 0.0
         self.rows_mask[rows] = 0.0
+        self.rows_ids[rows] = -1
         self.steps[rows] = 0
         self.stale[rows] = True
 
@@ -164,7 +181,9 @@ class MetaAgent(BatchedAgent):
         history = self._history(rows)
         if self.model.kind == "none":  # the history is not read: a one-row dummy keeps the shapes small
             history = {k: v[:, :1] for k, v in history.items()}
-        return {
+        text = {} if "history_text" not in history else {
+            "history_text": history["history_text"][:, None].expand(b, L, history["history_text"].shape[-1])}
+        return {**text,
             "history_items": history["history_items"][:, None].expand(b, L, *history["history_items"].shape[1:]),
             "history_feedback": history["history_feedback"][:, None].expand(
                 b, L, *history["history_feedback"].shape[1:]),
@@ -175,9 +194,13 @@ class MetaAgent(BatchedAgent):
         }
 
     def _history(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
-        return {"history_items": torch.from_numpy(self.rows_items[rows]),
-                "history_feedback": torch.from_numpy(self.rows_feedback[rows]),
-                "history_mask": torch.from_numpy(self.rows_mask[rows])}
+        history = {"history_items": torch.from_numpy(self.rows_items[rows]),
+                   "history_feedback": torch.from_numpy(self.rows_feedback[rows]),
+                   "history_mask": torch.from_numpy(self.rows_mask[rows])}
+        if self.history_embedder is not None:
+            history["history_text"] = torch.from_numpy(
+                self.history_embedder(self.rows_ids[rows], self.rows_feedback[rows, :, 0]))
+        return history
 
     def _adapt(self, rows: np.ndarray) -> None:
         """Re-adapt the parameters of ``rows`` on their own interactions (vmapped over users)."""
@@ -227,8 +250,9 @@ class MetaAgent(BatchedAgent):
         history = self._history(rows)
         model = self.model
 
-        def parts(p, hi, hf, hm, cand, sup):
-            state = functional_call(model, p, (hi[None], hf[None], hm[None]))[0]
+        def parts(p, hi, hf, hm, ht, cand, sup):
+            text = {"history_text": ht[None]} if model.kind == "text" else {}
+            state = functional_call(model, p, (hi[None], hf[None], hm[None]), text)[0]
             u = functional_call(model.head.proj, {"weight": p["head.proj.weight"]}, (state,)) + p["head.w"]
             tower = {k.removeprefix("item_tower."): v for k, v in p.items() if k.startswith("item_tower.")}
             f_c = functional_call(model.item_tower, tower, (cand,))
@@ -236,13 +260,14 @@ class MetaAgent(BatchedAgent):
             return u, f_c, f_s, p["head.b"]
 
         with torch.no_grad():
-            args = (history["history_items"], history["history_feedback"], history["history_mask"], candidates,
-                    history["history_items"])
+            text = history.get("history_text", torch.zeros(B, 1))  # a dummy column when the text is not read
+            args = (history["history_items"], history["history_feedback"], history["history_mask"], text,
+                    candidates, history["history_items"])
             if self.inner_steps > 0 and self.adapted is not None:
                 per_user = {**{n: p for n, p in self.params.items() if n not in self.adapted}, **self.adapted}
                 dims = {n: (0 if n in self.adapted else None) for n in per_user}
-                return vmap(parts, in_dims=(dims, 0, 0, 0, 0, 0))(per_user, *args)
-            return vmap(parts, in_dims=(None, 0, 0, 0, 0, 0))(self.params, *args)
+                return vmap(parts, in_dims=(dims, 0, 0, 0, 0, 0, 0))(per_user, *args)
+            return vmap(parts, in_dims=(None, 0, 0, 0, 0, 0, 0))(self.params, *args)
 
     def _posterior(self, u, f_s, b):
         """Laplace posterior of the last layer: mean (B, e) and covariance (B, e, e)."""
@@ -287,6 +312,7 @@ class MetaAgent(BatchedAgent):
     # ---------------------------------------------------------------- learning
     def _update_batch(self, observations, actions, rewards, next_observations, infos, mask) -> None:
         X = np.asarray(observations["candidates"], dtype=np.float32)
+        ids = np.asarray(observations["candidate_ids"], dtype=np.int64)
         r = position_rewards(actions, rewards, infos)
         shown = shown_positions(actions) & mask[:, None]
         s = self.slate_size
@@ -294,9 +320,10 @@ class MetaAgent(BatchedAgent):
             rows = np.flatnonzero(shown[:, j])
             if not len(rows):
                 continue
-            for buf in (self.rows_items, self.rows_feedback, self.rows_mask):
+            for buf in (self.rows_items, self.rows_feedback, self.rows_mask, self.rows_ids):
                 buf[rows] = np.roll(buf[rows], -1, axis=1)
             self.rows_items[rows, -1] = X[rows, actions[rows, j]]
+            self.rows_ids[rows, -1] = ids[rows, actions[rows, j]]
             self.rows_feedback[rows, -1, 0] = r[rows, j] > 0
             self.rows_feedback[rows, -1, 1] = j / s
             self.rows_mask[rows, -1] = 1.0

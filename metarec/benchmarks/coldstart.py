@@ -47,13 +47,15 @@ from metarec.errors import ConfigError
 #: Agents of the suite, in table order, and their families.
 NON_META = ("random", "popularity", "linucb", "linear-thompson", "pooled-thompson", "pooled-finetune")
 GRADIENT_META = ("maml", "fomaml", "reptile", "anil")
-AMORTIZED_META = ("amortized-mean", "amortized-attention")
+AMORTIZED_META = ("amortized-mean", "amortized-attention", "amortized-text")
 LINEAR_META = ("meta-linucb", "meta-thompson")
 META = GRADIENT_META + AMORTIZED_META + LINEAR_META
 REFERENCES = ("oracle", "bayes-reference")
 COLDSTART_AGENTS = REFERENCES + NON_META + META
-#: The default agents: all but amortized-attention, whose training alone takes minutes on 2 CPU cores.
-DEFAULT_AGENTS = tuple(a for a in COLDSTART_AGENTS if a != "amortized-attention")
+#: The default agents: all but amortized-attention, whose training alone takes minutes on 2 CPU cores, and
+#: amortized-text, which runs the language model on a user's history at every step (see docs/cold_start.md).
+OPT_IN_AGENTS = ("amortized-attention", "amortized-text")
+DEFAULT_AGENTS = tuple(a for a in COLDSTART_AGENTS if a not in OPT_IN_AGENTS)
 #: Baselines (a)-(c) of the issue, among which the "best non-meta" is chosen on val (random excluded).
 BASELINES = ("popularity", "linucb", "linear-thompson", "pooled-thompson", "pooled-finetune")
 #: Learner of each network agent: (algorithm, StateEncoder kind).
@@ -65,6 +67,7 @@ LEARNERS = {
     "anil": ("anil", "none"),
     "amortized-mean": ("amortized", "mean"),
     "amortized-attention": ("amortized", "attention"),
+    "amortized-text": ("amortized", "text"),
 }
 SETTINGS = ("A", "B", "heldout")
 #: Extra settings, not run by default, both with A's layout: ``"homogeneous"`` (every user likes and dislikes
@@ -362,6 +365,8 @@ def build_agent(name: str, *, env=None, slate_size: int = 1, seed=None, **kwargs
     if name in ("pooled-thompson", "pooled-finetune", *GRADIENT_META, *AMORTIZED_META):
         kwargs = dict(kwargs)
         checkpoint = kwargs.pop("checkpoint")
+        if "text_encoder" in kwargs:
+            kwargs["history_embedder"] = history_embedder(env.simulator.catalog.titles, kwargs.pop("text_encoder"))
         return MetaAgent(_cached_learner(checkpoint), slate_size=slate_size, seed=seed, **kwargs)
     raise ConfigError(f"unknown cold-start agent {name!r}; choose from {list(COLDSTART_AGENTS)}")
 
@@ -392,40 +397,70 @@ def _spec(name: str) -> str:
     return f"{__name__}:{name}"
 
 
+def history_embedder(titles, text_encoder: str):
+    """The history-as-text embedder of ``amortized-text``.
+
+    ``text_encoder="default"``: the default language model (cached). ``"tiny"`` (the tiny test world): a hashing
+    bag of words, because the tiny world ships embeddings of its own texts only and history texts are new.
+    """
+    from metarec.encoders.history_text import HistoryTextEmbedder
+
+    if text_encoder == "tiny":
+        from metarec.envs.testing import HashingEncoder
+
+        return HistoryTextEmbedder(titles, HashingEncoder(32))
+    from metarec.encoders import default_text_encoder
+
+    return HistoryTextEmbedder(titles, default_text_encoder())
+
+
 # ------------------------------------------------------------------------------------------ training
-def _learner(config: ColdStartConfig, key: str, item_dim: int):
+def _learner(config: ColdStartConfig, key: str, item_dim: int, text_dim: int = 384):
     from metarec.encoders.meta import MetaLearner
     from metarec.encoders.state import StateEncoder
 
     algorithm, kind = LEARNERS[key]
     model = StateEncoder(item_dim, kind=kind, hidden=config.hidden, state_dim=config.state_dim,
-                         n_heads=1, seed=config.train_seed)
+                         n_heads=1, text_dim=text_dim, seed=config.train_seed)
     steps = config.inner_steps if algorithm not in ("amortized", "pooled") else 0
     return MetaLearner(model, algorithm, inner_steps=steps, inner_lr=config.inner_lr, outer_lr=config.outer_lr,
                        tasks_per_batch=config.tasks_per_batch, seed=config.train_seed)
 
 
-def train_learner(config: ColdStartConfig, key: str, train_data: dict, val_data: dict, progress: bool = False):
-    """Meta-train learner ``key`` (see :data:`LEARNERS`) on the logs; returns ``(learner, history)``."""
-    from metarec.benchmarks.meta_data import make_task_sampler
+def train_learner(config: ColdStartConfig, key: str, train_data: dict, val_data: dict, progress: bool = False,
+                  embedder=None):
+    """Meta-train learner ``key`` (see :data:`LEARNERS`) on the logs; returns ``(learner, history)``.
 
-    algorithm, _ = LEARNERS[key]
+    ``embedder`` (a :class:`~metarec.encoders.HistoryTextEmbedder`) is required by ``kind="text"`` learners.
+    """
+    from metarec.benchmarks.meta_data import history_text_features, make_task_sampler
+
+    algorithm, kind = LEARNERS[key]
+    text = {}
+    if kind == "text":
+        if embedder is None:
+            raise ConfigError(f"learner {key!r} reads the history as text: pass `embedder`")
+        text = {"train": history_text_features(train_data, embedder, config.meta_history),
+                "val": history_text_features(val_data, embedder, config.meta_history)}
     T = train_data["shown"].shape[1]
     if algorithm in ("amortized", "pooled"):  # no inner loop: every step is a query example
         support, query = 1, T - 1
     else:
         support = min(config.support_size, T - 1)
         query = min(config.query_size, T - support)
-    sampler = make_task_sampler(train_data, support, query, history_len=config.meta_history)
-    val_sampler = make_task_sampler(val_data, support, query, history_len=config.meta_history)
-    learner = _learner(config, key, train_data["shown"].shape[-1])
+    sampler = make_task_sampler(train_data, support, query, history_len=config.meta_history,
+                                history_text=text.get("train"))
+    val_sampler = make_task_sampler(val_data, support, query, history_len=config.meta_history,
+                                    history_text=text.get("val"))
+    learner = _learner(config, key, train_data["shown"].shape[-1], embedder.dim if embedder is not None else 384)
     n_val = min(len(val_data["users"]), 4 * config.tasks_per_batch)
     history = learner.fit(sampler, config.meta_iterations, val_sampler=val_sampler,
                           val_every=max(1, config.meta_iterations // 6), progress=progress, val_tasks=n_val)
     return learner, history
 
 
-def user_vector_covariance(learner, data: dict, history_len: int, shrinkage: float = 0.1) -> np.ndarray:
+def user_vector_covariance(learner, data: dict, history_len: int, shrinkage: float = 0.1,
+                           embedder=None) -> np.ndarray:
     """Covariance of the adapted user vectors ``u`` over logged users (the meta-learned last-layer prior).
 
     Each user is adapted (or encoded) on its last ``history_len`` logged rows exactly as
@@ -437,9 +472,12 @@ def user_vector_covariance(learner, data: dict, history_len: int, shrinkage: flo
 
     rows = interaction_rows(data)
     N = len(rows["items"])
-    agent = MetaAgent(learner, history_len=history_len, exploration="greedy", seed=0)
+    agent = MetaAgent(learner, history_len=history_len, exploration="greedy", seed=0,
+                      history_embedder=embedder if learner.model.kind == "text" else None)
     agent.reset_batch(N)
     L = min(history_len, rows["items"].shape[1])
+    ids = np.where(rows["mask"] > 0, data["shown_ids"].reshape(N, -1), -1)
+    agent.rows_ids[:, -L:] = ids[:, -L:]
     agent.rows_items[:, -L:] = rows["items"][:, -L:]
     agent.rows_feedback[:, -L:] = rows["feedback"][:, -L:]
     agent.rows_mask[:, -L:] = rows["mask"][:, -L:]
@@ -494,18 +532,24 @@ def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progre
     needed = {"pooled"} if {"pooled-thompson", "pooled-finetune"} & set(config.agents) else set()
     needed |= set(config.agents) & set(LEARNERS)
     train_total = 0.0
+    embedder = None
+    if "amortized-text" in needed:
+        embedder = history_embedder(simulator.catalog.titles, "tiny" if config.world == "tiny" else "default")
     for key in [k for k in LEARNERS if k in needed]:
         tick = time.perf_counter()
-        learner, history = train_learner(config, key, train, val, progress=progress)
+        learner, history = train_learner(config, key, train, val, progress=progress, embedder=embedder)
         seconds = time.perf_counter() - tick
         train_total += seconds
         path = learner.save(workdir / f"{key}.pt")
         cov_path = workdir / f"{key}_prior_cov.npy"
-        np.save(cov_path, user_vector_covariance(learner, train, config.meta_history))
+        np.save(cov_path, user_vector_covariance(learner, train, config.meta_history, embedder=embedder))
         artifacts["learners"][key] = {"checkpoint": str(path), "prior_cov": str(cov_path)}
         artifacts["training"][key] = {"seconds": seconds, "best_iteration": history["best_iteration"],
                                       "val_loss_start": history["val_loss"][0] if history["val_loss"] else None,
                                       "best_val_loss": history["best_val_loss"]}
+        if LEARNERS[key][1] == "text":  # the language model's share of the training time
+            artifacts["training"][key].update(text_seconds=embedder.seconds, texts=embedder.texts_seen,
+                                              texts_encoded=embedder.texts_encoded)
         if echo is not None:
             echo(f"  [{setting}] trained {key} in {seconds:.1f} s (val loss {history['val_loss'][0]:.4f} -> "
                  f"{history['best_val_loss']:.4f})")
@@ -530,8 +574,9 @@ def base_kwargs(config: ColdStartConfig, name: str, artifacts: dict, tiny: bool)
         return {"checkpoint": learners["pooled"]["checkpoint"], "history_len": config.meta_history,
                 "inner_steps": config.inner_steps, "posterior_mean": False}
     if name in GRADIENT_META + AMORTIZED_META:
+        text = {"text_encoder": "tiny" if tiny else "default"} if LEARNERS[name][1] == "text" else {}
         return {"checkpoint": learners[name]["checkpoint"], "prior_cov": learners[name]["prior_cov"],
-                "history_len": config.meta_history}
+                "history_len": config.meta_history, **text}
     return {}
 
 

@@ -116,12 +116,32 @@ def interaction_rows(interactions: dict[str, np.ndarray]) -> dict[str, np.ndarra
             "mask": mask}
 
 
+def history_text_features(interactions: dict[str, np.ndarray], embedder, history_len: int = 50) -> np.ndarray:
+    """The text embedding of each logged step's history: (N, T, dim) float32, for ``kind="text"`` encoders.
+
+    The history of step ``n`` is the user's last ``history_len`` logged rows before it, as in
+    :func:`make_task_sampler`, written and embedded by ``embedder`` (a
+    :class:`~metarec.encoders.HistoryTextEmbedder`); an empty history gives zeros.
+    """
+    shown_ids, clicks, valid = interactions["shown_ids"], interactions["clicks"], interactions["valid"]
+    N, T, s = shown_ids.shape
+    ids = np.where(np.repeat(valid[:, :, None], s, axis=2), shown_ids, -1).reshape(N, T * s)
+    clicked = clicks.reshape(N, T * s)
+    H = history_len
+    ids = np.concatenate([np.full((N, H), -1, dtype=ids.dtype), ids], axis=1)  # left padding, as the sampler
+    clicked = np.concatenate([np.zeros((N, H), dtype=clicked.dtype), clicked], axis=1)
+    index = np.arange(T)[:, None] * s + np.arange(H)[None, :]  # (T, H): the H rows before step n
+    vectors = embedder(ids[:, index].reshape(N * T, H), clicked[:, index].reshape(N * T, H))
+    return vectors.reshape(N, T, -1)
+
+
 def make_task_sampler(
     interactions: dict[str, np.ndarray],
     support_size: int,
     query_size: int,
     device: str = "cpu",
     history_len: int = 50,
+    history_text: np.ndarray | None = None,
 ) -> Callable[[np.random.Generator, int], dict[str, dict[str, torch.Tensor]]]:
     """A task sampler for :meth:`~metarec.encoders.meta.MetaLearner.fit` over the logged users.
 
@@ -135,6 +155,9 @@ def make_task_sampler(
     device : str
     history_len : int
         Rows of the user's own earlier interactions in each example's history (left-padded with zeros).
+    history_text : (N, T, dim) array, optional
+        From :func:`history_text_features` (with the same ``history_len``); adds ``history_text``
+        (n_tasks, n, dim) to the examples, for ``kind="text"`` encoders.
 
     Returns
     -------
@@ -164,6 +187,10 @@ def make_task_sampler(
     items = torch.from_numpy(shown.astype(np.float32)).to(device)
     clicks = torch.from_numpy(interactions["clicks"].astype(np.float32)).to(device)
     item_mask = torch.from_numpy(np.repeat(interactions["valid"][:, :, None], s, axis=2).astype(np.float32)).to(device)
+    if history_text is not None:
+        if np.shape(history_text)[:2] != (N, T):
+            raise ConfigError(f"`history_text` must be (N={N}, T={T}, dim), got {np.shape(history_text)}")
+        text = torch.from_numpy(np.asarray(history_text, dtype=np.float32)).to(device)
 
     def sampler(rng: np.random.Generator, n_tasks: int) -> dict[str, dict[str, torch.Tensor]]:
         users = torch.as_tensor(rng.choice(N, size=n_tasks, replace=n_tasks > N), device=device)
@@ -176,6 +203,8 @@ def make_task_sampler(
             "clicks": clicks[users],
             "item_mask": item_mask[users],
         }
+        if history_text is not None:
+            example["history_text"] = text[users]
         return {"support": {k: v[:, :support_size] for k, v in example.items()},
                 "query": {k: v[:, support_size:support_size + query_size] for k, v in example.items()}}
 
@@ -193,4 +222,5 @@ def linear_prior_data(interactions: dict[str, np.ndarray]) -> tuple[list[np.ndar
     return X, r
 
 
-__all__ = ["collect_interactions", "make_task_sampler", "interaction_rows", "linear_prior_data"]
+__all__ = ["collect_interactions", "make_task_sampler", "interaction_rows", "linear_prior_data",
+           "history_text_features"]

@@ -7,6 +7,7 @@ from metarec.encoders.distill import (
     distilled_simulator,
     utility_features,
 )
+from metarec.encoders.history_text import HistoryTextEmbedder, history_text
 from metarec.encoders.judge import (
     DEFAULT_CLICK_PROMPT,
     DEFAULT_RATING_PROMPT,
@@ -28,6 +29,8 @@ __all__ = [
     "default_cache_dir",
     "DEFAULT_MODEL",
     "StateEncoder",
+    "HistoryTextEmbedder",
+    "history_text",
     "KINDS",
     "MetaLearner",
     "ALGORITHMS",

@@ -81,17 +81,19 @@ def click_loss(model: StateEncoder, params: Params, batch: Batch) -> torch.Tenso
         Values for (a superset of the names of) ``model``'s parameters.
     batch : dict of Tensor
         ``history_items`` (N, H, d), ``history_feedback`` (N, H, f), ``history_mask`` (N, H), ``items``
-        (N, S, d), ``clicks`` (N, S), ``item_mask`` (N, S).
+        (N, S, d), ``clicks`` (N, S), ``item_mask`` (N, S), and for ``kind="text"`` ``history_text``
+        (N, text_dim).
 
     Returns
     -------
     Tensor
         Scalar: the mean loss over positions with ``item_mask == 1`` (0 when nothing was shown).
     """
+    kwargs = {"items": batch["items"]}
+    if "history_text" in batch:
+        kwargs["history_text"] = batch["history_text"]
     logits = functional_call(
-        model, params, (batch["history_items"], batch["history_feedback"], batch["history_mask"]),
-        {"items": batch["items"]},
-    )
+        model, params, (batch["history_items"], batch["history_feedback"], batch["history_mask"]), kwargs)
     losses = torch.nn.functional.binary_cross_entropy_with_logits(logits, batch["clicks"], reduction="none")
     mask = batch["item_mask"]
     return (losses * mask).sum() / mask.sum().clamp(min=1.0)

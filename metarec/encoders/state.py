@@ -29,7 +29,7 @@ from torch import nn
 from metarec.errors import ConfigError
 from metarec.seeding import seed_torch
 
-KINDS = ("mean", "gru", "attention", "none")
+KINDS = ("mean", "gru", "attention", "text", "none")
 
 # Finite "minus infinity" for masked attention scores: an all-masked row then gives finite (uniform) weights
 # instead of NaN, and NaN can never leak into gradients through the empty-history branch.
@@ -70,11 +70,13 @@ class StateEncoder(nn.Module):
     ----------
     item_dim : int
         Dimension ``d`` of item features (``history_items`` and ``items`` end in ``d``).
-    kind : {"mean", "gru", "attention", "none"}
+    kind : {"mean", "gru", "attention", "text", "none"}
         ``"mean"``: masked mean of a row MLP, then an MLP. ``"gru"``: a GRU over the history whose state is
         carried unchanged across padding rows. ``"attention"``: attention pooling with a learned query
-        (``n_heads`` heads), masked. ``"none"``: ignores the history; the state is a learned constant (the
-        pooled population model).
+        (``n_heads`` heads), masked. ``"text"``: an MLP of the language-model embedding of the history written
+        as text (the ``history_text`` input, see :class:`~metarec.encoders.HistoryTextEmbedder`); the rows
+        only say whether the history is empty. ``"none"``: ignores the history; the state is a learned
+        constant (the pooled population model).
     hidden : int
         Width of the hidden layers.
     state_dim : int
@@ -83,6 +85,8 @@ class StateEncoder(nn.Module):
         Columns of ``history_feedback``; column 0 must be the click flag.
     n_heads : int
         Attention heads (``kind="attention"`` only); must divide ``hidden``.
+    text_dim : int
+        Width of ``history_text`` (the language model's, 384 for all-MiniLM-L6-v2; ``kind="text"`` only).
     seed : int or None
         Seeds a ``torch.Generator`` that initialises every parameter; the global RNG is never touched.
         ``None`` draws fresh entropy.
@@ -104,6 +108,7 @@ class StateEncoder(nn.Module):
         state_dim: int = 32,
         feedback_dim: int = 2,
         n_heads: int = 1,
+        text_dim: int = 384,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -114,13 +119,14 @@ class StateEncoder(nn.Module):
         _check_positive_int("state_dim", state_dim)
         _check_positive_int("feedback_dim", feedback_dim)
         _check_positive_int("n_heads", n_heads)
+        _check_positive_int("text_dim", text_dim)
         if kind == "attention" and hidden % n_heads:
             raise ConfigError(f"`hidden`={hidden} must be divisible by `n_heads`={n_heads}; pick n_heads in "
                               f"{[h for h in range(1, hidden + 1) if hidden % h == 0][:8]}")
         self.config = dict(item_dim=item_dim, kind=kind, hidden=hidden, state_dim=state_dim,
-                           feedback_dim=feedback_dim, n_heads=n_heads, seed=seed)
+                           feedback_dim=feedback_dim, n_heads=n_heads, text_dim=text_dim, seed=seed)
         self.item_dim, self.kind, self.hidden, self.state_dim = item_dim, kind, hidden, state_dim
-        self.feedback_dim, self.n_heads = feedback_dim, n_heads
+        self.feedback_dim, self.n_heads, self.text_dim = feedback_dim, n_heads, text_dim
         row_dim = 2 * item_dim + feedback_dim
 
         self.item_tower = _mlp(item_dim, hidden, state_dim)
@@ -133,6 +139,9 @@ class StateEncoder(nn.Module):
             self.gru_x = _linear(row_dim, 3 * hidden)  # input -> reset, update, candidate gates
             self.gru_h = _linear(hidden, 3 * hidden)  # hidden -> the same three gates
             self.out = _linear(hidden, state_dim)
+        elif kind == "text":
+            self.row = _mlp(text_dim, hidden, hidden)
+            self.out = _mlp(hidden, hidden, state_dim)
         elif kind == "attention":
             self.row = _mlp(row_dim, hidden, hidden)
             self.key = _linear(hidden, hidden)
@@ -162,6 +171,7 @@ class StateEncoder(nn.Module):
         history_feedback: torch.Tensor,
         history_mask: torch.Tensor,
         items: torch.Tensor | None = None,
+        history_text: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Return the state (..., state_dim), or the logits (..., S) when ``items`` (..., S, d) is given.
 
@@ -173,11 +183,19 @@ class StateEncoder(nn.Module):
             1 for real rows, 0 for padding; an all-zero row gives ``empty_state``.
         items : Tensor (..., S, d), optional
             Items to score. Passing them here lets ``torch.func.functional_call`` reach the whole model.
+        history_text : Tensor (..., text_dim), optional
+            The history's text embedding; required by ``kind="text"``, ignored by the other kinds.
         """
         mask = history_mask.to(history_items.dtype)
         count = mask.sum(-1, keepdim=True)  # (..., 1)
         if self.kind == "none":
             state = self.empty_state.expand(*mask.shape[:-1], self.state_dim)
+        elif self.kind == "text":
+            if history_text is None or history_text.shape[-1] != self.text_dim:
+                got = None if history_text is None else tuple(history_text.shape)
+                raise ConfigError(f"kind='text' needs `history_text` (..., {self.text_dim}), got {got}; embed the "
+                                  "history with metarec.encoders.HistoryTextEmbedder")
+            state = torch.where(count > 0, self.out(self.row(history_text)), self.empty_state)
         else:
             click = history_feedback[..., :1]
             rows = torch.cat([history_items, history_feedback, click * history_items], dim=-1)
@@ -228,9 +246,11 @@ class StateEncoder(nn.Module):
         ----------
         batch : dict of Tensor
             ``history_items`` (N, H, d), ``history_feedback`` (N, H, f), ``history_mask`` (N, H), ``items``
-            (N, S, d); other keys (``clicks``, ``item_mask``) are ignored.
+            (N, S, d), and ``history_text`` (N, text_dim) for ``kind="text"``; other keys (``clicks``,
+            ``item_mask``) are ignored.
         """
-        return self(batch["history_items"], batch["history_feedback"], batch["history_mask"], batch["items"])
+        return self(batch["history_items"], batch["history_feedback"], batch["history_mask"], batch["items"],
+                    history_text=batch.get("history_text"))
 
     def extra_repr(self) -> str:
         """Summary shown by ``repr``."""

@@ -98,6 +98,16 @@ def test_gap_closed_ci_is_the_ratio_of_mean_gaps_with_paired_resampling():
     assert np.isnan(low) and np.isnan(high)
 
 
+def test_history_as_text_agent_end_to_end_on_the_tiny_world(tmp_path):
+    config = tiny_config(agents=("oracle", "linucb", "amortized-text"), settings=("A",))
+    run_cold_start(config, tmp_path, progress=False, echo=None)
+    summary = json.loads((tmp_path / "summary.json").read_text())["settings"]["A"]
+    training = summary["training"]["amortized-text"]
+    assert training["texts"] > 0 and 0 < training["texts_encoded"] <= training["texts"]
+    assert summary["agents"]["amortized-text"]["cum_regret@8"]["mean"] >= 0.0
+    assert summary["best_meta"] == "amortized-text" and "amortized-text" not in ColdStartConfig().agents
+
+
 def test_suite_end_to_end_on_the_tiny_world(tmp_path):
     agents = ("oracle", "bayes-reference", "random", "popularity", "linucb", "pooled-thompson", "pooled-finetune",
               "maml", "amortized-mean", "meta-linucb")
