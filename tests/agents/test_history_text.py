@@ -84,6 +84,18 @@ def test_text_encoder_needs_the_text_and_an_empty_history_is_the_empty_state():
         model(items, feedback, mask)
 
 
+def test_text_encoder_vmaps_and_its_gradients_reach_the_text_branch():
+    model = StateEncoder(8, kind="text", hidden=16, state_dim=8, text_dim=16, seed=0)
+    items, feedback, mask = torch.randn(3, 4, 8), torch.rand(3, 4, 2), torch.ones(3, 4)
+    text, candidates = torch.randn(3, 16), torch.randn(3, 5, 8)
+    by_vmap = torch.func.vmap(lambda i, f, m, c, t: model(i, f, m, c, history_text=t))(items, feedback, mask,
+                                                                                       candidates, text)
+    direct = model(items, feedback, mask, candidates, history_text=text)
+    torch.testing.assert_close(by_vmap, direct, rtol=1e-5, atol=1e-6)
+    direct.sum().backward()
+    assert model.row[0].weight.grad.abs().sum() > 0
+
+
 def test_history_text_features_match_the_sampler_histories(world, logs):
     embed = HistoryTextEmbedder(world.catalog.titles, HashingEncoder(16))
     text = history_text_features(logs, embed, history_len=4)
