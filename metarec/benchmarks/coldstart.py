@@ -877,8 +877,9 @@ def add_train_meta_arguments(parser) -> None:
     """Options of ``metarec train-meta``."""
     parser.add_argument("--env-id", default="metarec/PersonaRec-v0", help="registered env id (its layout and world)")
     parser.add_argument("--algorithm", default="maml", help="maml, fomaml, reptile, anil, amortized or pooled")
-    parser.add_argument("--kind", default=None, help="StateEncoder kind: mean, gru, attention or none "
-                        "(default: none for gradient algorithms and pooled, mean for amortized)")
+    parser.add_argument("--kind", default=None, help="StateEncoder kind: mean, gru, attention, text (the history "
+                        "written as text and embedded by the language model) or none (default: none for gradient "
+                        "algorithms and pooled, mean for amortized)")
     parser.add_argument("--iterations", type=int, default=300, help="outer iterations (default 300)")
     parser.add_argument("--users", type=int, default=700, help="training users logged (default 700)")
     parser.add_argument("--steps", type=int, default=50, help="logged steps per user (default 50)")
@@ -893,7 +894,7 @@ def train_meta_main(args) -> int:
     import torch
 
     import metarec  # noqa: F401  (registers the ids)
-    from metarec.benchmarks.meta_data import collect_interactions, make_task_sampler
+    from metarec.benchmarks.meta_data import collect_interactions, history_text_features, make_task_sampler
     from metarec.encoders.meta import ALGORITHMS, MetaLearner
     from metarec.encoders.state import StateEncoder
     from metarec.envs.registration import ENV_SPECS
@@ -926,17 +927,25 @@ def train_meta_main(args) -> int:
     kind = args.kind or ("mean" if args.algorithm == "amortized" else "none")
     config = replace(ColdStartConfig(), meta_iterations=args.iterations, train_seed=args.seed)
     key = {("pooled", "none"): "pooled", ("amortized", "mean"): "amortized-mean",
-           ("amortized", "attention"): "amortized-attention"}.get((args.algorithm, kind), args.algorithm)
+           ("amortized", "attention"): "amortized-attention",
+           ("amortized", "text"): "amortized-text"}.get((args.algorithm, kind), args.algorithm)
+    embedder = None
+    if kind == "text":  # the agent needs the same embedder: HistoryTextEmbedder(catalog.titles, its encoder)
+        embedder = history_embedder(simulator.catalog.titles, "tiny" if args.world == "tiny" else "default")
     if key in LEARNERS and LEARNERS[key] == (args.algorithm, kind):
-        learner, history = train_learner(config, key, train, val, progress=True)
+        learner, history = train_learner(config, key, train, val, progress=True, embedder=embedder)
     else:  # any other algorithm x kind combination
         model = StateEncoder(train["shown"].shape[-1], kind=kind, hidden=config.hidden, state_dim=config.state_dim,
-                             seed=args.seed)
+                             text_dim=embedder.dim if embedder is not None else 384, seed=args.seed)
         learner = MetaLearner(model, args.algorithm, inner_steps=config.inner_steps, inner_lr=config.inner_lr,
                               outer_lr=config.outer_lr, tasks_per_batch=config.tasks_per_batch, seed=args.seed)
         T = args.steps
-        sampler = make_task_sampler(train, min(10, T - 1), T - min(10, T - 1), history_len=config.meta_history)
-        val_sampler = make_task_sampler(val, min(10, T - 1), T - min(10, T - 1), history_len=config.meta_history)
+        text = {name: history_text_features(data, embedder, config.meta_history) if embedder else None
+                for name, data in (("train", train), ("val", val))}
+        sampler = make_task_sampler(train, min(10, T - 1), T - min(10, T - 1), history_len=config.meta_history,
+                                    history_text=text["train"])
+        val_sampler = make_task_sampler(val, min(10, T - 1), T - min(10, T - 1), history_len=config.meta_history,
+                                        history_text=text["val"])
         history = learner.fit(sampler, args.iterations, val_sampler=val_sampler,
                               val_every=max(1, args.iterations // 6), val_tasks=min(len(val["users"]), 64))
     out = Path(args.out or Path("runs") / "train-meta" / f"{args.algorithm}.pt")

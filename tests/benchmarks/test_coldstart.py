@@ -139,6 +139,17 @@ def test_train_meta_cli(tmp_path, capsys):
     assert MetaLearner.load(out).algorithm == "fomaml"
 
 
+@pytest.mark.parametrize("algorithm", ["amortized", "fomaml"])
+def test_train_meta_cli_history_as_text(tmp_path, algorithm):
+    out = tmp_path / "text.pt"
+    assert main(["train-meta", "--world", "tiny", "--algorithm", algorithm, "--kind", "text", "--iterations", "2",
+                 "--users", "6", "--steps", "8", "--out", str(out)]) == 0
+    from metarec.encoders.meta import MetaLearner
+
+    model = MetaLearner.load(out).model
+    assert model.kind == "text" and model.text_dim == 32  # the tiny world's hashing text encoder
+
+
 def test_train_meta_cli_rejects_unknown_env(capsys):
     assert main(["train-meta", "--env-id", "metarec/Nope-v0", "--world", "tiny"]) == 2
     assert "unknown env id" in capsys.readouterr().err
