@@ -8,9 +8,21 @@ SINGLE_AGENTS = ["random", "popularity", "epsilon-greedy", "ucb1", "linucb", "li
                  "linear-thompson-disjoint", "neural-linear", "oracle"]
 
 
+#: Env layout of the meta-learning tests' logged data and plays.
+META_LAYOUT = dict(num_candidates=5, obs_dim=8, history_len=4)
+
+
 @pytest.fixture(scope="session")
 def world():
     return tiny_world()
+
+
+@pytest.fixture(scope="session")
+def logs(world):
+    """12 logged steps of every training user of the tiny world (uniform random logging)."""
+    from metarec.benchmarks.meta_data import collect_interactions
+
+    return collect_interactions(world, world.population.users("train"), 12, META_LAYOUT, seed=0)
 
 
 @pytest.fixture

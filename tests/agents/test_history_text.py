@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import META_LAYOUT
 
 from metarec.agents.meta import MetaAgent
-from metarec.benchmarks.meta_data import collect_interactions, history_text_features, make_task_sampler
+from metarec.benchmarks.meta_data import history_text_features, make_task_sampler
 from metarec.encoders import HistoryTextEmbedder, MetaLearner, StateEncoder, history_text
-from metarec.envs.testing import HashingEncoder, tiny_vector_env, tiny_world
+from metarec.envs.testing import HashingEncoder, tiny_vector_env
 from metarec.errors import ConfigError
 
-LAYOUT = dict(num_candidates=5, obs_dim=8, history_len=4)
+LAYOUT = META_LAYOUT
 
 
 class CountingEncoder(HashingEncoder):
@@ -27,14 +28,6 @@ class CountingEncoder(HashingEncoder):
         return super().encode(texts)
 
 
-@pytest.fixture(scope="module")
-def world():
-    return tiny_world()
-
-
-@pytest.fixture(scope="module")
-def logs(world):
-    return collect_interactions(world, world.population.users("train"), 10, LAYOUT, seed=0)
 
 
 def test_history_text_writes_recent_items_first_and_skips_padding():
@@ -100,7 +93,7 @@ def test_history_text_features_match_the_sampler_histories(world, logs):
     embed = HistoryTextEmbedder(world.catalog.titles, HashingEncoder(16))
     text = history_text_features(logs, embed, history_len=4)
     N = len(logs["users"])
-    assert text.shape == (N, 10, 16)
+    assert text.shape == (N, 12, 16)
     assert not text[:, 0].any()  # nothing before the first step
     # step 5 of user 0 reads the 4 rows of steps 1-4
     ids, clicks = logs["shown_ids"][0, 1:5, 0], logs["clicks"][0, 1:5, 0]

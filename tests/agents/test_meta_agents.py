@@ -7,27 +7,20 @@ import time
 import numpy as np
 import pytest
 import torch
+from conftest import META_LAYOUT
 
 from metarec.agents import observable
 from metarec.agents.meta import MetaAgent, MetaLinearThompson, MetaLinUCB
 from metarec.agents.priors import fit_linear_prior
-from metarec.benchmarks.meta_data import collect_interactions, linear_prior_data, make_task_sampler
+from metarec.benchmarks.meta_data import linear_prior_data, make_task_sampler
 from metarec.encoders.meta import MetaLearner
 from metarec.encoders.state import StateEncoder
-from metarec.envs.testing import tiny_vector_env, tiny_world
+from metarec.envs.testing import tiny_vector_env
 from metarec.errors import ConfigError
 
-LAYOUT = dict(num_candidates=5, obs_dim=8, history_len=4)
+LAYOUT = META_LAYOUT
 
 
-@pytest.fixture(scope="module")
-def world():
-    return tiny_world()
-
-
-@pytest.fixture(scope="module")
-def logs(world):
-    return collect_interactions(world, world.population.users("train"), 12, LAYOUT, seed=0)
 
 
 def _learner(algorithm="maml", kind="none", inner_steps=2):
