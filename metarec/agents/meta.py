@@ -161,6 +161,7 @@ class MetaAgent(BatchedAgent):
         self.rows_feedback = np.zeros((n_users, L, 2), dtype=np.float32)
         self.rows_mask = np.zeros((n_users, L), dtype=np.float32)
         self.rows_ids = np.full((n_users, L), -1, dtype=np.int64)  # item ids (-1: empty), for history text
+        self._text: torch.Tensor | None = None  # history-text embeddings of the current rows, all users
         self.steps = np.zeros(n_users, dtype=np.int64)
         self.adapted: dict[str, torch.Tensor] | None = None  # per-user params (n_users, ...) or None
         self.stale = np.ones(n_users, dtype=bool)
@@ -170,6 +171,7 @@ class MetaAgent(BatchedAgent):
         self.rows_feedback[rows] = 0.0
         self.rows_mask[rows] = 0.0
         self.rows_ids[rows] = -1
+        self._text = None
         self.steps[rows] = 0
         self.stale[rows] = True
 
@@ -198,8 +200,9 @@ class MetaAgent(BatchedAgent):
                    "history_feedback": torch.from_numpy(self.rows_feedback[rows]),
                    "history_mask": torch.from_numpy(self.rows_mask[rows])}
         if self.history_embedder is not None:
-            history["history_text"] = torch.from_numpy(
-                self.history_embedder(self.rows_ids[rows], self.rows_feedback[rows, :, 0]))
+            if self._text is None:  # one language-model pass per decision, shared by adaptation and scoring
+                self._text = torch.from_numpy(self.history_embedder(self.rows_ids, self.rows_feedback[:, :, 0]))
+            history["history_text"] = self._text[torch.as_tensor(rows)]
         return history
 
     def _adapt(self, rows: np.ndarray) -> None:
@@ -313,6 +316,7 @@ class MetaAgent(BatchedAgent):
     def _update_batch(self, observations, actions, rewards, next_observations, infos, mask) -> None:
         X = np.asarray(observations["candidates"], dtype=np.float32)
         ids = np.asarray(observations["candidate_ids"], dtype=np.int64)
+        self._text = None  # the rows change below
         r = position_rewards(actions, rewards, infos)
         shown = shown_positions(actions) & mask[:, None]
         s = self.slate_size
