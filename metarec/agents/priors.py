@@ -67,6 +67,12 @@ def _posteriors(stats, mu: np.ndarray, Sigma: np.ndarray, noise_var: float):
     return m, C, log_marginal
 
 
+def _ridge_fits(stats, ridge: float) -> np.ndarray:
+    """Per-user ridge estimates ``(ridge I + X_u^T X_u)^-1 X_u^T r_u`` (U, d)."""
+    XtX, Xtr, _, _ = stats
+    return np.linalg.solve(ridge * np.eye(Xtr.shape[1])[None] + XtX, Xtr[..., None])[..., 0]
+
+
 def _fit_em(stats, iterations: int, tol: float, min_var: float) -> tuple[np.ndarray, np.ndarray, float, list]:
     """EM for ``(mu, Sigma, noise_var)`` from per-user sufficient statistics; also the log-likelihood curve."""
     XtX, Xtr, rr, n = stats
@@ -75,7 +81,7 @@ def _fit_em(stats, iterations: int, tol: float, min_var: float) -> tuple[np.ndar
     if rows == 0:
         raise ConfigError("the logged users have no rows: nothing to learn a prior from")
     # Start: mean and spread of per-user ridge fits, noise from their residuals.
-    ridge_theta = np.linalg.solve(np.eye(d)[None] + XtX, Xtr[..., None])[..., 0]
+    ridge_theta = _ridge_fits(stats, 1.0)
     mu = ridge_theta.mean(axis=0)
     Sigma = np.cov(ridge_theta, rowvar=False, bias=True).reshape(d, d) + 1e-3 * np.eye(d)
     noise_var = max(float(_squared_error(stats, ridge_theta).sum() / rows), 1e-6)
@@ -171,13 +177,12 @@ def fit_linear_prior(
         return mu, Sigma, noise_var
     if not 0.0 <= shrinkage <= 1.0 or not ridge > 0:
         raise ConfigError(f"`shrinkage` must be in [0, 1] and `ridge` > 0, got {shrinkage}, {ridge}")
-    XtX, Xtr, rr, n = stats
-    d = Xtr.shape[1]
-    thetas = np.linalg.solve(ridge * np.eye(d)[None] + XtX, Xtr[..., None])[..., 0]
+    d = stats[1].shape[1]
+    thetas = _ridge_fits(stats, ridge)
     mu = thetas.mean(axis=0)
     S = np.cov(thetas, rowvar=False, bias=False)
     Sigma = (1 - shrinkage) * S + shrinkage * np.trace(S) / d * np.eye(d) + 1e-8 * np.eye(d)
-    noise_var = float(_squared_error(stats, thetas).sum() / n.sum())
+    noise_var = float(_squared_error(stats, thetas).sum() / stats[3].sum())
     return mu, Sigma, noise_var
 
 

@@ -199,15 +199,13 @@ def _heldout_world(base, n_users, heldout_pairs, seed, n_items, n_topics):
     from metarec.simulators.vocabulary import TOPICS
 
     if base == "tiny":
-        from metarec.envs.testing import TINY_ITEMS, TINY_TOPICS, tiny_encoder
+        from metarec.envs.testing import TINY_ITEMS, TINY_TOPICS
 
-        encoder = tiny_encoder()
+        encoder = _encoder_for(base)
         catalog = Catalog.synthetic(TINY_ITEMS, TINY_TOPICS, seed=0)
         population_rng = np.random.default_rng(seed + 1)
     elif base == "synthetic":
-        from metarec.encoders import default_text_encoder
-
-        encoder = default_text_encoder()
+        encoder = _encoder_for(base)
         catalog_ss, population_ss = np.random.SeedSequence(seed).spawn(2)
         catalog = Catalog.synthetic(n_items, n_topics, seed=np.random.default_rng(catalog_ss), encoder=encoder)
         population_rng = np.random.default_rng(population_ss)
@@ -291,7 +289,9 @@ def _identical_world(base, n_users, seed, n_items, n_topics):
 register_world("coldstart-identical", "metarec.benchmarks.coldstart:identical_world")
 
 
+@lru_cache(maxsize=2)
 def _encoder_for(base: str):
+    """The world's text encoder, one per process: the model loads and the disk cache is read once, not per cell."""
     if base == "tiny":
         from metarec.envs.testing import tiny_encoder
 
@@ -340,14 +340,7 @@ def build_agent(name: str, *, env=None, slate_size: int = 1, seed=None, **kwargs
     if name == "bayes-reference":
         from metarec.agents.reference import BayesianReferenceAgent
 
-        if kwargs.get("encoder") == "tiny":
-            from metarec.envs.testing import tiny_encoder
-
-            encoder = tiny_encoder()
-        else:
-            from metarec.encoders import default_text_encoder
-
-            encoder = default_text_encoder()
+        encoder = _encoder_for("tiny" if kwargs.get("encoder") == "tiny" else "synthetic")
         return BayesianReferenceAgent(env.simulator, encoder=encoder, slate_size=slate_size, seed=seed)
     if name == "popularity":
         with np.load(kwargs["counts"]) as counts:
@@ -409,9 +402,7 @@ def history_embedder(titles, text_encoder: str):
         from metarec.envs.testing import HashingEncoder
 
         return HistoryTextEmbedder(titles, HashingEncoder(32))
-    from metarec.encoders import default_text_encoder
-
-    return HistoryTextEmbedder(titles, default_text_encoder())
+    return HistoryTextEmbedder(titles, _encoder_for("synthetic"))
 
 
 # ------------------------------------------------------------------------------------------ training

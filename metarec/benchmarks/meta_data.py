@@ -116,6 +116,16 @@ def interaction_rows(interactions: dict[str, np.ndarray]) -> dict[str, np.ndarra
             "mask": mask}
 
 
+def _history_windows(T: int, s: int, H: int) -> np.ndarray:
+    """(T, H) indices into a user's rows left-padded with ``H`` empty rows: the ``H`` rows before step ``n``."""
+    return np.arange(T)[:, None] * s + np.arange(H)[None, :]
+
+
+def _left_pad(a: np.ndarray, H: int, fill=0) -> np.ndarray:
+    """``a`` (N, R, ...) with ``H`` rows of ``fill`` in front: (N, H + R, ...)."""
+    return np.concatenate([np.full((a.shape[0], H, *a.shape[2:]), fill, a.dtype), a], axis=1)
+
+
 def history_text_features(interactions: dict[str, np.ndarray], embedder, history_len: int = 50) -> np.ndarray:
     """The text embedding of each logged step's history: (N, T, dim) float32, for ``kind="text"`` encoders.
 
@@ -128,9 +138,8 @@ def history_text_features(interactions: dict[str, np.ndarray], embedder, history
     ids = np.where(np.repeat(valid[:, :, None], s, axis=2), shown_ids, -1).reshape(N, T * s)
     clicked = clicks.reshape(N, T * s)
     H = history_len
-    ids = np.concatenate([np.full((N, H), -1, dtype=ids.dtype), ids], axis=1)  # left padding, as the sampler
-    clicked = np.concatenate([np.zeros((N, H), dtype=clicked.dtype), clicked], axis=1)
-    index = np.arange(T)[:, None] * s + np.arange(H)[None, :]  # (T, H): the H rows before step n
+    ids, clicked = _left_pad(ids, H, fill=-1), _left_pad(clicked, H)
+    index = _history_windows(T, s, H)
     vectors = embedder(ids[:, index].reshape(N * T, H), clicked[:, index].reshape(N * T, H))
     return vectors.reshape(N, T, -1)
 
@@ -178,12 +187,11 @@ def make_task_sampler(
                           f"{support_size} + {query_size}")
     rows = interaction_rows(interactions)
     H = history_len
-    pad = lambda a: np.concatenate([np.zeros((N, H, *a.shape[2:]), a.dtype), a], axis=1)  # noqa: E731
-    row_items = torch.from_numpy(pad(rows["items"])).to(device)
-    row_fb = torch.from_numpy(pad(rows["feedback"])).to(device)
-    row_mask = torch.from_numpy(pad(rows["mask"])).to(device)
+    row_items = torch.from_numpy(_left_pad(rows["items"], H)).to(device)
+    row_fb = torch.from_numpy(_left_pad(rows["feedback"], H)).to(device)
+    row_mask = torch.from_numpy(_left_pad(rows["mask"], H)).to(device)
     # Example at step n sees the H rows before its own first row (padded index n*s .. n*s + H - 1).
-    index = torch.as_tensor(np.arange(T)[:, None] * s + np.arange(H)[None, :], device=device)  # (T, H)
+    index = torch.as_tensor(_history_windows(T, s, H), device=device)  # (T, H)
     items = torch.from_numpy(shown.astype(np.float32)).to(device)
     clicks = torch.from_numpy(interactions["clicks"].astype(np.float32)).to(device)
     item_mask = torch.from_numpy(np.repeat(interactions["valid"][:, :, None], s, axis=2).astype(np.float32)).to(device)
