@@ -1,26 +1,49 @@
-"""Agents: the protocol, bandits, the oracle, the conformance check and the registry."""
+"""Agents: the protocol, bandits, the oracle, the conformance check and the registry.
 
-from metarec.agents.bandits import UCB1, EpsilonGreedy, PopularityAgent, RandomAgent
-from metarec.agents.base import (
-    OBSERVABLE_INFO_KEYS,
-    Agent,
-    BaseAgent,
-    BatchedAgent,
-    ObservableInfo,
-    observable,
-    position_rewards,
-    shown_positions,
-    top_slate,
+Names load on first use: ``make_agent("random")`` imports no torch; the meta agents load it when used.
+"""
+
+from metarec._lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Agent": "metarec.agents.base",
+        "BaseAgent": "metarec.agents.base",
+        "BatchedAgent": "metarec.agents.base",
+        "ObservableInfo": "metarec.agents.base",
+        "observable": "metarec.agents.base",
+        "top_slate": "metarec.agents.base",
+        "shown_positions": "metarec.agents.base",
+        "position_rewards": "metarec.agents.base",
+        "OBSERVABLE_INFO_KEYS": "metarec.agents.base",
+        "RandomAgent": "metarec.agents.bandits",
+        "PopularityAgent": "metarec.agents.bandits",
+        "EpsilonGreedy": "metarec.agents.bandits",
+        "UCB1": "metarec.agents.bandits",
+        "LinUCB": "metarec.agents.linear",
+        "LinearThompson": "metarec.agents.linear",
+        "FORMS": "metarec.agents.linear",
+        "DisjointRidge": "metarec.agents.linear",
+        "BenchLinUCB": "metarec.agents.linear",
+        "history_context": "metarec.agents.linear",
+        "NeuralLinear": "metarec.agents.neural_linear",
+        "MetaAgent": "metarec.agents.meta",
+        "MetaLinUCB": "metarec.agents.meta",
+        "MetaLinearThompson": "metarec.agents.meta",
+        "fit_linear_prior": "metarec.agents.priors",
+        "prior_log_likelihood": "metarec.agents.priors",
+        "EXPLORATIONS": "metarec.agents.meta",
+        "OracleAgent": "metarec.agents.oracle",
+        "BayesianReferenceAgent": "metarec.agents.reference",
+        "hypothesis_utilities": "metarec.agents.reference",
+        "check_agent": "metarec.agents.checks",
+        "make_agent": "metarec.agents.registry",
+        "AGENTS": "metarec.agents.registry",
+        "AGENT_DEFAULTS": "metarec.agents.registry",
+        "benchmark_agents": "metarec.agents.bench",
+    },
 )
-from metarec.agents.bench import benchmark_agents
-from metarec.agents.checks import check_agent
-from metarec.agents.linear import FORMS, BenchLinUCB, DisjointRidge, LinearThompson, LinUCB, history_context
-from metarec.agents.meta import EXPLORATIONS, MetaAgent, MetaLinearThompson, MetaLinUCB
-from metarec.agents.neural_linear import NeuralLinear
-from metarec.agents.oracle import OracleAgent
-from metarec.agents.priors import fit_linear_prior, prior_log_likelihood
-from metarec.agents.reference import BayesianReferenceAgent, hypothesis_utilities
-from metarec.agents.registry import AGENT_DEFAULTS, AGENTS, make_agent
 
 __all__ = [
     "Agent",

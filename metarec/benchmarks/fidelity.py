@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.metrics import bootstrap_ci, paired_difference_ci
-from metarec.benchmarks.suites import SuiteConfig, register_suite
+from metarec.benchmarks.serialization import to_jsonable
 from metarec.errors import ConfigError
 from metarec.io import atomic_write_text
 from metarec.seeding import spawn
@@ -103,6 +104,11 @@ class FidelityConfig(SuiteConfig):
     def run(self, out, *, jobs: int = 1, progress: bool = True, echo=print, **_: Any) -> dict[str, Any]:
         """Run the suite (the runner's ``run_suite`` calls this); see :func:`run_fidelity`."""
         return run_fidelity(self.data_path, out, self.seed, self, verbose=echo is not None)
+
+
+def run_fidelity_suite(config: FidelityConfig, out: str | os.PathLike, *, echo=print, **_: Any) -> dict[str, Any]:
+    """The registered suite's run function: :func:`run_fidelity` with the config's data path and seed."""
+    return run_fidelity(config.data_path, out, config.seed, config, verbose=echo is not None)
 
 
 def _resolve_data(data_path: str | os.PathLike | None) -> Path:
@@ -240,7 +246,7 @@ def run_fidelity(
         "wall_s": time.perf_counter() - start,
     }
     table = render_markdown(summary)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=_json_default))
+    atomic_write_text(out / "summary.json", json.dumps(to_jsonable(summary), indent=2))
     atomic_write_text(out / "results.md", table)
     if config.plots:
         _plots(out, curves)
@@ -363,14 +369,6 @@ def _rating_model_dict(model: OrdinalRatingModel | None) -> dict[str, Any] | Non
     return {"thresholds": model.thresholds.tolist(), "slope": model.slope, "gain": model.gain}
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def render_markdown(summary: dict[str, Any]) -> str:
     """The report as Markdown: the command, the table, the targets and the verdict on text."""
     rows, checks = summary["rows"], summary["checks"]
@@ -490,7 +488,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-register_suite(FidelityConfig(), overwrite=True)
 
 __all__ = [
     "ABLATIONS",

@@ -17,14 +17,18 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import metarec
 from metarec.benchmarks import metrics as M
-from metarec.benchmarks.runner import CellResult, _jsonable, atomic_write_bytes, atomic_write_text
-from metarec.benchmarks.suites import SuiteConfig
+from metarec.benchmarks.cells import CellResult
+from metarec.benchmarks.config import SuiteConfig
+from metarec.benchmarks.serialization import to_jsonable
+from metarec.io import atomic_write_bytes, atomic_write_text
 
 #: Agent labels excluded from "best agent" comparisons (they read the ground truth).
 REFERENCE_AGENTS = ("oracle",)
@@ -46,10 +50,6 @@ def git_commit(path: str | os.PathLike | None = None) -> str:
 
 def machine_info() -> dict[str, Any]:
     """Versions and machine facts that records carry."""
-    from importlib import metadata
-
-    import metarec
-
     try:  # the installed version, without importing torch
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:  # pragma: no cover - torch is a dependency
@@ -256,10 +256,10 @@ def _save_figure(fig, path: Path) -> None:
 def write_plots(out: str | os.PathLike, config: SuiteConfig, cells: Sequence[CellResult],
                 n_boot: int = 300) -> list[Path]:
     """Cumulative regret curves with CI bands, CTR over steps (smoothed) and the share-of-oracle curve."""
-    import matplotlib
+    import matplotlib  # deferred: plotting only when a report is written
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: see above
 
     plots = Path(out) / "plots"
     T = config.horizon
@@ -347,7 +347,7 @@ def write_report(out: str | os.PathLike, config: SuiteConfig, cells: Sequence[Ce
         "backend": backend,
         "cells": [{"key": r.cell.key, "hash": r.hash, "computed_now": r.computed, **r.cell_metrics} for r in cells],
     })
-    atomic_write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=2))
+    atomic_write_text(out / "summary.json", json.dumps(to_jsonable(summary), indent=2))
     table = markdown_table(config, summary)
     header = (f"# {config.name}\n\n{config.description}\n\nMean [bootstrap 95% CI over users, clustered by seed]; "
               f"{config.seeds} seed(s) x {config.users} users, horizon {config.horizon}, K={config.num_candidates}, "

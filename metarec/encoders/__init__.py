@@ -1,25 +1,42 @@
-"""Text encoders (language-model embeddings with a disk cache), state encoders and meta-learning."""
+"""Text encoders (language-model embeddings with a disk cache), state encoders and meta-learning.
 
-from metarec.encoders.cache import CachedTextEncoder, default_cache_dir, default_text_encoder
-from metarec.encoders.distill import (
-    DistillReport,
-    distill_to_simulator,
-    distilled_simulator,
-    utility_features,
+Names load on first use, so reading one encoder does not load the others' dependencies.
+"""
+
+from metarec._lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "TextEncoder": "metarec.encoders.text",
+        "HFTextEncoder": "metarec.encoders.text",
+        "CachedTextEncoder": "metarec.encoders.cache",
+        "default_text_encoder": "metarec.encoders.cache",
+        "default_cache_dir": "metarec.encoders.cache",
+        "DEFAULT_MODEL": "metarec.encoders.text",
+        "StateEncoder": "metarec.encoders.state",
+        "HistoryTextEmbedder": "metarec.encoders.history_text",
+        "history_text": "metarec.encoders.history_text",
+        "KINDS": "metarec.encoders.state",
+        "MetaLearner": "metarec.encoders.meta",
+        "ALGORITHMS": "metarec.encoders.meta",
+        "CheckpointError": "metarec.encoders.meta",
+        "click_loss": "metarec.encoders.meta",
+        "synthetic_linear_tasks": "metarec.encoders.meta_tasks",
+        "LLMJudge": "metarec.encoders.judge",
+        "DEFAULT_CLICK_PROMPT": "metarec.encoders.judge",
+        "DEFAULT_RATING_PROMPT": "metarec.encoders.judge",
+        "judge_simulator": "metarec.encoders.judge",
+        "judge_utility": "metarec.encoders.judge",
+        "DistillReport": "metarec.encoders.distill",
+        "distill_to_simulator": "metarec.encoders.distill",
+        "distilled_simulator": "metarec.encoders.distill",
+        "utility_features": "metarec.encoders.distill",
+        "LLMPersonaWriter": "metarec.encoders.persona_writer",
+        "TemplatePersonaWriter": "metarec.encoders.persona_writer",
+        "write_population": "metarec.encoders.persona_writer",
+    },
 )
-from metarec.encoders.history_text import HistoryTextEmbedder, history_text
-from metarec.encoders.judge import (
-    DEFAULT_CLICK_PROMPT,
-    DEFAULT_RATING_PROMPT,
-    LLMJudge,
-    judge_simulator,
-    judge_utility,
-)
-from metarec.encoders.meta import ALGORITHMS, CheckpointError, MetaLearner, click_loss
-from metarec.encoders.meta_tasks import synthetic_linear_tasks
-from metarec.encoders.persona_writer import LLMPersonaWriter, TemplatePersonaWriter, write_population
-from metarec.encoders.state import KINDS, StateEncoder
-from metarec.encoders.text import DEFAULT_MODEL, HFTextEncoder, TextEncoder
 
 __all__ = [
     "TextEncoder",

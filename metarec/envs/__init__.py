@@ -1,12 +1,27 @@
-"""Gymnasium environments over the simulator: single-user, vectorised, wrappers and registration."""
+"""Gymnasium environments over the simulator: single-user, vectorised, wrappers and registration.
 
-from metarec.envs.recommendation import GROUND_TRUTH_INFO_KEYS, OBSERVABLE_INFO_KEYS, RecommendationEnv
+Importing this package registers the ``metarec/*`` ids (Gymnasium's pattern: entry-point strings, no
+environment module is imported until ``gym.make``); the public names below load on first use.
+"""
+
+from metarec._lazy import lazy_exports
 from metarec.envs.registration import ENV_DOCS, ENV_SPECS, register_envs
-from metarec.envs.vector import RecommendationVectorEnv
-from metarec.envs.worlds import project_features, synthetic_world
-from metarec.envs.wrappers import SlateFromScores, StateEncoderObservation
 
 register_envs()
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "RecommendationEnv": "metarec.envs.recommendation",
+        "RecommendationVectorEnv": "metarec.envs.vector",
+        "OBSERVABLE_INFO_KEYS": "metarec.envs.recommendation",
+        "GROUND_TRUTH_INFO_KEYS": "metarec.envs.recommendation",
+        "project_features": "metarec.envs.worlds",
+        "synthetic_world": "metarec.envs.worlds",
+        "SlateFromScores": "metarec.envs.wrappers",
+        "StateEncoderObservation": "metarec.envs.wrappers",
+    },
+)
 
 __all__ = [
     "RecommendationEnv",

@@ -1,8 +1,10 @@
-"""Registration of the ``metarec/*`` environment ids (imported by ``import metarec``)."""
+"""Registration of the ``metarec/*`` environment ids: entry-point strings, no environment code imported.
+
+``import metarec`` calls :func:`register_envs` as soon as Gymnasium is imported (before or after it), and
+``import metarec.envs`` calls it at once.
+"""
 
 from __future__ import annotations
-
-import gymnasium
 
 _SINGLE = "metarec.envs.recommendation:RecommendationEnv"
 _VECTOR = "metarec.envs.vector:RecommendationVectorEnv"
@@ -34,6 +36,8 @@ ENV_DOCS = {
 
 def register_envs() -> None:
     """Register every id once (idempotent)."""
+    import gymnasium  # deferred: this module's tables are read without Gymnasium (``import metarec``)
+
     for env_id, kwargs in ENV_SPECS.items():
         if env_id in gymnasium.registry:
             continue

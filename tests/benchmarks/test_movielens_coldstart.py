@@ -20,7 +20,7 @@ from metarec.benchmarks.movielens_coldstart import (
     rating_net,
     run_movielens_coldstart,
 )
-from metarec.benchmarks.suites import SUITES, get_suite
+from metarec.benchmarks.suites import get_suite
 from metarec.envs.testing import HashingEncoder
 from metarec.errors import ConfigError
 
@@ -162,8 +162,8 @@ def test_bad_configs_name_the_field(kwargs, match):
 
 def test_registered_with_the_issue_settings():
     config = get_suite("movielens-coldstart", seeds=2)
-    assert isinstance(SUITES["movielens-coldstart"], MovieLensColdStartConfig) and config.seeds == 2
-    base = SUITES["movielens-coldstart"]
+    assert isinstance(get_suite("movielens-coldstart"), MovieLensColdStartConfig) and config.seeds == 2
+    base = get_suite("movielens-coldstart")
     assert (base.min_ratings, base.max_ratings, base.query_size, base.inner_steps, base.seeds) == (13, 100, 10, 5, 5)
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from metarec.benchmarks import report as R
+from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.runner import run_suite
-from metarec.benchmarks.suites import SuiteConfig
 
 AGENTS = ("test_runner:NoisyRandom", "test_runner:BatchedFeatureGreedy", "test_runner:Oracle")
 

@@ -16,18 +16,12 @@ import numpy as np
 import pytest
 
 from metarec.agents.base import OBSERVABLE_INFO_KEYS, BaseAgent, BatchedAgent
-from metarec.benchmarks.runner import (
-    Cell,
-    _dedup_ranking,
-    agent_label,
-    cell_hash,
-    cell_seeds,
-    expand_cells,
-    play_cell,
-    run_cell,
-    run_suite,
-)
-from metarec.benchmarks.suites import SuiteConfig, register_world
+from metarec.benchmarks.cell_metrics import _dedup_ranking
+from metarec.benchmarks.cells import Cell, agent_label, cell_hash, cell_seeds, expand_cells
+from metarec.benchmarks.config import SuiteConfig
+from metarec.benchmarks.play import play_cell
+from metarec.benchmarks.runner import run_cell, run_suite
+from metarec.benchmarks.worlds import register_world
 from metarec.envs.testing import tiny_world
 from metarec.errors import ConfigError
 from metarec.simulators import Dynamics

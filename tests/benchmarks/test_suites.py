@@ -11,8 +11,9 @@ from dataclasses import fields
 import pytest
 
 from metarec.benchmarks import suites as S
-from metarec.benchmarks.runner import run_suite
-from metarec.benchmarks.suites import SUITES, SuiteConfig, ThroughputConfig, get_suite
+from metarec.benchmarks.config import SuiteConfig
+from metarec.benchmarks.suites import SUITES, get_suite, run_registered
+from metarec.benchmarks.throughput import ThroughputConfig
 from metarec.errors import ConfigError
 
 #: Tiny overrides per suite kind, so that every registered suite runs in seconds without the language model.
@@ -26,12 +27,12 @@ TINY_OVERRIDES = {
 
 def test_registry_has_quick_and_throughput_with_the_issue_settings():
     assert {"quick", "throughput"} <= set(SUITES)
-    quick = SUITES["quick"]
+    quick = get_suite("quick")
     assert (quick.world, quick.world_kwargs, quick.splits) == ("synthetic", {}, ("test",))
     assert quick.agents == ("random", "popularity", "epsilon-greedy", "ucb1", "linucb", "linear-thompson",
                             "neural-linear", "oracle")
     assert (quick.seeds, quick.users, quick.horizon, quick.num_candidates, quick.slate_size) == (3, 100, 50, 20, 1)
-    tp = SUITES["throughput"]
+    tp = get_suite("throughput")
     assert (tp.users, tp.num_candidates, tp.slate_size, tp.history_len, tp.obs_dim, tp.n_texts) == (
         1024, 20, 5, 10, 32, 10_000)
 
@@ -49,7 +50,7 @@ def test_every_field_has_a_docstring(cls):
 
 @pytest.mark.parametrize("name", sorted(SUITES))
 def test_configs_pickle_and_serialise(name):
-    config = SUITES[name]
+    config = get_suite(name)
     assert pickle.loads(pickle.dumps(config)) == config
     json.dumps(config.to_dict())
 
@@ -58,7 +59,7 @@ def test_overrides_apply_and_agents_split_on_commas():
     config = get_suite("quick", seeds=1, users=4, horizon=None, agents="random, oracle", world="tiny")
     assert (config.seeds, config.users, config.horizon, config.agents, config.world) == (
         1, 4, 50, ("random", "oracle"), "tiny")
-    assert SUITES["quick"].seeds == 3  # the registered config is untouched
+    assert get_suite("quick").seeds == 3  # the registered defaults are untouched
     assert get_suite("cold-start", settings="A, identical").settings == ("A", "identical")
 
 
@@ -94,18 +95,44 @@ def test_planned_but_unregistered_suites_name_the_available_ones():
         get_suite(planned[0])
 
 
-def test_register_suite_and_world():
-    config = SuiteConfig(name="extra-test-suite", world="tiny", agents=("random",))
+def test_register_suite_by_entry_point_strings(tmp_path):
     try:
-        S.register_suite(config)
-        assert get_suite("extra-test-suite") == config
+        S.register_suite("extra-test-suite", config="metarec.benchmarks.config:SuiteConfig",
+                         run="metarec.benchmarks.runner:run_suite", world="tiny", agents=("random",), seeds=1,
+                         users=2, horizon=3)
+        config = get_suite("extra-test-suite", horizon=4)
+        assert config == SuiteConfig(name="extra-test-suite", world="tiny", agents=("random",), seeds=1, users=2,
+                                     horizon=4)
+        outcome = S.run_registered(config, tmp_path, progress=False, echo=None)
+        assert len(outcome["cells"]) == 1
         with pytest.raises(ConfigError, match="already registered"):
-            S.register_suite(config)
+            S.register_suite("extra-test-suite", config="a:B", run="a:c")
     finally:
         SUITES.pop("extra-test-suite", None)
+    with pytest.raises(ConfigError, match="`run` must look like 'module:attr', got 'no_colon'"):
+        S.register_suite("bad", config="a:B", run="no_colon")
     with pytest.raises(ConfigError, match="'module:function'"):
         S.register_world("bad", "no_colon")
-    with pytest.raises(TypeError, match="SuiteConfig or ThroughputConfig"):
+
+
+def test_a_suite_loads_nothing_until_asked_for():
+    S.register_suite("lazy-test-suite", config="no_such_module_xyz:Config", run="no_such_module_xyz:run")
+    try:
+        with pytest.raises(ConfigError, match="cannot load the suite's config 'no_such_module_xyz:Config'"):
+            get_suite("lazy-test-suite")
+    finally:
+        SUITES.pop("lazy-test-suite", None)
+
+
+def test_the_old_instance_form_still_registers_with_a_warning():
+    config = SuiteConfig(name="old-form-suite", world="tiny", agents=("random",))
+    try:
+        with pytest.warns(DeprecationWarning, match="register_suite\\(name, config='module:Class'"):
+            S.register_suite(config)
+        assert get_suite("old-form-suite") == config
+    finally:
+        SUITES.pop("old-form-suite", None)
+    with pytest.raises(TypeError, match="must be a dataclass instance, got dict"), pytest.warns(DeprecationWarning):
         S.register_suite({"name": "x"})
 
 
@@ -123,12 +150,11 @@ def test_build_world_tiny_and_data_worlds():
 
 @pytest.mark.parametrize("name", sorted(SUITES))
 def test_every_suite_runs_with_tiny_overrides(name, tmp_path):
-    kind = type(SUITES[name])
-    if kind not in TINY_OVERRIDES and not hasattr(SUITES[name], "tiny_overrides"):
+    kind = SUITES[name].config_class()
+    if kind not in TINY_OVERRIDES:
         pytest.skip(f"{kind.__name__} runs its own pipeline; its module's tests run it with tiny overrides")
-    overrides = getattr(SUITES[name], "tiny_overrides", None) or TINY_OVERRIDES[kind]
-    config = get_suite(name, **overrides)
-    outcome = run_suite(config, tmp_path, progress=False, echo=None)
+    config = get_suite(name, **TINY_OVERRIDES[kind])
+    outcome = run_registered(config, tmp_path, progress=False, echo=None)
     assert (tmp_path / "summary.json").exists() and (tmp_path / "results.md").exists()
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["suite"]["name"] == name

@@ -1,0 +1,189 @@
+"""Playing a cell: build its world (once per process), its vector env and its agent, and play the horizon.
+
+Before each step the ground truth (the true utilities of the K candidates) is read from the simulator:
+benchmarks may read it, agents may not; agents get only observable ``info`` keys. A slot whose user churns
+is masked for the rest of the cell: its records are ``NaN`` and its agent is not updated (the vector env's
+next-step autoreset starts a new user there, which is ignored). Agents with ``predict_batch`` and
+``update_batch`` run batched; any other agent runs as one ``copy.deepcopy`` of a fresh agent per slot, each
+reset with its own derived seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import importlib
+import inspect
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from metarec.agents import AGENTS, make_agent
+from metarec.agents.base import OBSERVABLE_INFO_KEYS, observable
+from metarec.benchmarks.cells import Cell, cell_seeds
+from metarec.benchmarks.config import SuiteConfig
+from metarec.benchmarks.serialization import config_hash
+from metarec.benchmarks.worlds import DATA_WORLDS, build_world
+from metarec.envs import RecommendationVectorEnv
+from metarec.errors import ConfigError, UnregisteredAgent
+
+
+def make_cell_agent(spec: str, config: SuiteConfig, env, seed: int):
+    """Build the agent ``spec`` for ``env`` (a registry name or a ``"module:attr"`` import path)."""
+    kwargs = dict(config.agent_kwargs.get(spec, {}))
+    if ":" in spec:
+        module, _, attr = spec.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"cannot import agent {spec!r}: {exc}") from None
+        # A custom agent needs no particular constructor: pass only what it accepts (the runner seeds it
+        # through reset(seed) anyway).
+        offered = {"env": env, "slate_size": config.slate_size, "seed": seed}
+        try:
+            parameters = inspect.signature(factory).parameters
+            takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+            kwargs.update({k: v for k, v in offered.items() if k in parameters or (takes_any and k != "env")})
+        except (TypeError, ValueError):
+            kwargs.update(slate_size=config.slate_size, seed=seed)
+        return factory(**kwargs)
+    return make_agent(spec, slate_size=config.slate_size, seed=seed, env=env, **kwargs)
+
+
+def check_agent_names(specs: Iterable[str]) -> None:
+    """Fail early, before any cell runs, on an agent name the registry does not know."""
+    names = [spec for spec in specs if ":" not in spec]
+    if not names:
+        return
+    for name in names:
+        if name not in AGENTS:
+            close = difflib.get_close_matches(name, list(AGENTS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnregisteredAgent(f"unknown agent {name!r}.{hint} Known agents: {', '.join(AGENTS)}; or pass "
+                                    "'module:attr' for your own agent class")
+
+
+def is_batched(agent) -> bool:
+    """Whether ``agent`` has the optional batched methods (and does not opt out with ``supports_batch``)."""
+    return (bool(getattr(agent, "supports_batch", True)) and callable(getattr(agent, "predict_batch", None))
+            and callable(getattr(agent, "update_batch", None)))
+
+
+def _observable_batch(infos: dict[str, Any]) -> dict[str, Any]:
+    return {k: infos[k] for k in OBSERVABLE_INFO_KEYS if k in infos}
+
+
+_WORLD_CACHE: dict[str, Any] = {}
+
+
+def cached_world(config: Any):
+    """The world of ``config`` (any suite config with ``world``, ``world_kwargs``, ``data_path``), built once per process."""
+    data_path = config.data_path if config.world in DATA_WORLDS else None
+    key = config_hash({"world": config.world, "kwargs": config.world_kwargs, "data": data_path})
+    if key not in _WORLD_CACHE:
+        _WORLD_CACHE[key] = build_world(config.world, config.world_kwargs, config.data_path)
+    return _WORLD_CACHE[key]
+
+
+def make_cell_env(config: SuiteConfig, simulator, split: str):
+    """The cell's vector env: ``B = config.users`` slots, the suite's layout."""
+    return RecommendationVectorEnv(
+        config.users, simulator, num_candidates=config.num_candidates, slate_size=config.slate_size,
+        history_len=config.history_len, obs_dim=config.obs_dim, horizon=config.horizon, split=split,
+    )
+def play_cell(config: SuiteConfig, cell: Cell, simulator, progress: bool = False) -> dict[str, np.ndarray]:
+    """Play one cell and return its per-step records.
+
+    Returns
+    -------
+    dict of arrays, ``B`` slots by ``T`` steps (NaN, or -1 for ids, where a slot had churned):
+        ``users`` (B,), ``valid`` (B, T) bool, ``reward``, ``expected_reward``, ``optimal_expected_reward``,
+        ``regret`` (B, T), ``clicks`` (B, T, s), ``slate_positions`` and ``slate_items`` (B, T, s),
+        ``candidate_ids`` (B, T, K), ``utilities`` (B, T, K) true utilities of the candidates before the
+        step, and ``decision_s`` (total seconds in the agent's predict and update).
+    """
+    env = make_cell_env(config, simulator, cell.split)
+    B, T, K, s = config.users, config.horizon, config.num_candidates, config.slate_size
+    users, env_seed, agent_seeds = cell_seeds(cell.seed, cell.split, B, simulator.population.users(cell.split))
+    agent = make_cell_agent(cell.agent, config, env, int(agent_seeds[0]))
+    batched = is_batched(agent)
+    if batched:
+        if callable(getattr(agent, "reset_batch", None)):
+            agent.reset_batch(B, seed=int(agent_seeds[0]))
+        copies = []
+    else:
+        copies = [copy.deepcopy(agent) for _ in range(B)]
+        for a, seed in zip(copies, agent_seeds):
+            a.reset(seed=int(seed))
+    states: list[Any] = [None] * B
+
+    rec = {
+        "reward": np.full((B, T), np.nan),
+        "expected_reward": np.full((B, T), np.nan),
+        "optimal_expected_reward": np.full((B, T), np.nan),
+        "regret": np.full((B, T), np.nan),
+        "clicks": np.full((B, T, s), np.nan),
+        "slate_positions": np.full((B, T, s), -1, dtype=np.int64),
+        "slate_items": np.full((B, T, s), -1, dtype=np.int64),
+        "candidate_ids": np.full((B, T, K), -1, dtype=np.int64),
+        "utilities": np.full((B, T, K), np.nan),
+        "valid": np.zeros((B, T), dtype=bool),
+    }
+    obs, infos = env.reset(seed=env_seed, options={"users": users})
+    episode_start = np.asarray(infos["episode_start"], dtype=bool).copy()
+    active = np.ones(B, dtype=bool)
+    decision_s = 0.0
+    for t in tqdm(range(T), desc=cell.key, leave=False, disable=not progress):
+        candidates = env.session.candidates.copy()
+        utilities = simulator.utilities(env.session.state, candidates)  # ground truth, before the step
+        tick = time.perf_counter()
+        if batched:
+            actions = np.asarray(agent.predict_batch(obs, episode_start=episode_start, deterministic=False))
+        else:
+            actions = np.zeros((B, s), dtype=np.int64)
+            for i in np.flatnonzero(active):
+                one = {k: v[i] for k, v in obs.items()}
+                action, states[i] = copies[i].predict(one, states[i], episode_start=episode_start[i:i + 1],
+                                                      deterministic=False)
+                actions[i] = np.reshape(action, -1)
+            actions = actions[:, 0] if s == 1 else actions
+        decision_s += time.perf_counter() - tick
+        next_obs, reward, terminated, truncated, infos = env.step(actions)
+        live = active & ~np.asarray(infos["episode_start"], dtype=bool)  # never learn from reset steps
+        tick = time.perf_counter()
+        if batched:
+            agent.update_batch(obs, actions, reward, next_obs, _observable_batch(infos), mask=live)
+        else:
+            for i in np.flatnonzero(live):
+                info = {"clicked": int(infos["clicked"][i]), "clicks": infos["clicks"][i],
+                        "churned": bool(infos["churned"][i])}
+                copies[i].update({k: v[i] for k, v in obs.items()}, actions[i], float(reward[i]),
+                                 {k: v[i] for k, v in next_obs.items()}, observable(info))
+        decision_s += time.perf_counter() - tick
+        slate = np.asarray(actions).reshape(B, s)
+        rows = np.flatnonzero(live)
+        rec["valid"][rows, t] = True
+        for key, value in (("reward", reward), ("expected_reward", infos["expected_reward"]),
+                           ("optimal_expected_reward", infos["optimal_expected_reward"]),
+                           ("regret", infos["regret"])):
+            rec[key][rows, t] = value[rows]
+        rec["clicks"][rows, t] = infos["clicks"][rows]
+        rec["slate_positions"][rows, t] = slate[rows]
+        rec["slate_items"][rows, t] = np.take_along_axis(candidates, slate, axis=1)[rows]
+        rec["candidate_ids"][rows, t] = candidates[rows]
+        rec["utilities"][rows, t] = utilities[rows]
+        active = live & ~(np.asarray(terminated) | np.asarray(truncated))
+        episode_start = np.asarray(infos["episode_start"], dtype=bool).copy()
+        obs = next_obs
+    rec["users"] = users
+    rec["decision_s"] = np.array(decision_s)
+    rec["batched"] = np.array(batched)
+    return rec
+
+
+
+
+__all__ = ["make_cell_agent", "check_agent_names", "is_batched", "cached_world", "make_cell_env", "play_cell"]
