@@ -16,8 +16,11 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 
-from metarec.errors import MetarecError
+from metarec.benchmarks.config_cli import add_config_arguments, overrides_from_args
+from metarec.benchmarks.suites import available_suites, get_spec, get_suite, run_registered
+from metarec.errors import ConfigError, MetarecError
 
 DATA_ENV = "METAREC_DATA"
 
@@ -32,14 +35,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser(load_train_meta: bool = False) -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand (``load_train_meta``: with train-meta's options)."""
+def build_parser(load_train_meta: bool = False, suite: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand.
+
+    ``suite``: add that suite's config fields to ``bench`` as flags (``metarec bench SUITE --help`` lists
+    them); ``load_train_meta``: add train-meta's options (they load torch).
+    """
     parser = argparse.ArgumentParser(prog="metarec", description="metarec: simulated users, agents and benchmarks.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     bench = commands.add_parser("bench", help="run a benchmark suite", description="Run a benchmark suite and "
-                                "write records.csv, summary.json, results.md and plots/ under --out.")
-    add_bench_arguments(bench)
+                                "write records.csv, summary.json, results.md and plots/ under --out. Every field "
+                                "of the suite's config is a flag: see `metarec bench SUITE --help`.")
+    add_bench_arguments(bench, suite)
     bench.set_defaults(handler=run_bench)
 
     demo = commands.add_parser("demo", help="watch an agent recommend to one simulated user",
@@ -62,42 +70,34 @@ def build_parser(load_train_meta: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
-def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``metarec bench`` (shared with ``python -m metarec.benchmarks``)."""
-    parser.add_argument("suite", help="suite name, e.g. quick or throughput")
-    parser.add_argument("--out", default=None, help="output folder (default runs/SUITE)")
-    parser.add_argument("--seeds", type=_positive_int, default=None, help="number of seeds (suite default)")
-    parser.add_argument("--jobs", type=_positive_int, default=1, help="worker processes or Ray CPUs (default 1)")
-    parser.add_argument("--backend", choices=("process", "ray"), default="process", help="parallel backend")
-    parser.add_argument("--data-path", default=None,
-                        help=f"data root holding movielens-100k/ (default ${DATA_ENV})")
-    parser.add_argument("--users", type=_positive_int, default=None, help="users per cell (suite default)")
-    parser.add_argument("--horizon", type=_positive_int, default=None, help="steps per user (suite default)")
-    parser.add_argument("--agents", default=None, help="comma-separated agents (suite default)")
-    parser.add_argument("--world", default=None, help="world builder name, e.g. synthetic or tiny (suite default)")
-    parser.add_argument("--settings", default=None,
-                        help="comma-separated settings of suites that have them, e.g. cold-start: "
-                             "A,B,heldout,homogeneous,identical (suite default)")
-    parser.add_argument("--no-resume", action="store_true", help="recompute cells that are already finished")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+def add_bench_arguments(parser: argparse.ArgumentParser, suite: str | None = None) -> None:
+    """Arguments of ``metarec bench``: how to run, plus (with ``suite``) one flag per field of its config."""
+    parser.add_argument("suite", help=f"suite name: {', '.join(available_suites())}")
+    run = parser.add_argument_group("running")
+    run.add_argument("--out", default=None, help="output folder (default runs/SUITE)")
+    run.add_argument("--jobs", type=_positive_int, default=1, help="worker processes or Ray CPUs (default 1)")
+    run.add_argument("--backend", choices=("process", "ray"), default="process", help="parallel backend")
+    run.add_argument("--threads", type=_positive_int, default=1,
+                     help="BLAS / torch threads per process while results are computed (default 1: results do not "
+                          "depend on the machine's thread settings; parallelism comes from --jobs)")
+    run.add_argument("--no-resume", action="store_true", help="recompute cells that are already finished")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    if suite is not None:
+        spec = get_spec(suite)
+        add_config_arguments(parser, spec.config_class(), defaults=spec.defaults, exclude=("name", "description"))
 
 
 def run_bench(args: argparse.Namespace) -> int:
     """Handler of ``metarec bench``."""
-    from metarec.benchmarks.runner import run_suite
-    from metarec.benchmarks.suites import get_suite
-
-    data_path = args.data_path or os.environ.get(DATA_ENV) or None
-    overrides = {"seeds": args.seeds, "users": args.users, "horizon": args.horizon, "agents": args.agents,
-                 "world": args.world, "settings": args.settings}
+    spec = get_spec(args.suite)
+    cls = spec.config_class()
+    overrides = overrides_from_args(cls, args)
+    if "data_path" not in overrides and any(f.name == "data_path" for f in fields(cls)) and os.environ.get(DATA_ENV):
+        overrides["data_path"] = os.environ[DATA_ENV]
     config = get_suite(args.suite, **overrides)
-    if data_path is not None and hasattr(config, "data_path"):
-        from dataclasses import replace
-
-        config = replace(config, data_path=str(data_path))
     out = args.out or os.path.join("runs", args.suite)
-    outcome = run_suite(config, out, jobs=args.jobs, backend=args.backend, progress=not args.quiet,
-                        resume=not args.no_resume)
+    outcome = run_registered(config, out, jobs=args.jobs, backend=args.backend, progress=not args.quiet,
+                             resume=not args.no_resume, threads=args.threads)
     print(f"\nwrote {out} in {outcome['wall_s']:.1f} s")
     return 0
 
@@ -141,13 +141,22 @@ def run_demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``metarec`` command; returns the exit status (2 for user errors)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(load_train_meta=argv[:1] == ["train-meta"])
-    args = parser.parse_args(argv)
     try:
+        suite = argv[1] if argv[:1] == ["bench"] and len(argv) > 1 and not argv[1].startswith("-") else None
+        parser = build_parser(load_train_meta=argv[:1] == ["train-meta"], suite=suite)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            where = f"suite {suite!r}" if suite else f"`metarec {argv[0] if argv else ''}`"
+            raise ConfigError(f"{where} has no option(s) {[u for u in unknown if u.startswith('-')] or unknown}; "
+                              f"see `metarec {' '.join(argv[:2])} --help` for its flags")
         return int(args.handler(args) or 0)
     except (MetarecError, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"metarec: error: {message}", file=sys.stderr)
+        print(f"metarec: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"metarec: error: cannot use{where}: {exc.strerror or exc}; check the path and its permissions "
+              "(e.g. choose a writable --out)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("metarec: interrupted; finished cells are kept, re-run the same command to resume", file=sys.stderr)

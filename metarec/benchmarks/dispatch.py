@@ -15,21 +15,22 @@ from metarec.benchmarks.config import SuiteConfig
 BACKENDS = ("process", "ray")
 
 
-#: ``job(config, agent, seed, split, out, progress) -> CellResult``: a module-level function, so it pickles.
-CellJob = Callable[[SuiteConfig, str, int, str, str, bool], CellResult]
+#: ``job(config, agent, seed, split, out, progress, threads) -> CellResult``: module level, so it pickles.
+CellJob = Callable[[SuiteConfig, str, int, str, str, bool, int], CellResult]
 
 
 def dispatch(job: CellJob, config: SuiteConfig, todo: list[Cell], out: Path, jobs: int, backend: str,
-             on_done: Callable[[CellResult], None], progress: bool) -> None:
+             on_done: Callable[[CellResult], None], progress: bool, threads: int = 1) -> None:
     """Run ``job`` for every cell of ``todo`` and call ``on_done`` with each result as it finishes.
 
     ``jobs == 1`` with the process backend runs in this process (with ``progress`` bars over steps);
     otherwise ``jobs`` spawned worker processes, or Ray tasks of one CPU each (a Ray cluster already
-    initialised is used as it is).
+    initialised is used as it is). Every job computes with ``threads`` BLAS / torch threads, wherever it runs
+    (:mod:`metarec.threads`), so the backends give identical results.
     """
     if jobs == 1 and backend == "process":
         for cell in todo:
-            on_done(job(config, cell.agent, cell.seed, cell.split, str(out), progress))
+            on_done(job(config, cell.agent, cell.seed, cell.split, str(out), progress, threads))
         return
     if backend == "ray":
         import ray  # deferred: optional dependency (the ray extra)
@@ -42,7 +43,7 @@ def dispatch(job: CellJob, config: SuiteConfig, todo: list[Cell], out: Path, job
                      runtime_env={"env_vars": {"PYTHONPATH": path}})
         try:
             remote = ray.remote(num_cpus=1)(job)
-            pending = [remote.remote(config, c.agent, c.seed, c.split, str(out), False) for c in todo]
+            pending = [remote.remote(config, c.agent, c.seed, c.split, str(out), False, threads) for c in todo]
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 on_done(ray.get(done[0]))
@@ -52,7 +53,7 @@ def dispatch(job: CellJob, config: SuiteConfig, todo: list[Cell], out: Path, job
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(job, config, c.agent, c.seed, c.split, str(out), False) for c in todo]
+        futures = [pool.submit(job, config, c.agent, c.seed, c.split, str(out), False, threads) for c in todo]
         try:
             for future in as_completed(futures):
                 on_done(future.result())

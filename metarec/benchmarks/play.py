@@ -29,6 +29,7 @@ from metarec.benchmarks.serialization import config_hash
 from metarec.benchmarks.worlds import DATA_WORLDS, build_world
 from metarec.envs import RecommendationVectorEnv
 from metarec.errors import ConfigError, UnregisteredAgent
+from metarec.threads import thread_limits
 
 
 def make_cell_agent(spec: str, config: SuiteConfig, env, seed: int):
@@ -84,7 +85,8 @@ def cached_world(config: Any):
     data_path = config.data_path if config.world in DATA_WORLDS else None
     key = config_hash({"world": config.world, "kwargs": config.world_kwargs, "data": data_path})
     if key not in _WORLD_CACHE:
-        _WORLD_CACHE[key] = build_world(config.world, config.world_kwargs, config.data_path)
+        with thread_limits(1):  # a world never depends on the thread count (metarec.threads)
+            _WORLD_CACHE[key] = build_world(config.world, config.world_kwargs, config.data_path)
     return _WORLD_CACHE[key]
 
 

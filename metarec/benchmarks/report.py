@@ -29,6 +29,7 @@ from metarec.benchmarks.cells import CellResult
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.serialization import to_jsonable
 from metarec.io import atomic_write_bytes, atomic_write_text
+from metarec.threads import DEFAULT_THREADS, thread_settings
 
 #: Agent labels excluded from "best agent" comparisons (they read the ground truth).
 REFERENCE_AGENTS = ("oracle",)
@@ -327,7 +328,8 @@ def command_line(config: SuiteConfig) -> str:
 
 
 def write_report(out: str | os.PathLike, config: SuiteConfig, cells: Sequence[CellResult], *, wall_s: float,
-                 jobs: int = 1, backend: str = "process", plots: bool = True) -> tuple[dict[str, Any], str]:
+                 jobs: int = 1, backend: str = "process", plots: bool = True,
+                 threads: int = DEFAULT_THREADS) -> tuple[dict[str, Any], str]:
     """Write ``records.csv``, ``summary.json``, ``results.md`` and ``plots/`` under ``out``.
 
     Returns
@@ -345,6 +347,7 @@ def write_report(out: str | os.PathLike, config: SuiteConfig, cells: Sequence[Ce
         "wall_s": wall_s,
         "jobs": jobs,
         "backend": backend,
+        "threads": thread_settings(threads),
         "cells": [{"key": r.cell.key, "hash": r.hash, "computed_now": r.computed, **r.cell_metrics} for r in cells],
     })
     atomic_write_text(out / "summary.json", json.dumps(to_jsonable(summary), indent=2))

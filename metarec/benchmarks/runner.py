@@ -28,6 +28,7 @@ from metarec.benchmarks.serialization import to_jsonable
 from metarec.benchmarks.throughput import ThroughputConfig, run_throughput
 from metarec.errors import ConfigError
 from metarec.io import atomic_savez, atomic_write_text
+from metarec.threads import DEFAULT_THREADS, check_threads, thread_limits
 
 
 def run_cell(
@@ -39,6 +40,7 @@ def run_cell(
     out: str | os.PathLike | None = None,
     simulator=None,
     progress: bool = False,
+    threads: int = DEFAULT_THREADS,
 ) -> CellResult:
     """Play one (agent, seed, split) cell, compute its metrics and (with ``out``) write its files.
 
@@ -55,12 +57,17 @@ def run_cell(
         The world; built from the config (once per process) by default.
     progress : bool
         A progress bar over steps.
+    threads : int
+        BLAS / torch threads while the cell is computed (:mod:`metarec.threads`; the default 1 makes results
+        independent of the machine's thread settings).
     """
+    check_threads(threads)
     cell = Cell(agent, int(seed), split)
     simulator = simulator if simulator is not None else cached_world(config)
     start = time.perf_counter()
-    rec = play_cell(config, cell, simulator, progress=progress)
-    users, cell_level = cell_metrics(rec, config, simulator)
+    with thread_limits(threads):
+        rec = play_cell(config, cell, simulator, progress=progress)
+        users, cell_level = cell_metrics(rec, config, simulator)
     cell_level["wall_s"] = time.perf_counter() - start
     cell_level["batched"] = bool(rec["batched"])
     result = CellResult(cell, cell_hash(config, cell), rec["users"], users, cell_level)
@@ -74,9 +81,10 @@ def run_cell(
     return result
 
 
-def cell_job(config: SuiteConfig, agent: str, seed: int, split: str, out: str, progress: bool = False) -> CellResult:
+def cell_job(config: SuiteConfig, agent: str, seed: int, split: str, out: str, progress: bool = False,
+             threads: int = DEFAULT_THREADS) -> CellResult:
     """One cell as a dispatch job (module level, so it pickles to worker processes and Ray)."""
-    return run_cell(config, agent, seed, split, out=out, progress=progress)
+    return run_cell(config, agent, seed, split, out=out, progress=progress, threads=threads)
 
 
 def run_suite(
@@ -89,6 +97,7 @@ def run_suite(
     resume: bool = True,
     report: bool = True,
     echo: Callable[[str], None] | None = print,
+    threads: int = DEFAULT_THREADS,
 ) -> dict[str, Any]:
     """Run every cell of ``config`` (skipping finished ones) and write the report under ``out``.
 
@@ -107,6 +116,8 @@ def run_suite(
         Skip cells whose files exist with a matching config hash.
     report : bool
         Write the report (and print its table with ``echo``).
+    threads : int
+        BLAS / torch threads per process while cells are computed (:mod:`metarec.threads`).
 
     Returns
     -------
@@ -145,14 +156,14 @@ def run_suite(
         bar.update(1)
 
     try:
-        dispatch(cell_job, config, todo, out, jobs, backend, on_done, progress and jobs == 1)
+        dispatch(cell_job, config, todo, out, jobs, backend, on_done, progress and jobs == 1, threads)
     finally:
         bar.close()
     outcome: dict[str, Any] = {"cells": [results[c] for c in cells], "computed": computed,
                                "wall_s": time.perf_counter() - start}
     if report:
         summary, table = write_report(out, config, outcome["cells"], wall_s=outcome["wall_s"],
-                                      jobs=jobs, backend=backend)
+                                      jobs=jobs, backend=backend, threads=threads)
         outcome.update(summary=summary, table=table)
         if echo is not None:
             echo(table)

@@ -30,8 +30,9 @@ def test_bench_tiny_run_writes_everything_and_prints_the_table(tmp_path, capsys)
         (["bench", "no-such-suite"], "metarec: error: unknown suite 'no-such-suite'. Available: "),
         (["bench", "quikc"], "Did you mean 'quick'?"),
         (["bench", "quick", "--world", "mars"], "metarec: error: unknown world 'mars'"),
-        (["bench", "throughput", "--horizon", "3"], "suite 'throughput' has no option(s) ['horizon']"),
-        (["bench", "quick", "--settings", "A"], "suite 'quick' has no option(s) ['settings']"),
+        (["bench", "throughput", "--horizon", "3"], "suite 'throughput' has no option(s) ['--horizon']"),
+        (["bench", "quick", "--settings", "A"], "suite 'quick' has no option(s) ['--settings']"),
+        (["bench", "quick", "--seeds", "0"], "`seeds` must be an int >= 1, got 0"),
         (["bench", "cold-start", "--settings", "A,Z"], "`settings` must be a non-empty subset of ('A', 'B'"),
         (["bench", "quick", "--agents", "no_such_module:Agent", "--world", "tiny", "--users", "2", "--horizon", "2",
           "--seeds", "1", "--quiet"], "metarec: error: cannot import agent 'no_such_module:Agent'"),
@@ -43,10 +44,37 @@ def test_user_errors_exit_2_with_one_line(argv, message, capsys, tmp_path):
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_argparse_rejects_bad_numbers_with_exit_2(capsys):
+def test_argparse_rejects_bad_run_options_with_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
-        cli.main(["bench", "quick", "--seeds", "0"])
+        cli.main(["bench", "quick", "--jobs", "0"])
     assert exc.value.code == 2 and "expected an integer >= 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suite", ["quick", "throughput", "cold-start", "fidelity", "movielens-coldstart"])
+def test_every_config_field_is_a_flag(suite):
+    from dataclasses import fields
+
+    from metarec.benchmarks.suites import get_spec
+
+    parser = cli.build_parser(suite=suite)
+    bench = next(a for a in parser._actions if a.dest == "command").choices["bench"]
+    dests = {a.dest for a in bench._actions}
+    cls = get_spec(suite).config_class()
+    assert {f.name for f in fields(cls)} - {"name", "description"} <= dests
+    # and a flag's value reaches the config
+    args = parser.parse_args(["bench", suite, "--n-boot", "7"]) if "n_boot" in dests else None
+    if args is not None:
+        assert cli.overrides_from_args(cls, args) == {"n_boot": 7}
+
+
+def test_file_system_errors_are_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    argv = ["bench", "quick", "--world", "tiny", "--users", "2", "--horizon", "2", "--seeds", "1",
+            "--agents", "random", "--quiet", "--out", str(blocker / "run")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "metarec: error: cannot use" in err and "a-file" in err and "Traceback" not in err
 
 
 def test_python_dash_m_benchmarks_is_metarec_bench():
