@@ -20,7 +20,6 @@ import difflib
 import inspect
 import json
 import os
-import re
 import string
 import warnings
 from collections.abc import Sequence
@@ -32,6 +31,8 @@ import numpy as np
 
 from metarec.encoders.cache import CachedTextEncoder, default_cache_dir
 from metarec.encoders.text import _fingerprint, _is_decoder_only, _resolve_model, check_texts
+from metarec.encoders.torch_options import DEVICE_RE as _DEVICE_RE
+from metarec.encoders.torch_options import DTYPES as _DTYPES
 from metarec.errors import ConfigError, EncoderError
 from metarec.simulators import Catalog, Persona, Population, ResponseModel, Simulator, make_response_model
 
@@ -59,8 +60,6 @@ CLICK_ANSWERS = (" Yes", " No")
 RATING_ANSWERS = (" 1", " 2", " 3", " 4", " 5")
 
 _MODES = ("click", "rating")
-_DTYPES = ("float32", "float16", "bfloat16")
-_DEVICE_RE = re.compile(r"^(cpu|auto|cuda(:\d+)?)$")
 _PROGRESS_THRESHOLD = 50
 
 

@@ -12,7 +12,6 @@ import hashlib
 import inspect
 import json
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from metarec.encoders.torch_options import DEVICE_RE as _DEVICE_RE
+from metarec.encoders.torch_options import DTYPES as _DTYPES
 from metarec.errors import EncoderError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -28,8 +29,6 @@ _BUNDLED_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 Pooling = Literal["mean", "cls", "last"]
 _POOLINGS = ("mean", "cls", "last")
-_DTYPES = ("float32", "float16", "bfloat16")
-_DEVICE_RE = re.compile(r"^(cpu|auto|cuda(:\d+)?)$")
 _WEIGHT_FILES = (
     "model.safetensors",
     "model.safetensors.index.json",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import difflib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -10,8 +12,10 @@ from typing import Protocol
 
 import numpy as np
 
-from metarec.errors import CatalogError
+from metarec.errors import CatalogError, ConfigError
 from metarec.seeding import SeedLike, make_rng
+from metarec.simulators.movielens_load import GENRES, MovieLensData, as_movielens_data
+from metarec.simulators.movielens_text import item_texts
 from metarec.simulators.vocabulary import ATTRIBUTES, CLICKBAIT_PREFIXES, TOPICS
 
 
@@ -135,8 +139,6 @@ class Catalog:
         try:
             return lookup[item_id]
         except KeyError:
-            import difflib
-
             close = difflib.get_close_matches(str(item_id), self.ids, n=3)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise CatalogError(f"unknown item id {item_id!r}.{hint}") from None
@@ -326,18 +328,48 @@ class Catalog:
 
     @classmethod
     def from_movielens(
-        cls, path: str | Path, encoder: TextEncoderLike | None = None, *, train: np.ndarray | None = None
+        cls,
+        path: str | os.PathLike | MovieLensData,
+        encoder: TextEncoderLike | None = None,
+        *,
+        train: np.ndarray | None = None,
+        prior_count: float = 10.0,
     ) -> Catalog:
-        """MovieLens-100K movies (``path``: the folder with ``u.item``); see ``metarec.simulators.movielens``.
+        """MovieLens-100K movies (``path``: the folder with ``u.item``, or loaded ``MovieLensData``).
 
         Ids are ``"ml-<movie id>"``, texts ``"Heat (1995). Genres: Action, Crime, Thriller."``, tags the
-        genres, popularity the rating counts + 1, quality the standardised Bayesian-average rating (of the
-        ratings in ``train``, a (n_ratings,) bool mask, when given).
+        genres, popularity the rating counts + 1, quality the standardised Bayesian-average rating (with
+        ``prior_count`` pseudo-ratings at the global mean) of the ratings in ``train``, a (n_ratings,) bool
+        mask, when given (pass the split's ``train`` to keep held-out ratings out of the item features). The
+        texts are embedded when ``encoder`` is given. See ``metarec.simulators.movielens`` for the world
+        built on it.
+
+        Examples
+        --------
+        >>> catalog = Catalog.from_movielens("../shared/data/movielens-100k")  # doctest: +SKIP
+        >>> catalog.texts[0]  # doctest: +SKIP
+        "Toy Story (1995). Genres: Animation, Children's, Comedy."
         """
-        from metarec.simulators.movielens import movielens_catalog
-
-        return movielens_catalog(path, encoder, train=train)
-
+        data = as_movielens_data(path)
+        keep = np.ones(len(data.rating), dtype=bool) if train is None else np.asarray(train, dtype=bool)
+        if keep.shape != data.rating.shape:
+            raise ConfigError(f"`train` must be a bool mask of shape ({len(data.rating)},), got {keep.shape}")
+        counts = np.bincount(data.item[keep], minlength=data.n_items).astype(np.float64)
+        sums = np.bincount(data.item[keep], weights=data.rating[keep], minlength=data.n_items)
+        mean = data.rating[keep].mean()
+        bayes = (sums + prior_count * mean) / (counts + prior_count)
+        quality = (bayes - bayes.mean()) / (bayes.std() + 1e-12)
+        titles, texts, tags = item_texts(data)
+        catalog = cls(
+            ids=tuple(f"ml-{i}" for i in data.item_ids),
+            titles=titles,
+            texts=texts,
+            tags=tags,
+            quality=quality,
+            popularity=counts + 1.0,
+            topic_names=GENRES,
+        )
+        return catalog.with_embeddings(encoder) if encoder is not None else catalog
 
 def _roman(number: int) -> str:
     numerals = ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"))

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from metarec.errors import PersonaError
+from metarec.errors import ConfigError, PersonaError
 from metarec.seeding import SeedLike, make_rng
+from metarec.simulators.movielens_load import MovieLensData, as_movielens_data
+from metarec.simulators.movielens_text import persona_records
 from metarec.simulators.vocabulary import (
     DISLIKE_TEMPLATES,
     FIRST_NAMES,
@@ -329,20 +332,47 @@ class Population:
 
     @classmethod
     def from_movielens(
-        cls, path: str | Path, *, train: np.ndarray | None = None, seed: int = 0, **kwargs
+        cls,
+        path: str | os.PathLike | MovieLensData,
+        train: np.ndarray | None = None,
+        *,
+        user_factors: np.ndarray | None = None,
+        seed: int = 0,
+        user_splits: tuple[str, ...] | None = None,
+        max_likes: int = 3,
+        max_dislikes: int = 2,
     ) -> Population:
-        """One persona per MovieLens-100K user (``path``: the folder with ``u.data``, ``u.item``, ``u.user``).
+        """One persona per MovieLens-100K user, from demographics and the genres they rate high and low.
 
-        Personas are written from demographics and the genres each user rates high and low (of the ratings
-        in ``train``, a (n_ratings,) bool mask, when given); ``features`` holds the demographics vector.
-        They carry no latent vector: ``metarec.simulators.movielens.movielens_world`` builds the catalogue
-        and population together with matching matrix-factorisation factors. ``kwargs`` go to
-        ``movielens_population``.
+        Parameters
+        ----------
+        path : str, Path or MovieLensData
+            The folder with ``u.data``, ``u.item`` and ``u.user``, or the loaded data.
+        train : np.ndarray, (n_ratings,) bool, optional
+            The ratings personas may read (all by default): pass the split's mask so held-out ratings stay out.
+        user_factors : np.ndarray, (n_users, L), optional
+            Latent vectors; they act only with the matching item factors in the catalogue's ``latent`` (as
+            ``metarec.simulators.movielens.build_movielens`` does), so none are set by default.
+        seed : int
+            Seed of the user split when ``user_splits`` is not given.
+        user_splits : tuple of str, optional
+            Train / val / test label per user.
+        max_likes, max_dislikes : int
+            Statements per persona.
+
+        ``features`` holds each user's demographics vector (age bucket, gender, occupation).
         """
-        from metarec.simulators.movielens import movielens_population
-
-        return movielens_population(path, train, seed=seed, **kwargs)
-
+        data = as_movielens_data(path)
+        train = np.ones(len(data.rating), dtype=bool) if train is None else np.asarray(train, dtype=bool)
+        if user_factors is not None and np.shape(user_factors)[0] != data.n_users:
+            raise ConfigError(f"`user_factors` must have {data.n_users} rows, got {np.shape(user_factors)}")
+        records = persona_records(data, train, max_likes=max_likes, max_dislikes=max_dislikes)
+        personas = tuple(
+            Persona(**record, traits=Traits(), latent=None if user_factors is None else user_factors[u])
+            for u, record in enumerate(records)
+        )
+        splits = user_splits if user_splits is not None else split_users(data.n_users, make_rng(seed))
+        return cls(personas, tuple(splits))
 
 def split_users(
     n_users: int, rng: np.random.Generator, shares: tuple[float, float, float] = (0.7, 0.15, 0.15)
