@@ -15,7 +15,15 @@ from metarec.encoders.judge import (
     judge_simulator,
     judge_utility,
 )
-from metarec.encoders.meta import ALGORITHMS, CheckpointError, MetaLearner, click_loss
+from metarec.encoders.meta import (
+    ALGORITHMS,
+    Algorithm,
+    CheckpointError,
+    MetaLearner,
+    click_loss,
+    get_algorithm,
+    register_algorithm,
+)
 from metarec.encoders.meta_tasks import synthetic_linear_tasks
 from metarec.encoders.persona_writer import LLMPersonaWriter, TemplatePersonaWriter, write_population
 from metarec.encoders.state import KINDS, StateEncoder
@@ -34,6 +42,9 @@ __all__ = [
     "KINDS",
     "MetaLearner",
     "ALGORITHMS",
+    "Algorithm",
+    "register_algorithm",
+    "get_algorithm",
     "CheckpointError",
     "click_loss",
     "synthetic_linear_tasks",

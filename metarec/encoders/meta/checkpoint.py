@@ -38,7 +38,7 @@ def metarec_version() -> str:
 
 
 def qualified_name(obj: Any) -> str:
-    """``module.qualname`` of a function or class (``"<unknown>"`` when it has none)."""
+    """``module.qualname`` of a function or class (for a callable object: of its class)."""
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__qualname__)}"
 
 

@@ -23,6 +23,7 @@ from torch.func import vmap
 from tqdm.auto import tqdm
 
 from metarec.encoders.meta.algorithms import Algorithm, get_algorithm
+from metarec.encoders.meta.algorithms.reptile import minibatch_adapt
 from metarec.encoders.meta.checkpoint import (
     CheckpointError,
     qualified_name,
@@ -208,8 +209,6 @@ class MetaLearner:
 
     def reptile_adapt(self, params: Params, examples: Batch) -> Params:
         """Deprecated: use ``metarec.encoders.meta.algorithms.reptile.minibatch_adapt(learner, params, examples)``."""
-        from metarec.encoders.meta.algorithms.reptile import minibatch_adapt  # deprecated alias only
-
         warnings.warn("MetaLearner.reptile_adapt is deprecated; use metarec.encoders.meta.algorithms.reptile."
                       "minibatch_adapt(learner, params, examples)", DeprecationWarning, stacklevel=2)
         return minibatch_adapt(self, params, examples)
