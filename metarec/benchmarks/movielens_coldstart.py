@@ -42,8 +42,18 @@ _MOVED = (
 )
 
 
+def _adapt(net, params, item_x, user_x, rating, mask, steps, lr, first_order=False):
+    """The old functional ``adapt``: now ``rating_learner(net, ...).adapt(params, support, steps, lr)``."""
+    # deferred: training loads torch; only callers of this deprecated name need it
+    training = importlib.import_module(f"{_NEW}.training")
+    learner = training.rating_learner(net, inner_steps=steps, inner_lr=lr, first_order=first_order)
+    support = {"item_x": item_x, "user_x": user_x, "rating": rating, "mask": mask}
+    return learner.adapt(params, support, steps, lr)
+
+
 def _run_movielens_coldstart(config=None, out="runs/movielens-coldstart", **kwargs: Any) -> dict[str, Any]:
     """The old signature (``config`` optional) of :func:`run_movielens_coldstart`."""
+    # deferred: the pipeline loads torch; only callers of this deprecated name need it
     run = importlib.import_module(f"{_NEW}.pipeline").run_movielens_coldstart
     return run(config or _Config(), out, **kwargs)
 
@@ -51,13 +61,16 @@ def _run_movielens_coldstart(config=None, out="runs/movielens-coldstart", **kwar
 def __getattr__(name: str) -> Any:
     if name not in _MOVED:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    new = "rating_learner(net, ...).adapt" if name == "adapt" else name
     warnings.warn(
-        f"metarec.benchmarks.movielens_coldstart is deprecated; import {name} from {_NEW} instead",
+        f"metarec.benchmarks.movielens_coldstart is deprecated; import {new} from {_NEW} instead",
         DeprecationWarning,
         stacklevel=2,
     )
     if name == "run_movielens_coldstart":
         return _run_movielens_coldstart
+    if name == "adapt":
+        return _adapt
     return getattr(importlib.import_module(_NEW), name)
 
 

@@ -10,10 +10,11 @@ Protocol (Lee et al., 2019, as RecBole-MetaRec and later papers run it on MovieL
 
 Every model predicts the star rating of each query item of a new user from that user's support ratings:
 
-- **MAML** (``"maml"``): a small network, item features and user features -> rating, meta-trained with
-  ``torch.func`` (``functional_call``, ``grad``, ``vmap``). As in MeLU, the item and user projections are
-  global and the decision layers (``head``: two ReLU layers of 64 and the output) are adapted with ``inner_steps`` (5, as MeLU-5)
-  SGD steps on the user's support MSE; the meta-loss is the query MSE after adaptation (second order).
+- **MAML** (``"maml"``): a small network, item features and user features -> rating, meta-trained with the
+  repository's :class:`~metarec.encoders.meta.MetaLearner` (``torch.func``: ``functional_call``, ``grad``,
+  ``vmap``). As in MeLU, the item and user projections are global and the decision layers (``head``: two
+  ReLU layers of 64 and the output) are adapted with ``inner_steps`` (5, as MeLU-5) SGD steps on the user's
+  support MSE; the meta-loss is the query MSE after adaptation (second order).
 - **pooled** (``"pooled"``): the same network trained on every rating of the training users, no adaptation.
 - **pooled + fine-tune** (``"pooled-finetune"``): the pooled network adapted per user like MAML, with its
   own (steps, lr) chosen on val from a grid that contains MAML's setting.
@@ -40,7 +41,8 @@ Modules
 - :mod:`.config`: :class:`MovieLensColdStartConfig` (every setting, validated; ``run`` runs the suite);
 - :mod:`.split`: the eligible users, the per-seed cold-start split and the user demographics;
 - :mod:`.models`: the rating network and its masked MSE loss;
-- :mod:`.training`: meta-training (MAML), pooled training and per-user fine-tuning;
+- :mod:`.training`: meta-training (MAML on :class:`metarec.encoders.meta.MetaLearner`), pooled training and
+  per-user fine-tuning;
 - :mod:`.baselines`: matrix factorisation and the mean rows;
 - :mod:`.metrics`: MAE and nDCG of one user's query ratings;
 - :mod:`.report`: the summary, the Markdown table, the CSV and the plot;
@@ -85,7 +87,7 @@ _LAZY = {
     "predict_ratings": "models",
     "rating_loss": "models",
     "RatingTasks": "training",
-    "adapt": "training",
+    "rating_learner": "training",
     "meta_train": "training",
     "pooled_train": "training",
     "run_movielens_coldstart": "pipeline",
@@ -120,7 +122,7 @@ __all__ = [
     "predict_ratings",
     "rating_loss",
     "RatingTasks",
-    "adapt",
+    "rating_learner",
     "meta_train",
     "pooled_train",
     "fit_mf",

@@ -34,6 +34,7 @@ from metarec.benchmarks.movielens_cold_start.training import (
     meta_train,
     pooled_train,
     query_predictions,
+    rating_learner,
     val_mae,
 )
 from metarec.errors import ConfigError
@@ -170,11 +171,11 @@ def run_seed(
     net_args = (item_x.shape[1], user_x.shape[1], config.embed_dim, config.hidden, mu)
 
     def predictions(net, steps, lr):
-        out = {}
+        learner, out = rating_learner(net, inner_steps=steps, inner_lr=lr), {}
         for name in ("val", "test"):
-            params = {n: p.detach() for n, p in net.named_parameters()}
+            params = {n: p.detach() for n, p in learner.params.items()}
             with torch.no_grad():
-                out[name] = query_predictions(net, params, tasks[name].batch(), steps, lr).numpy()
+                out[name] = query_predictions(learner, params, tasks[name].batch(), steps, lr).numpy()
         return out
 
     if "maml" in config.agents:
@@ -208,8 +209,9 @@ def run_seed(
         for name, p in predictions(net, 0, 1.0).items():
             preds[name]["pooled"] = p
         if "pooled-finetune" in config.agents:
+            finetune = rating_learner(net, inner_steps=max(config.finetune_steps), inner_lr=max(config.finetune_lrs))
             grid = [
-                (val_mae(net, dict(net.named_parameters()), tasks["val"], s, lr), s, lr)
+                (val_mae(finetune, tasks["val"], s, lr), s, lr)
                 for s in config.finetune_steps
                 for lr in config.finetune_lrs
             ]

@@ -1,4 +1,9 @@
-"""Training the rating network: MAML over users (meta-training), pooled training, and per-user fine-tuning."""
+"""Training the rating network: MAML over users (meta-training), pooled training, and per-user fine-tuning.
+
+MAML is the repository's one meta-learning core, :class:`metarec.encoders.meta.MetaLearner`, with the rating
+network as the model, its masked MSE as the loss and the decision layers as the adapted parameters
+(:func:`rating_learner`); this module only feeds it the users' task batches and selects on val MAE.
+"""
 
 from __future__ import annotations
 
@@ -7,75 +12,54 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch.func import functional_call, grad, vmap
+from torch.func import vmap
 from tqdm.auto import tqdm
 
-from metarec.benchmarks.movielens_cold_start.models import RatingNet, predict_ratings
+from metarec.benchmarks.movielens_cold_start.models import Params, RatingNet, predict_ratings, rating_loss
 from metarec.benchmarks.movielens_cold_start.split import ColdStartSplit
+from metarec.encoders.meta import Batch, MetaLearner, TaskBatch
 from metarec.simulators.movielens import MovieLensData
 
 if TYPE_CHECKING:
     from metarec.benchmarks.movielens_cold_start.config import MovieLensColdStartConfig
 
 
-def _sub(params: dict, prefix: str) -> dict:
-    return {n[len(prefix) :]: p for n, p in params.items() if n.startswith(prefix)}
+def rating_learner(
+    net: RatingNet,
+    *,
+    inner_steps: int,
+    inner_lr: float,
+    outer_lr: float = 1e-3,
+    tasks_per_batch: int = 32,
+    first_order: bool = False,
+) -> MetaLearner:
+    """The suite's MAML: a :class:`~metarec.encoders.meta.MetaLearner` over ``net`` that adapts the decision layers.
 
-
-def _embed(net, params: dict, item_x, user_x):
-    z = functional_call(net.item, _sub(params, "item."), (item_x,))
-    if net.user is None:
-        return z
-    zu = functional_call(net.user, _sub(params, "user."), (user_x,))
-    return torch.cat([z, zu.expand(*z.shape[:-1], zu.shape[-1])], dim=-1)
-
-
-def _head(net, head_params: dict, z):
-    return functional_call(net.head, head_params, (z,)).squeeze(-1)
-
-
-def _masked_mse(pred, rating, mask):
-    return (((pred - rating) ** 2) * mask).sum() / mask.sum().clamp(min=1.0)
-
-
-def adapt(
-    net, params: dict, item_x, user_x, rating, mask, steps: int, lr: float, first_order: bool = False
-) -> dict:
-    """Parameters after ``steps`` SGD steps of the support MSE on the decision layers (``head.*``).
-
-    A functional inner loop (``torch.func.grad`` over ``functional_call``): ``params`` is never mutated and,
-    unless ``first_order``, the result stays differentiable with respect to every parameter (the global
-    projections through the support embeddings, computed once). Works inside ``torch.func.vmap``.
+    As in MeLU, the item and user projections are global and only ``head.*`` is adapted per user, with
+    ``inner_steps`` SGD steps of the masked support MSE (:func:`~.models.rating_loss`); the meta-loss is the
+    query MSE after adaptation, second order unless ``first_order`` (then "fomaml").
 
     Parameters
     ----------
     net : RatingNet
-    params : dict of str to Tensor
-        Values for every parameter of ``net``.
-    item_x : Tensor, (S, d_item)
-        Item features of one user's support set (padded rows have ``mask == 0``).
-    user_x : Tensor, (d_user,)
-    rating, mask : Tensor, (S,)
-    steps : int
-    lr : float
+        The meta-parameters (trained in place by the learner's ``outer_step``).
+    inner_steps : int
+    inner_lr : float
+    outer_lr : float
+        Adam learning rate of the meta-update.
+    tasks_per_batch : int
     first_order : bool
-        Detach the inner gradients (first-order MAML).
-
-    Returns
-    -------
-    dict of str to Tensor
-        ``params`` with the ``head.*`` entries replaced.
     """
-    z = _embed(net, params, item_x, user_x)
-    fast = _sub(params, "head.")
-
-    def support_loss(fast):
-        return _masked_mse(_head(net, fast, z), rating, mask)
-
-    for _ in range(steps):
-        grads = grad(support_loss)(fast)
-        fast = {n: fast[n] - lr * (grads[n].detach() if first_order else grads[n]) for n in fast}
-    return {**params, **{f"head.{n}": p for n, p in fast.items()}}
+    return MetaLearner(
+        net,
+        rating_loss,
+        "fomaml" if first_order else "maml",
+        inner_steps=inner_steps,
+        inner_lr=inner_lr,
+        outer_lr=outer_lr,
+        tasks_per_batch=tasks_per_batch,
+        adapt_params=["head."],
+    )
 
 
 class RatingTasks:
@@ -119,44 +103,45 @@ class RatingTasks:
         self.q_item = torch.from_numpy(data.item[q_rows])
         self.q_rating = torch.from_numpy(data.rating[q_rows].astype(np.float32))
 
-    def batch(self, index: np.ndarray | None = None) -> dict[str, torch.Tensor]:
-        """The users ``index`` (all by default) as one batch of padded tensors.
+    def batch(self, index: np.ndarray | None = None) -> TaskBatch:
+        """The users ``index`` (all by default) as one task batch of padded tensors.
 
-        Keys: ``sx`` (U, S, d_item), ``sr`` / ``sm`` (U, S), ``u`` (U, d_user), ``qx`` (U, Q, d_item), ``qr``
-        (U, Q); S is the longest support set among these users.
+        ``{"support": {...}, "query": {...}}``, each with ``item_x`` (U, N, d_item), ``user_x`` (U, d_user),
+        ``rating`` and ``mask`` (U, N); N is the longest support set among these users (support) or Q (query,
+        mask all ones).
         """
         index = np.arange(len(self.users)) if index is None else np.asarray(index)
         users, index = torch.from_numpy(self.users[index]), torch.from_numpy(index)
         mask = self.s_mask[index]
         width = max(1, int(mask.sum(1).max()))
         u = self.user_x[users]
-        return {
-            "sx": self.item_x[self.s_item[index][:, :width]],
-            "sr": self.s_rating[index][:, :width],
-            "sm": mask[:, :width],
-            "u": u,
-            "qx": self.item_x[self.q_item[index]],
-            "qr": self.q_rating[index],
-        }
+        q_rating = self.q_rating[index]
+        support = {"item_x": self.item_x[self.s_item[index][:, :width]], "user_x": u,
+                   "rating": self.s_rating[index][:, :width], "mask": mask[:, :width]}  # fmt: skip
+        query = {"item_x": self.item_x[self.q_item[index]], "user_x": u, "rating": q_rating,
+                 "mask": torch.ones_like(q_rating)}  # fmt: skip
+        return {"support": support, "query": query}
 
 
-def query_predictions(net, params, batch, steps, lr, first_order=False):
-    """(U, Q) query predictions after ``steps`` inner steps on each user's support set (vmapped over users)."""
+def query_predictions(
+    learner: MetaLearner, params: Params, task_batch: TaskBatch, steps: int, lr: float
+) -> torch.Tensor:
+    """(U, Q) query predictions after ``steps`` inner steps at rate ``lr`` on each user's support (vmapped)."""
 
-    def one(sx, sr, sm, u, qx):
-        adapted = adapt(net, params, sx, u, sr, sm, steps, lr, first_order) if steps else params
-        return predict_ratings(net, adapted, qx, u)
+    def one(support: Batch, query: Batch) -> torch.Tensor:
+        adapted = learner.adapt(params, support, steps, lr)
+        return predict_ratings(learner.model, adapted, query["item_x"], query["user_x"])
 
-    return vmap(one)(batch["sx"], batch["sr"], batch["sm"], batch["u"], batch["qx"])
+    return vmap(one)(task_batch["support"], task_batch["query"])
 
 
-def val_mae(net, params, tasks: RatingTasks, steps, lr) -> float:
+def val_mae(learner: MetaLearner, tasks: RatingTasks, steps: int, lr: float) -> float:
     """Query MAE (predictions clipped to [1, 5]) of ``tasks``' users after ``steps`` inner steps at rate ``lr``."""
-    detached = {n: p.detach() for n, p in params.items()}
+    detached = {n: p.detach() for n, p in learner.params.items()}
     with torch.no_grad():
         batch = tasks.batch()
-        pred = query_predictions(net, detached, batch, steps, lr).clamp(1.0, 5.0)
-        return float((pred - batch["qr"]).abs().mean())
+        pred = query_predictions(learner, detached, batch, steps, lr).clamp(1.0, 5.0)
+        return float((pred - batch["query"]["rating"]).abs().mean())
 
 
 def meta_train(
@@ -168,11 +153,23 @@ def meta_train(
     rng: np.random.Generator,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """MAML on the training users (in place on ``net``); keeps the parameters of the best val iteration."""
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.outer_lr)
+    """MAML on the training users (in place on ``net``); keeps the parameters of the best val iteration.
+
+    Each iteration draws ``tasks_per_batch`` training users with ``rng`` and takes one outer step of
+    :func:`rating_learner`; every ``val_every`` iterations (and at the end) the val users' query MAE after
+    adaptation is measured, and the best state is restored at the end. A non-finite meta-loss stops training
+    (the best state so far is kept).
+
+    Returns
+    -------
+    dict
+        ``val_mae`` and ``iteration`` of the kept state, ``curve``: (iteration, val MAE) pairs.
+    """
+    learner = rating_learner(net, inner_steps=config.inner_steps, inner_lr=inner_lr, outer_lr=config.outer_lr,
+                             tasks_per_batch=config.tasks_per_batch, first_order=config.first_order)  # fmt: skip
     steps, n = config.inner_steps, len(train.users)
     best = {
-        "val_mae": val_mae(net, dict(net.named_parameters()), val, steps, inner_lr),
+        "val_mae": val_mae(learner, val, steps, inner_lr),
         "iteration": 0,
         "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
     }
@@ -180,18 +177,11 @@ def meta_train(
     for it in tqdm(
         range(1, config.iterations + 1), desc=f"MAML lr={inner_lr}", disable=not progress, leave=False
     ):
-        batch = train.batch(rng.choice(n, size=min(config.tasks_per_batch, n), replace=False))
-        pred = query_predictions(
-            net, dict(net.named_parameters()), batch, steps, inner_lr, config.first_order
-        )
-        loss = ((pred - batch["qr"]) ** 2).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if not math.isfinite(float(loss.detach())):
+        loss = learner.outer_step(train.batch(rng.choice(n, size=min(config.tasks_per_batch, n), replace=False)))
+        if not math.isfinite(loss):
             break  # diverged: the best val state so far is kept
         if it % config.val_every == 0 or it == config.iterations:
-            mae = val_mae(net, dict(net.named_parameters()), val, steps, inner_lr)
+            mae = val_mae(learner, val, steps, inner_lr)
             curve.append((it, mae))
             if mae < best["val_mae"]:
                 best = {
@@ -220,8 +210,9 @@ def pooled_train(
     items, users = torch.from_numpy(data.item[rows]), torch.from_numpy(data.user[rows])
     ratings = torch.from_numpy(data.rating[rows].astype(np.float32))
     optimizer = torch.optim.Adam(net.parameters(), lr=config.outer_lr)
+    learner = rating_learner(net, inner_steps=0, inner_lr=1.0)  # only evaluates (no adaptation)
     best = {
-        "val_mae": val_mae(net, dict(net.named_parameters()), val, 0, 1.0),
+        "val_mae": val_mae(learner, val, 0, 1.0),
         "epoch": 0,
         "state": {k: v.detach().clone() for k, v in net.state_dict().items()},
     }
@@ -233,7 +224,7 @@ def pooled_train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        mae = val_mae(net, dict(net.named_parameters()), val, 0, 1.0)
+        mae = val_mae(learner, val, 0, 1.0)
         if mae < best["val_mae"]:
             best = {
                 "val_mae": mae,
@@ -246,4 +237,4 @@ def pooled_train(
     return best
 
 
-__all__ = ["RatingTasks", "adapt", "query_predictions", "val_mae", "meta_train", "pooled_train"]
+__all__ = ["RatingTasks", "rating_learner", "query_predictions", "val_mae", "meta_train", "pooled_train"]
