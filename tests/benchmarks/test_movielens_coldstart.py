@@ -9,16 +9,12 @@ import time
 import numpy as np
 import pytest
 
-from metarec.benchmarks import movielens_coldstart as M
-from metarec.benchmarks.movielens_coldstart import (
+from metarec.benchmarks import movielens_cold_start as M
+from metarec.benchmarks.movielens_cold_start import (
     MovieLensColdStartConfig,
-    adapt,
     coldstart_split,
     eligible_users,
     ndcg_ratings,
-    predict_ratings,
-    rating_net,
-    run_movielens_coldstart,
 )
 from metarec.benchmarks.suites import get_suite
 from metarec.envs.testing import HashingEncoder
@@ -26,7 +22,14 @@ from metarec.errors import ConfigError
 
 torch = pytest.importorskip("torch")
 
-
+from metarec.benchmarks.movielens_cold_start import (  # noqa: E402  (after the torch skip)
+    predict_ratings,
+    rating_learner,
+    rating_loss,
+    rating_net,
+    run_movielens_coldstart,
+)
+from metarec.encoders.meta import MetaLearner  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +99,32 @@ def _support(seed=0, n=12, d=16, du=5):
     mask = torch.ones(n)
     mask[-2:] = 0.0  # padding rows
     return x, torch.randn(du, generator=g), rating, mask
+
+
+def adapt(net, params, x, u, rating, mask, steps, lr, first_order=False):
+    """The suite's inner loop: the shared MetaLearner over the rating net, adapting the head."""
+    learner = rating_learner(net, inner_steps=steps, inner_lr=lr, first_order=first_order)
+    return learner.adapt(params, {"item_x": x, "user_x": u, "rating": rating, "mask": mask}, steps, lr)
+
+
+def test_the_suite_meta_learns_with_the_shared_core():
+    net = rating_net(16, 5, embed_dim=8, hidden=16, seed=0)
+    learner = rating_learner(net, inner_steps=2, inner_lr=0.1)
+    assert isinstance(learner, MetaLearner) and learner.algorithm == "maml" and not learner.first_order
+    assert learner.adapt_names == [n for n, _ in net.named_parameters() if n.startswith("head.")]
+    assert rating_learner(net, inner_steps=2, inner_lr=0.1, first_order=True).algorithm == "fomaml"
+    # the meta-loss is the query MSE after adaptation, averaged over users
+    x, u, rating, mask = _support(2)
+    support = {"item_x": x[None], "user_x": u[None], "rating": rating[None], "mask": mask[None]}
+    query = {"item_x": x[None, :4], "user_x": u[None], "rating": rating[None, :4], "mask": torch.ones(1, 4)}
+    adapted = learner.adapt(learner.params, {k: v[0] for k, v in support.items()})
+    expected = ((predict_ratings(net, adapted, x[:4], u) - rating[:4]) ** 2).mean()
+    assert learner.meta_loss({"support": support, "query": query}).item() == pytest.approx(expected.item(), rel=1e-6)
+    # padded rows (mask 0) do not count
+    with torch.no_grad():
+        masked = rating_loss(net, learner.params, {"item_x": x, "user_x": u, "rating": rating, "mask": mask})
+        unpadded = ((predict_ratings(net, learner.params, x[:-2], u) - rating[:-2]) ** 2).mean()
+    assert masked.item() == pytest.approx(unpadded.item())
 
 
 def test_maml_adaptation_lowers_the_support_loss_and_never_mutates_params():
@@ -203,3 +232,31 @@ def test_tiny_end_to_end_run_writes_its_files(movielens_path, tmp_path):
     again = run_movielens_coldstart(config, tmp_path / "again", encoder=HashingEncoder(64), progress=False, echo=None)
     assert again["summary"]["rows"]["maml"]["mae"]["mean"] == summary["rows"]["maml"]["mae"]["mean"]
     assert again["summary"]["rows"]["mf"]["ndcg3"]["mean"] == summary["rows"]["mf"]["ndcg3"]["mean"]
+
+
+def test_the_old_module_path_warns_and_still_works(movielens_path, tmp_path):
+    import metarec.benchmarks.movielens_coldstart as old  # importing it stays silent: the registry imports it
+
+    with pytest.warns(DeprecationWarning, match=r"import run_movielens_coldstart from metarec\.benchmarks\.movielens_cold_start"):
+        run_old = old.run_movielens_coldstart
+    with pytest.warns(DeprecationWarning, match="movielens_cold_start"):
+        from metarec.benchmarks.movielens_coldstart import MovieLensColdStartConfig as OldConfig
+    assert OldConfig is MovieLensColdStartConfig
+    with pytest.warns(DeprecationWarning, match=r"rating_learner\(net, \.\.\.\)\.adapt"):
+        old_adapt = old.adapt
+    net = rating_net(16, 5, embed_dim=8, hidden=16, seed=0)
+    params = dict(net.named_parameters())
+    x, u, rating, mask = _support()
+    assert all(torch.equal(old_adapt(net, params, x, u, rating, mask, 2, 0.05)[n], p)
+               for n, p in adapt(net, params, x, u, rating, mask, 2, 0.05).items())
+    config = OldConfig(data_path=str(movielens_path.parent), **{**TINY, "agents": ("item-mean", "global-mean"),
+                                                                 "seeds": 1, "plots": False})
+    outcome = run_old(config, tmp_path, encoder=HashingEncoder(64), progress=False, echo=None)
+    assert list(outcome["summary"]["rows"]) == ["item-mean", "global-mean"]
+
+
+def test_the_config_runs_without_the_registry(movielens_path, tmp_path):
+    config = MovieLensColdStartConfig(data_path=str(movielens_path.parent), **{**TINY, "agents": ("user-mean",),
+                                                                              "seeds": 1, "plots": False})
+    outcome = config.run(tmp_path, progress=False, echo=None)
+    assert outcome["summary"]["rows"]["user-mean"]["n"] == outcome["summary"]["choices"][0]["n_users"]["test"]
