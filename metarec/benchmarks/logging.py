@@ -39,7 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from metarec.benchmarks.rollout import is_vector_env, rollout
 from metarec.errors import ConfigError
+from metarec.io import atomic_savez
 from metarec.seeding import SeedLike, make_rng
 
 KINDS = ("softmax", "epsilon-greedy")
@@ -244,8 +246,8 @@ def log_interactions(
     if not isinstance(policy, LoggingPolicy):
         raise TypeError(f"`policy` must be a LoggingPolicy, got {type(policy).__name__}")
     base = env.unwrapped if hasattr(env, "unwrapped") else env
-    vector = hasattr(base, "num_envs") and hasattr(base, "oracle_actions")
-    simulator, session = base.simulator, base.session
+    vector = is_vector_env(env)
+    simulator = base.simulator
     s, K = base.slate_size, base.num_candidates
     env_seed, policy_seed = (None, None) if seed is None else (int(v) for v in np.random.SeedSequence(seed).generate_state(2))
     rng = make_rng(policy_seed)
@@ -260,34 +262,35 @@ def log_interactions(
     elif agent is not None and callable(getattr(agent, "reset", None)):
         agent.reset(seed=policy_seed)
 
-    obs, _ = env.reset(seed=env_seed)
+    def alone(candidates: np.ndarray) -> np.ndarray | None:
+        """Each candidate's expected reward shown alone, (B, K) (ground truth, for estimator checks)."""
+        if s != 1:
+            return None
+        state = base.session.state
+        utility = simulator.utilities(state, candidates).reshape(-1, 1)
+        temperature = np.repeat(simulator.temperature[state.users], K)
+        expected = simulator.response.expected_reward(utility, np.ones_like(utility, dtype=bool), temperature)
+        return expected.reshape(B, K)
+
+    sampled: dict[str, np.ndarray] = {}
+
+    def act(batch, episode_start, active):
+        sampled.update(policy.sample(policy.scores(batch), s, rng))
+        slate = sampled["slate"]
+        return slate[:, 0] if s == 1 else slate
+
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in (
         "action", "position", "reward", "pscore", "pscore_cascade", "pscore_conditional", "context", "candidates",
         "candidate_position", "round_id", "expected_reward_slate", "expected_reward")}
     round_base = 0
-    for _ in range(n_steps):
-        batch = obs if vector else {k: np.asarray(v)[None] for k, v in obs.items()}
-        candidates = session.candidates.copy()
-        if s == 1:  # each candidate's expected reward shown alone (ground truth, for estimator checks)
-            state = session.state
-            utility = simulator.utilities(state, candidates).reshape(-1, 1)
-            temperature = np.repeat(simulator.temperature[state.users], K)
-            alone = simulator.response.expected_reward(utility, np.ones_like(utility, dtype=bool), temperature)
-            alone = alone.reshape(B, K)
-        sampled = policy.sample(policy.scores(batch), s, rng)
-        slate = sampled["slate"]
-        action = slate[:, 0] if s == 1 else slate
-        next_obs, reward, terminated, truncated, info = env.step(action if vector else action[0])
-        clicks = np.asarray(info["clicks"]).reshape(B, s)
-        if vector:
-            live = ~np.asarray(info["episode_start"], dtype=bool)
-            expected = np.asarray(info["expected_reward"])
-        else:
-            live = np.ones(1, dtype=bool)
-            expected = np.array([info["expected_reward"]])
-        rows = np.flatnonzero(live)
+    for step in rollout(env, act, n_steps, seed=env_seed, learner=agent if learn else None, ground_truth=alone,
+                        continue_after_end=True):
+        candidates, slate = step.candidates, step.slate
+        clicks = np.asarray(step.info["clicks"]).reshape(B, s)
+        expected = np.asarray(step.info["expected_reward"]).reshape(B)
+        rows = np.flatnonzero(step.live)
         n = len(rows)
-        context = _context(batch)[rows]
+        context = _context(step.obs)[rows]
         items = np.take_along_axis(candidates, slate, axis=1)[rows]
         chunks["action"].append(items.reshape(-1))
         chunks["position"].append(np.tile(np.arange(s), n))
@@ -300,21 +303,8 @@ def log_interactions(
         chunks["round_id"].append(np.repeat(round_base + np.arange(n), s))
         chunks["expected_reward_slate"].append(np.repeat(expected[rows], s))
         if s == 1:
-            chunks["expected_reward"].append(alone[rows])
+            chunks["expected_reward"].append(step.ground_truth[rows])
         round_base += n
-        if learn:
-            if vector:
-                from metarec.agents.base import OBSERVABLE_INFO_KEYS
-
-                observed = {k: info[k] for k in OBSERVABLE_INFO_KEYS if k in info}
-                agent.update_batch(obs, action, reward, next_obs, observed, mask=live)
-            else:
-                from metarec.agents.base import observable
-
-                agent.update(obs, action[0], float(reward), next_obs, observable(info))
-        obs = next_obs
-        if not vector and (terminated or truncated):
-            obs, _ = env.reset()
     data: dict[str, Any] = {k: np.concatenate(v) for k, v in chunks.items() if v}
     data.update(n_rounds=int(len(data["action"])), n_actions=int(len(simulator.catalog)), len_list=int(s),
                 action_context=np.asarray(base.item_features, dtype=np.float32))
@@ -323,8 +313,6 @@ def log_interactions(
 
 def save_logged_data(path: str | os.PathLike, data: dict[str, Any]) -> Path:
     """Write logged data as ``.npz`` atomically (scalars become 0-d arrays); returns the path."""
-    from metarec.benchmarks.runner import atomic_savez
-
     path = Path(path)
     atomic_savez(path, {k: np.asarray(v) for k, v in data.items()})
     return path

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from metarec.benchmarks.rollout import rollout
+from metarec.envs import RecommendationVectorEnv
 from metarec.errors import ConfigError
 from metarec.seeding import make_rng
 
@@ -60,8 +62,6 @@ def collect_interactions(
         (N, T, H) (the env's observation at each step), ``item_features`` (n_items, d), ``expected_reward``
         (N, T).
     """
-    from metarec.envs import RecommendationVectorEnv
-
     if policy != "uniform":
         raise ConfigError(f"`policy` must be 'uniform', got {policy!r}")
     users = np.asarray(users, dtype=np.int64)
@@ -77,26 +77,25 @@ def collect_interactions(
         block = users[start:start + chunk]
         env = RecommendationVectorEnv(len(block), simulator, split=None, **kwargs)
         B, K, s = len(block), env.num_candidates, env.slate_size
-        obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"users": block})
         rec: dict[str, list] = {k: [] for k in ("shown", "shown_ids", "actions", "clicks", "valid", "candidate_ids",
                                                 "history_items", "history_feedback", "history_mask",
                                                 "expected_reward")}
-        done = np.zeros(B, dtype=bool)
-        for _ in range(steps):
+
+        def uniform_slates(obs, episode_start, active, B=B, K=K, s=s):
             actions = np.argsort(rng.random((B, K)), axis=1)[:, :s]
-            next_obs, _, terminated, truncated, infos = env.step(actions[:, 0] if s == 1 else actions)
-            valid = ~done & ~np.asarray(infos["episode_start"], dtype=bool)
+            return actions[:, 0] if s == 1 else actions
+
+        for step in rollout(env, uniform_slates, steps, seed=int(rng.integers(2**31)), options={"users": block}):
+            obs, actions, valid = step.obs, step.slate, step.live
             rec["shown"].append(np.take_along_axis(obs["candidates"], actions[:, :, None], axis=1))
             rec["shown_ids"].append(np.take_along_axis(obs["candidate_ids"], actions, axis=1))
             rec["actions"].append(actions)
-            rec["clicks"].append(np.asarray(infos["clicks"], dtype=np.float32).reshape(B, s) * valid[:, None])
+            rec["clicks"].append(np.asarray(step.info["clicks"], dtype=np.float32).reshape(B, s) * valid[:, None])
             rec["valid"].append(valid)
             rec["candidate_ids"].append(obs["candidate_ids"].copy())
             for k in ("history_items", "history_feedback", "history_mask"):
                 rec[k].append(np.asarray(obs[k]).copy())
-            rec["expected_reward"].append(np.asarray(infos["expected_reward"], dtype=np.float64))
-            done |= np.asarray(terminated) | np.asarray(truncated)
-            obs = next_obs
+            rec["expected_reward"].append(np.asarray(step.info["expected_reward"], dtype=np.float64))
         parts.append({k: np.stack(v, axis=1) for k, v in rec.items()})
         item_features = env.item_features
     data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -10,11 +10,9 @@ reset with its own derived seed.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import importlib
 import inspect
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,9 +20,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from metarec.agents import AGENTS, make_agent
-from metarec.agents.base import OBSERVABLE_INFO_KEYS, observable
 from metarec.benchmarks.cells import Cell, cell_seeds
 from metarec.benchmarks.config import SuiteConfig
+from metarec.benchmarks.rollout import PerSlotAgents, rollout
 from metarec.benchmarks.serialization import config_hash
 from metarec.benchmarks.worlds import DATA_WORLDS, build_world
 from metarec.envs import RecommendationVectorEnv
@@ -73,10 +71,6 @@ def is_batched(agent) -> bool:
             and callable(getattr(agent, "update_batch", None)))
 
 
-def _observable_batch(infos: dict[str, Any]) -> dict[str, Any]:
-    return {k: infos[k] for k in OBSERVABLE_INFO_KEYS if k in infos}
-
-
 _WORLD_CACHE: dict[str, Any] = {}
 
 
@@ -96,6 +90,8 @@ def make_cell_env(config: SuiteConfig, simulator, split: str):
         config.users, simulator, num_candidates=config.num_candidates, slate_size=config.slate_size,
         history_len=config.history_len, obs_dim=config.obs_dim, horizon=config.horizon, split=split,
     )
+
+
 def play_cell(config: SuiteConfig, cell: Cell, simulator, progress: bool = False) -> dict[str, np.ndarray]:
     """Play one cell and return its per-step records.
 
@@ -115,12 +111,13 @@ def play_cell(config: SuiteConfig, cell: Cell, simulator, progress: bool = False
     if batched:
         if callable(getattr(agent, "reset_batch", None)):
             agent.reset_batch(B, seed=int(agent_seeds[0]))
-        copies = []
+        learner = agent
+
+        def act(obs, episode_start, active):
+            return np.asarray(agent.predict_batch(obs, episode_start=episode_start, deterministic=False))
     else:
-        copies = [copy.deepcopy(agent) for _ in range(B)]
-        for a, seed in zip(copies, agent_seeds):
-            a.reset(seed=int(seed))
-    states: list[Any] = [None] * B
+        learner = PerSlotAgents(agent, agent_seeds, s)
+        act = learner.predict_batch
 
     rec = {
         "reward": np.full((B, T), np.nan),
@@ -134,41 +131,15 @@ def play_cell(config: SuiteConfig, cell: Cell, simulator, progress: bool = False
         "utilities": np.full((B, T, K), np.nan),
         "valid": np.zeros((B, T), dtype=bool),
     }
-    obs, infos = env.reset(seed=env_seed, options={"users": users})
-    episode_start = np.asarray(infos["episode_start"], dtype=bool).copy()
-    active = np.ones(B, dtype=bool)
     decision_s = 0.0
-    for t in tqdm(range(T), desc=cell.key, leave=False, disable=not progress):
-        candidates = env.session.candidates.copy()
-        utilities = simulator.utilities(env.session.state, candidates)  # ground truth, before the step
-        tick = time.perf_counter()
-        if batched:
-            actions = np.asarray(agent.predict_batch(obs, episode_start=episode_start, deterministic=False))
-        else:
-            actions = np.zeros((B, s), dtype=np.int64)
-            for i in np.flatnonzero(active):
-                one = {k: v[i] for k, v in obs.items()}
-                action, states[i] = copies[i].predict(one, states[i], episode_start=episode_start[i:i + 1],
-                                                      deterministic=False)
-                actions[i] = np.reshape(action, -1)
-            actions = actions[:, 0] if s == 1 else actions
-        decision_s += time.perf_counter() - tick
-        next_obs, reward, terminated, truncated, infos = env.step(actions)
-        live = active & ~np.asarray(infos["episode_start"], dtype=bool)  # never learn from reset steps
-        tick = time.perf_counter()
-        if batched:
-            agent.update_batch(obs, actions, reward, next_obs, _observable_batch(infos), mask=live)
-        else:
-            for i in np.flatnonzero(live):
-                info = {"clicked": int(infos["clicked"][i]), "clicks": infos["clicks"][i],
-                        "churned": bool(infos["churned"][i])}
-                copies[i].update({k: v[i] for k, v in obs.items()}, actions[i], float(reward[i]),
-                                 {k: v[i] for k, v in next_obs.items()}, observable(info))
-        decision_s += time.perf_counter() - tick
-        slate = np.asarray(actions).reshape(B, s)
-        rows = np.flatnonzero(live)
+    steps = rollout(env, act, T, seed=env_seed, options={"users": users}, learner=learner,
+                    ground_truth=lambda candidates: simulator.utilities(env.session.state, candidates))
+    for step in tqdm(steps, total=T, desc=cell.key, leave=False, disable=not progress):
+        decision_s += step.act_s + step.update_s
+        t, infos, candidates, slate = step.t, step.info, step.candidates, step.slate
+        rows = np.flatnonzero(step.live)
         rec["valid"][rows, t] = True
-        for key, value in (("reward", reward), ("expected_reward", infos["expected_reward"]),
+        for key, value in (("reward", step.reward), ("expected_reward", infos["expected_reward"]),
                            ("optimal_expected_reward", infos["optimal_expected_reward"]),
                            ("regret", infos["regret"])):
             rec[key][rows, t] = value[rows]
@@ -176,16 +147,11 @@ def play_cell(config: SuiteConfig, cell: Cell, simulator, progress: bool = False
         rec["slate_positions"][rows, t] = slate[rows]
         rec["slate_items"][rows, t] = np.take_along_axis(candidates, slate, axis=1)[rows]
         rec["candidate_ids"][rows, t] = candidates[rows]
-        rec["utilities"][rows, t] = utilities[rows]
-        active = live & ~(np.asarray(terminated) | np.asarray(truncated))
-        episode_start = np.asarray(infos["episode_start"], dtype=bool).copy()
-        obs = next_obs
+        rec["utilities"][rows, t] = step.ground_truth[rows]
     rec["users"] = users
     rec["decision_s"] = np.array(decision_s)
     rec["batched"] = np.array(batched)
     return rec
-
-
 
 
 __all__ = ["make_cell_agent", "check_agent_names", "is_batched", "cached_world", "make_cell_env", "play_cell"]
