@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from metarec.benchmarks.config_cli import add_config_arguments, overrides_from_args
+from metarec.benchmarks.demo import demo_session
 from metarec.benchmarks.suites import available_suites, get_spec, get_suite, run_registered
 from metarec.errors import ConfigError, MetarecError
 
@@ -104,37 +105,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     """Handler of ``metarec demo``: one session rendered with ``render_mode="ansi"``."""
-    import gymnasium as gym
-
-    import metarec  # noqa: F401  (registers the metarec/* ids)
-    from metarec.agents.base import observable
-
-    if args.env_id not in gym.registry:
-        ids = sorted(i for i in gym.registry if i.startswith("metarec/"))
-        raise MetarecError(f"unknown env id {args.env_id!r}; registered metarec ids: {', '.join(ids)}")
-    env = gym.make(args.env_id, render_mode="ansi")
-    base = env.unwrapped
-    from metarec.agents import make_agent
-
-    agent = make_agent(args.agent, slate_size=base.slate_size, seed=args.seed, env=env)
-    agent.reset(seed=args.seed)
-    obs, info = env.reset(seed=args.seed)
-    print(f"{args.env_id}, agent {args.agent!r}, seed {args.seed}: {args.steps} steps\n")
-    print(env.render(), end="")
-    total = 0.0
-    for _ in range(args.steps):
-        action, _ = agent.predict(obs, deterministic=False)
-        next_obs, reward, terminated, truncated, info = env.step(action)
-        agent.update(obs, action, reward, next_obs, observable(info))
-        total += reward
-        frame = env.render() or ""
-        print("\n".join(frame.splitlines()[2:]))  # the persona lines are printed once, above
-        obs = next_obs
-        if terminated or truncated:
-            print("  (session ended: " + ("churned" if terminated else "horizon reached") + ")")
-            break
-    print(f"clicks {total:.0f}, cumulative regret {info['cumulative_regret']:.2f}")
-    env.close()
+    demo_session(args.env_id, args.agent, args.steps, args.seed)
     return 0
 
 

@@ -95,6 +95,8 @@ def imports_of(path: Path, module: str) -> list[tuple[str, int, bool]]:
 
     def visit(node: ast.AST, in_function: bool) -> None:
         for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue  # type hints only: never imported at runtime
             nested = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
             if isinstance(child, ast.Import):
                 found.extend((a.name, child.lineno, in_function) for a in child.names if a.name.startswith("metarec"))

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from metarec.agents.registry import make_agent
 from metarec.seeding import make_rng
 
 BENCH_AGENTS = ("linucb", "linear-thompson", "random")
@@ -83,8 +84,6 @@ def benchmark_agents(n_users: int = 1024, K: int = 20, d: int = 32, steps: int =
     >>> sorted(figures["agents"]["random"])
     ['batch_predict_per_s', 'batch_step_per_s', 'single_predict_per_s', 'single_step_per_s']
     """
-    from metarec.agents.registry import make_agent
-
     rng = make_rng(seed)
     n_single = steps * 20
     pool = _observations(rng, 64, K, d, 10 * K)

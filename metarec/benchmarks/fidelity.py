@@ -32,6 +32,7 @@ import numpy as np
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.metrics import bootstrap_ci, paired_difference_ci
 from metarec.benchmarks.serialization import to_jsonable
+from metarec.encoders import default_text_encoder
 from metarec.errors import ConfigError
 from metarec.io import atomic_write_text
 from metarec.seeding import spawn
@@ -192,8 +193,6 @@ def run_fidelity(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if encoder is None:
-        from metarec.encoders import default_text_encoder
-
         encoder = default_text_encoder()
     command = command or f"metarec bench fidelity --data-path {folder} --out {out}" + (
         f" (seed {seed}, users {config.users})" if seed or config.users < 943 else ""

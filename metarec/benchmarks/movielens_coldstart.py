@@ -1,7 +1,6 @@
 """Deprecated alias of :mod:`metarec.benchmarks.movielens_cold_start` (the MovieLens cold-start suite).
 
-Importing this module registers the ``movielens-coldstart`` suite (the suite registry imports it); every
-name it used to define is still reachable here, with a ``DeprecationWarning`` that names the new module.
+Every name it used to define is still reachable here, with a ``DeprecationWarning`` that names the new module.
 This alias will be removed in the next minor version.
 """
 
@@ -12,9 +11,6 @@ import warnings
 from typing import Any
 
 from metarec.benchmarks.movielens_cold_start.config import MovieLensColdStartConfig as _Config
-from metarec.benchmarks.suites import register_suite
-
-register_suite(_Config(), overwrite=True)
 
 _NEW = "metarec.benchmarks.movielens_cold_start"
 #: The names this module defined before the split, all importable from the new package.

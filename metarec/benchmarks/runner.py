@@ -25,6 +25,7 @@ from metarec.benchmarks.dispatch import BACKENDS, dispatch
 from metarec.benchmarks.play import cached_world, check_agent_names, play_cell
 from metarec.benchmarks.report import write_report
 from metarec.benchmarks.serialization import to_jsonable
+from metarec.benchmarks.suites import get_spec, run_registered, suite_name_of
 from metarec.benchmarks.throughput import ThroughputConfig, run_throughput
 from metarec.errors import ConfigError
 from metarec.io import atomic_savez, atomic_write_text
@@ -87,6 +88,16 @@ def cell_job(config: SuiteConfig, agent: str, seed: int, split: str, out: str, p
     return run_cell(config, agent, seed, split, out=out, progress=progress, threads=threads)
 
 
+def _runs_here(config: SuiteConfig) -> bool:
+    """Whether ``config``'s registered suite is an agent comparison that :func:`run_suite` itself plays."""
+    if type(config) is SuiteConfig:
+        return True
+    try:
+        return get_spec(suite_name_of(config)).run_function() is run_suite
+    except ConfigError:  # an unregistered SuiteConfig subclass: an agent comparison
+        return True
+
+
 def run_suite(
     config: SuiteConfig,
     out: str | os.PathLike,
@@ -127,8 +138,9 @@ def run_suite(
     """
     if isinstance(config, ThroughputConfig):
         return run_throughput(config, out, echo=echo)
-    if callable(getattr(config, "run", None)):  # suites with their own pipeline (e.g. cold-start)
-        return config.run(out, jobs=jobs, progress=progress, echo=echo)
+    if not isinstance(config, SuiteConfig) or not _runs_here(config):  # suites with their own pipeline
+        return run_registered(config, str(out), jobs=jobs, backend=backend, progress=progress, resume=resume,
+                              echo=echo, threads=threads)
     if not isinstance(config, SuiteConfig):
         raise TypeError(f"`config` must be a SuiteConfig, got {type(config).__name__}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:

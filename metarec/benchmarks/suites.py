@@ -125,12 +125,10 @@ def register_suite(
     SUITES[name] = SuiteSpec(name, config, run, {"name": name, **defaults}, description)
 
 
-def _instance_runner(instance: Any) -> Callable[..., dict[str, Any]]:
+def _instance_runner(instance: Any) -> str | Callable[..., dict[str, Any]]:
     if callable(getattr(instance, "run", None)):
         return lambda config, out, **options: config.run(out, **options)
-    from metarec.benchmarks.runner import run_suite  # deferred: only the deprecated instance form needs it
-
-    return run_suite
+    return "metarec.benchmarks.runner:run_suite"
 
 
 def available_suites() -> list[str]:
@@ -231,8 +229,8 @@ register_suite(
     description="fidelity of the MovieLens simulator to held-out real ratings (needs --data-path)",
 )
 register_suite(
-    "movielens-coldstart", config="metarec.benchmarks.movielens_coldstart:MovieLensColdStartConfig",
-    run="metarec.benchmarks.movielens_coldstart:run_movielens_coldstart",
+    "movielens-coldstart", config="metarec.benchmarks.movielens_cold_start.config:MovieLensColdStartConfig",
+    run="metarec.benchmarks.movielens_cold_start.pipeline:run_movielens_coldstart",
     description="cold start on MovieLens-100K users in the MeLU protocol (needs --data-path)",
 )
 

@@ -6,8 +6,10 @@ import functools
 import os
 from pathlib import Path
 
+from metarec.encoders import default_text_encoder
 from metarec.errors import ConfigError
 from metarec.simulators import Simulator
+from metarec.simulators.movielens import movielens_world
 
 DATA_ENV = "METAREC_DATA"
 FOLDER = "movielens-100k"
@@ -67,17 +69,12 @@ def movielens_env_world(
     """
     folder = str(resolve_data_path(data_path))
     if encoder is not None:
-        from metarec.simulators.movielens import movielens_world
-
         return movielens_world(folder, split_seed=int(split_seed), encoder=encoder)[0]
     return _cached(folder, int(split_seed))
 
 
 @functools.lru_cache(maxsize=2)
 def _cached(folder: str, split_seed: int) -> Simulator:
-    from metarec.encoders import default_text_encoder
-    from metarec.simulators.movielens import movielens_world
-
     simulator, _ = movielens_world(folder, split_seed=split_seed, encoder=default_text_encoder())
     return simulator
 

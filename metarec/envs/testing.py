@@ -13,7 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from metarec.encoders import HFTextEncoder
+from metarec.envs.recommendation import RecommendationEnv
+from metarec.envs.vector import RecommendationVectorEnv
 from metarec.simulators import Catalog, Dynamics, Population, Simulator, make_response_model
+from metarec.simulators.vocabulary import DISLIKE_TEMPLATES, LIKE_TEMPLATES, TOPICS
 
 TINY_ITEMS, TINY_TOPICS, TINY_USERS = 40, 5, 30
 _DATA = "tiny_world.npz"
@@ -80,8 +84,6 @@ def _tiny_parts() -> tuple[Catalog, Population]:
 
 def _texts(catalog: Catalog, population: Population) -> list[str]:
     # Every wording of every statement over the tiny world's topics (the Bayesian reference needs them all).
-    from metarec.simulators.vocabulary import DISLIKE_TEMPLATES, LIKE_TEMPLATES, TOPICS
-
     statements = {s for p in population for s in (*p.likes, *p.dislikes)}
     for topic in TOPICS[:TINY_TOPICS]:
         for template in (*LIKE_TEMPLATES, *DISLIKE_TEMPLATES):
@@ -117,8 +119,6 @@ def tiny_world(response: str = "mnl", dynamics: Dynamics | None = None, **respon
 
 def tiny_env(slate_size: int = 1, num_candidates: int | None = 5, **kwargs):
     """A ``RecommendationEnv`` on the tiny world: K=5, H=4, 8-d features, horizon 20."""
-    from metarec.envs.recommendation import RecommendationEnv
-
     world = kwargs.pop("simulator", None) or tiny_world()
     defaults = dict(history_len=4, obs_dim=8, horizon=20)
     return RecommendationEnv(
@@ -128,8 +128,6 @@ def tiny_env(slate_size: int = 1, num_candidates: int | None = 5, **kwargs):
 
 def tiny_vector_env(num_envs: int = 4, slate_size: int = 1, num_candidates: int | None = 5, **kwargs):
     """A ``RecommendationVectorEnv`` on the tiny world, same layout as :func:`tiny_env`."""
-    from metarec.envs.vector import RecommendationVectorEnv
-
     world = kwargs.pop("simulator", None) or tiny_world()
     defaults = dict(history_len=4, obs_dim=8, horizon=20)
     return RecommendationVectorEnv(
@@ -141,8 +139,6 @@ def regenerate(path: Path | None = None) -> Path:
     """Embed the tiny world's texts with the default model and write the shipped file (atomically)."""
     import os
     import tempfile
-
-    from metarec.encoders import HFTextEncoder
 
     texts = _texts(*_tiny_parts())
     embeddings = HFTextEncoder().encode(texts)

@@ -6,8 +6,10 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium import spaces
 
+from metarec.encoders.state import StateEncoder
 from metarec.errors import ConfigError
 
 
@@ -62,10 +64,6 @@ class StateEncoderObservation(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env, encoder=None, seed: int = 0) -> None:
         super().__init__(env)
-        import torch
-
-        from metarec.encoders.state import StateEncoder
-
         space = env.observation_space
         if not isinstance(space, spaces.Dict) or "history_items" not in space.spaces:
             raise ConfigError("StateEncoderObservation needs a metarec Dict observation with 'history_items'")

@@ -16,7 +16,7 @@ from metarec.benchmarks.movielens_cold_start import (
     eligible_users,
     ndcg_ratings,
 )
-from metarec.benchmarks.suites import get_suite
+from metarec.benchmarks.suites import get_suite, run_registered
 from metarec.envs.testing import HashingEncoder
 from metarec.errors import ConfigError
 
@@ -258,5 +258,5 @@ def test_the_old_module_path_warns_and_still_works(movielens_path, tmp_path):
 def test_the_config_runs_without_the_registry(movielens_path, tmp_path):
     config = MovieLensColdStartConfig(data_path=str(movielens_path.parent), **{**TINY, "agents": ("user-mean",),
                                                                               "seeds": 1, "plots": False})
-    outcome = config.run(tmp_path, progress=False, echo=None)
+    outcome = run_registered(config, tmp_path, progress=False, echo=None)
     assert outcome["summary"]["rows"]["user-mean"]["n"] == outcome["summary"]["choices"][0]["n_users"]["test"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from metarec.benchmarks.movielens_cold_start.rows import MODELS
 from metarec.benchmarks.suites import SuiteConfig
@@ -124,16 +123,6 @@ class MovieLensColdStartConfig(SuiteConfig):
                 raise ConfigError(f"`{name}` must be a non-empty tuple of numbers >= 0, got {values!r}")
         if any(v <= 0 for v in (*self.inner_lrs, *self.finetune_lrs, self.outer_lr)):
             raise ConfigError("learning rates (`inner_lrs`, `finetune_lrs`, `outer_lr`) must be > 0")
-
-    def run(self, out, *, jobs: int = 1, progress: bool = True, echo=print, **_: Any) -> dict[str, Any]:
-        """Run the suite (the runner's ``run_suite`` calls this; ``jobs`` is unused).
-
-        See :func:`metarec.benchmarks.movielens_cold_start.pipeline.run_movielens_coldstart`.
-        """
-        # deferred: the pipeline loads torch; the config stays light for the registry and the CLI
-        from metarec.benchmarks.movielens_cold_start.pipeline import run_movielens_coldstart
-
-        return run_movielens_coldstart(self, out, progress=progress, echo=echo)
 
 
 __all__ = ["MovieLensColdStartConfig"]

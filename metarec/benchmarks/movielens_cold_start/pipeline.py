@@ -37,6 +37,7 @@ from metarec.benchmarks.movielens_cold_start.training import (
     rating_learner,
     val_mae,
 )
+from metarec.encoders import default_text_encoder
 from metarec.errors import ConfigError
 from metarec.io import atomic_write_text
 from metarec.seeding import make_rng
@@ -92,8 +93,6 @@ def run_movielens_coldstart(
     data = load_movielens(folder)
     if encoder is None:
         # deferred: the default encoder loads transformers; callers that pass an encoder never need it
-        from metarec.encoders import default_text_encoder
-
         encoder = default_text_encoder()
     texts = movielens_catalog(data).texts
     item_x = torch.from_numpy(np.ascontiguousarray(encoder.encode(list(texts)), dtype=np.float32))
