@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from metarec.agents.bandits import PopularityAgent
 from metarec.errors import ConfigError, UnregisteredAgent
 from metarec.seeding import SeedLike
 
@@ -212,8 +213,6 @@ def popularity_from_counts(counts: str | os.PathLike | Mapping[str, Any], slate_
     slate_size, seed, **kwargs
         As in :class:`~metarec.agents.PopularityAgent` (``n_items`` is the length of the counts).
     """
-    from metarec.agents.bandits import PopularityAgent
-
     if isinstance(counts, str | os.PathLike):
         with np.load(counts) as data:
             counts = {k: data[k] for k in data.files}

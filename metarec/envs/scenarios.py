@@ -22,6 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from metarec.envs.testing import TINY_ITEMS, TINY_TOPICS
 from metarec.envs.worlds import TINY_TEXT_ENCODER, text_encoder
 from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Dynamics, Population, Simulator, UtilityConfig, make_response_model
@@ -112,8 +113,6 @@ def _heldout_world(base, n_users, heldout_pairs, seed, n_items, n_topics, encode
 def _base_catalog(base: str, seed: int, n_items: int, n_topics: int, encoder):
     """The base world's catalogue and the population generator of the scenario."""
     if base == "tiny":
-        from metarec.envs.testing import TINY_ITEMS, TINY_TOPICS
-
         return Catalog.synthetic(TINY_ITEMS, TINY_TOPICS, seed=0), np.random.default_rng(seed + 1)
     catalog_ss, population_ss = np.random.SeedSequence(seed).spawn(2)
     catalog = Catalog.synthetic(n_items, n_topics, seed=np.random.default_rng(catalog_ss), encoder=encoder)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from metarec.envs.testing import HashingEncoder, tiny_encoder
 from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Dynamics, Population, Simulator, UtilityConfig, make_response_model
 
@@ -136,12 +137,8 @@ def text_encoder(spec: str | None = None):
         Its ``encode(texts)`` gives ``(n, dim)`` float32 vectors.
     """
     if spec == TINY_TEXT_ENCODER:
-        from metarec.envs.testing import tiny_encoder
-
         return tiny_encoder()
     if isinstance(spec, str) and spec.startswith("hashing:"):
-        from metarec.envs.testing import HashingEncoder
-
         width = spec.partition(":")[2]
         if not width.isdigit() or int(width) < 1:
             raise ConfigError(f"a hashing text encoder is 'hashing:D' with an int D >= 1, got {spec!r}")
