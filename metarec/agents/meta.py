@@ -28,7 +28,10 @@ Riquelme, Tucker, Snoek (2018), "Deep Bayesian bandits showdown", ICLR (neural-l
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,11 +39,29 @@ from torch.func import functional_call, vmap
 
 from metarec.agents.base import BatchedAgent, position_rewards, shown_positions
 from metarec.agents.linear import LinearThompson, LinUCB
+from metarec.agents.priors import fit_linear_prior
+from metarec.encoders.history_text import HistoryTextEmbedder
 from metarec.encoders.meta import MetaLearner
 from metarec.errors import ConfigError
 from metarec.seeding import SeedLike
 
 EXPLORATIONS = ("thompson", "ucb", "greedy")
+
+
+@functools.lru_cache(maxsize=16)
+def _load_learner(path: str, mtime_ns: int, size: int) -> MetaLearner:
+    del mtime_ns, size  # part of the cache key: a rewritten checkpoint is loaded again
+    return MetaLearner.load(path)
+
+
+def load_learner(checkpoint: str | os.PathLike) -> MetaLearner:
+    """``MetaLearner.load(checkpoint)``, once per process and file version (agents share the learner)."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise ConfigError(f"`checkpoint` {str(path)!r} is not a file; pass a learner saved by MetaLearner.save "
+                          "(`metarec train-meta --out FILE.pt`)")
+    stat = path.stat()
+    return _load_learner(str(path), stat.st_mtime_ns, stat.st_size)
 
 
 def _load_array(value, name: str) -> np.ndarray | None:
@@ -153,6 +174,88 @@ class MetaAgent(BatchedAgent):
                                            dtype=torch.float32)
         self.d = self.model.item_dim
         self._allocate(1)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | os.PathLike, *, env=None, text_encoder: str | None = None,
+                        slate_size: int = 1, seed: SeedLike = None, **kwargs) -> MetaAgent:
+        """A meta agent from a saved learner (the registry's ``"maml"``, ``"amortized-mean"``, ... entries).
+
+        Parameters
+        ----------
+        checkpoint : path
+            A learner saved by ``MetaLearner.save`` (loaded once per process and file version).
+        env : gymnasium env, optional
+            Required by ``kind="text"`` learners: the history embedder writes the titles of its world's catalogue.
+        text_encoder : str, optional
+            ``kind="text"`` only: the language model embedding the history texts (a spec of
+            :func:`metarec.envs.worlds.text_encoder`; default all-MiniLM-L6-v2). It must be the one the
+            learner was trained with.
+        slate_size, seed, **kwargs
+            As in :class:`MetaAgent` (``prior_cov`` may be a ``.npy`` path).
+        """
+        unknown = sorted(set(kwargs) - set(inspect.signature(cls).parameters))
+        if unknown:
+            raise ConfigError(f"MetaAgent has no parameter(s) {unknown}; it takes "
+                              f"{sorted(p for p in inspect.signature(cls).parameters if p not in ('learner', 'seed'))}"
+                              " plus `checkpoint`, `env` and `text_encoder`")
+        learner = load_learner(checkpoint)
+        if learner.model.kind == "text" and kwargs.get("history_embedder") is None:
+            if env is None:
+                raise ConfigError("this checkpoint reads the history as text (kind='text'): pass `env` (its "
+                                  "catalogue's titles are written into the history text)")
+            kwargs["history_embedder"] = history_embedder(_simulator_of(env).catalog.titles, text_encoder)
+        elif text_encoder is not None and learner.model.kind != "text":
+            raise ConfigError(f"`text_encoder` is only read by kind='text' learners; this one has kind="
+                              f"{learner.model.kind!r}")
+        return cls(learner, slate_size=slate_size, seed=seed, **kwargs)
+
+    @classmethod
+    def fit_prior_cov(cls, learner: MetaLearner, ids: np.ndarray, items: np.ndarray, feedback: np.ndarray,
+                      mask: np.ndarray, *, history_len: int, shrinkage: float = 0.1,
+                      history_embedder=None) -> np.ndarray:
+        """The meta-learned last-layer prior ``Sigma0``: covariance of adapted user vectors over logged users.
+
+        Each user is adapted (or encoded) on its last ``history_len`` logged rows exactly as the agent does at
+        test time; the sample covariance of the user vectors ``u`` is shrunk toward ``tr / e * I``.
+
+        Parameters
+        ----------
+        learner : MetaLearner
+        ids : (N, L) int
+            Item ids of each user's logged rows (-1: no row), oldest first.
+        items : (N, L, d) float
+            Item features of the rows.
+        feedback : (N, L, 2) float
+            ``[clicked, position / slate size]`` of the rows.
+        mask : (N, L) float
+            1 for a row, 0 for padding.
+        history_len : int
+            Rows the agent keeps (the last ones are used).
+        shrinkage : float in [0, 1]
+        history_embedder : HistoryTextEmbedder, optional
+            Required by ``kind="text"`` learners.
+
+        Returns
+        -------
+        (e, e) float64
+            Pass as ``prior_cov`` (or save with ``np.save``).
+        """
+        N = len(items)
+        agent = cls(learner, history_len=history_len, exploration="greedy", seed=0,
+                    history_embedder=history_embedder if learner.model.kind == "text" else None)
+        agent.reset_batch(N)
+        L = min(history_len, items.shape[1])
+        agent.rows_ids[:, -L:] = ids[:, -L:]
+        agent.rows_items[:, -L:] = items[:, -L:]
+        agent.rows_feedback[:, -L:] = feedback[:, -L:]
+        agent.rows_mask[:, -L:] = mask[:, -L:]
+        if agent.inner_steps > 0:
+            agent._adapt(np.arange(N))
+        dummy = np.zeros((N, 1, learner.model.item_dim), dtype=np.float32)
+        u = agent._last_layer(torch.from_numpy(dummy))[0].numpy().astype(np.float64)
+        S = np.cov(u, rowvar=False)
+        e = S.shape[0]
+        return (1 - shrinkage) * S + shrinkage * np.trace(S) / e * np.eye(e) + 1e-6 * np.eye(e)
 
     # ---------------------------------------------------------------- per-user state
     def _allocate(self, n_users: int) -> None:
@@ -334,9 +437,49 @@ class MetaAgent(BatchedAgent):
         self.steps[mask] += 1
 
 
+def _simulator_of(env):
+    core = getattr(env, "unwrapped", env)
+    simulator = getattr(core, "simulator", None)
+    if simulator is None:
+        raise ConfigError(f"`env` must be a metarec env (with a `simulator`), got {type(env).__name__}")
+    return simulator
+
+
+def history_embedder(titles, text_encoder: str | None = None):
+    """The history-as-text embedder of ``kind="text"`` learners: ``HistoryTextEmbedder(titles, encoder)``.
+
+    ``text_encoder`` is a spec of :func:`metarec.envs.worlds.text_encoder` (``None``: all-MiniLM-L6-v2; the
+    tiny world's shipped embeddings cannot embed new texts, use ``"hashing:32"`` there).
+    """
+    from metarec.envs.worlds import text_encoder as make_text_encoder  # deferred: envs registers gym ids
+
+    return HistoryTextEmbedder(titles, make_text_encoder(text_encoder))
+
+
 # ------------------------------------------------------------------------------------------ linear priors
 class _MetaPrior:
     """Mixin: the per-user state starts at the meta-learned prior instead of ``N(0, I / ridge)``."""
+
+    @classmethod
+    def fit_prior(cls, features, rewards, **fit_kwargs) -> dict[str, np.ndarray | float]:
+        """Fit the prior across training users (empirical Bayes, :func:`~metarec.agents.priors.fit_linear_prior`).
+
+        Parameters
+        ----------
+        features : sequence of (n_u, d) arrays
+            Each training user's logged item features.
+        rewards : sequence of (n_u,) arrays
+            Their rewards.
+        **fit_kwargs
+            Options of ``fit_linear_prior`` (``method``, ``ridge``, ...).
+
+        Returns
+        -------
+        dict
+            ``mu`` (d,), ``Sigma`` (d, d), ``noise_var``: this class's ``prior`` argument (or ``np.savez`` it).
+        """
+        mu, Sigma, noise_var = fit_linear_prior(features, rewards, **fit_kwargs)
+        return {"mu": mu, "Sigma": Sigma, "noise_var": noise_var}
 
     def _init_prior(self, prior) -> None:
         if isinstance(prior, str | os.PathLike):
@@ -422,4 +565,4 @@ class MetaLinearThompson(_MetaPrior, LinearThompson):
         self._init_prior(prior)
 
 
-__all__ = ["MetaAgent", "MetaLinUCB", "MetaLinearThompson", "EXPLORATIONS"]
+__all__ = ["MetaAgent", "MetaLinUCB", "MetaLinearThompson", "EXPLORATIONS", "history_embedder", "load_learner"]

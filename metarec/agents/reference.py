@@ -121,6 +121,30 @@ class BayesianReferenceAgent(BatchedAgent):
         self.temperature = PRIOR_TEMPERATURE
         self.log_posterior = np.zeros((0, len(self.hypotheses)))
 
+    @classmethod
+    def from_env(cls, env, *, text_encoder: str | None = None, slate_size: int = 1, seed: SeedLike = None,
+                 **kwargs) -> BayesianReferenceAgent:
+        """The reference for the world of ``env`` (the registry's ``"bayes-reference"``).
+
+        Parameters
+        ----------
+        env : metarec env
+            Its ``simulator`` is read (catalogue, utility weights, response model).
+        text_encoder : str, optional
+            The encoder that grounded the world, as a spec of :func:`metarec.envs.worlds.text_encoder`
+            (``None``: all-MiniLM-L6-v2; ``"tiny"`` for the tiny world; see
+            :func:`metarec.envs.worlds.world_text_encoder`).
+        slate_size, seed, **kwargs
+            As in the constructor (``n_likes``, ``n_dislikes``).
+        """
+        from metarec.envs.worlds import text_encoder as make_text_encoder  # deferred: envs registers gym ids
+
+        core = getattr(env, "unwrapped", env)
+        if getattr(core, "simulator", None) is None:
+            raise ConfigError(f"`env` must be a metarec env (with a `simulator`), got {type(env).__name__}")
+        return cls(core.simulator, encoder=make_text_encoder(text_encoder), slate_size=slate_size, seed=seed,
+                   **kwargs)
+
     def _allocate(self, n_users: int) -> None:
         self.log_posterior = np.zeros((n_users, len(self.hypotheses)))
 

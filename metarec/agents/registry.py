@@ -1,35 +1,151 @@
-"""Agents by name: ``make_agent("linucb", slate_size=3, seed=0)``."""
+"""Agents by name: ``make_agent("linucb", slate_size=3, seed=0)``: bandits, references and meta agents.
+
+Every entry of :data:`AGENTS` is an import path, ``"module:Class"`` or ``"module:Class.constructor"``,
+resolved when the agent is built, so that importing this module (and ``make_agent("random")``) loads no
+torch. An entry may need
+
+- **artifacts** (:data:`AGENT_ARTIFACTS`): keyword arguments naming what was trained or fitted beforehand,
+  e.g. ``checkpoint=`` (a meta-trained learner saved by ``MetaLearner.save``) or ``prior=`` (a fitted linear
+  prior, ``.npz``), passed to ``make_agent`` as keyword arguments;
+- **the env** (:data:`ENV_AGENTS`): the oracle reads the env's hidden state, the Bayesian reference its world.
+
+Examples
+--------
+>>> make_agent("linucb", alpha=0.5, seed=0).alpha
+0.5
+>>> make_agent("meta-linucb", prior={"mu": [0.0, 1.0], "Sigma": [[1.0, 0.0], [0.0, 1.0]]}).dim
+2
+>>> make_agent("maml")
+Traceback (most recent call last):
+...
+metarec.errors.ConfigError: agent 'maml' needs the artifact(s) ['checkpoint']: a meta-trained learner saved by MetaLearner.save (`metarec train-meta`)
+"""
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
+import os
+from collections.abc import Mapping
+from typing import Any
 
-from metarec.agents.bandits import UCB1, EpsilonGreedy, PopularityAgent, RandomAgent
-from metarec.agents.linear import LinearThompson, LinUCB
-from metarec.agents.neural_linear import NeuralLinear
-from metarec.agents.oracle import OracleAgent
+import numpy as np
+
+from metarec.agents.bandits import PopularityAgent
 from metarec.errors import ConfigError, UnregisteredAgent
 from metarec.seeding import SeedLike
 
-#: name -> agent class (``make_agent`` adds the defaults in ``AGENT_DEFAULTS``).
-AGENTS: dict[str, type] = {
-    "random": RandomAgent,
-    "popularity": PopularityAgent,
-    "epsilon-greedy": EpsilonGreedy,
-    "ucb1": UCB1,
-    "linucb": LinUCB,
-    "linucb-disjoint": LinUCB,
-    "linear-thompson": LinearThompson,
-    "linear-thompson-disjoint": LinearThompson,
-    "neural-linear": NeuralLinear,
-    "oracle": OracleAgent,
+_META_AGENT = "metarec.agents.meta:MetaAgent.from_checkpoint"
+
+#: name -> ``"module:Class"`` or ``"module:Class.constructor"`` (``make_agent`` adds ``AGENT_DEFAULTS``).
+AGENTS: dict[str, str] = {
+    "random": "metarec.agents.bandits:RandomAgent",
+    "popularity": "metarec.agents.bandits:PopularityAgent",
+    "epsilon-greedy": "metarec.agents.bandits:EpsilonGreedy",
+    "ucb1": "metarec.agents.bandits:UCB1",
+    "linucb": "metarec.agents.linear:LinUCB",
+    "linucb-disjoint": "metarec.agents.linear:LinUCB",
+    "linear-thompson": "metarec.agents.linear:LinearThompson",
+    "linear-thompson-disjoint": "metarec.agents.linear:LinearThompson",
+    "neural-linear": "metarec.agents.neural_linear:NeuralLinear",
+    "oracle": "metarec.agents.oracle:OracleAgent",
+    # references
+    "bayes-reference": "metarec.agents.reference:BayesianReferenceAgent.from_env",
+    # meta agents: linear bandits with a fitted prior, meta-trained networks by learner
+    "meta-linucb": "metarec.agents.meta:MetaLinUCB",
+    "meta-thompson": "metarec.agents.meta:MetaLinearThompson",
+    "maml": _META_AGENT,
+    "fomaml": _META_AGENT,
+    "reptile": _META_AGENT,
+    "anil": _META_AGENT,
+    "amortized-mean": _META_AGENT,
+    "amortized-attention": _META_AGENT,
+    "amortized-text": _META_AGENT,
+    "pooled-thompson": _META_AGENT,
+    "pooled-finetune": _META_AGENT,
 }
 #: keyword defaults a registered name adds to its class.
-AGENT_DEFAULTS: dict[str, dict] = {
+AGENT_DEFAULTS: dict[str, dict[str, Any]] = {
     "linucb-disjoint": {"form": "disjoint"},
     "linear-thompson-disjoint": {"form": "disjoint"},
+    "pooled-thompson": {"posterior_mean": True},
+    "pooled-finetune": {"posterior_mean": False},
 }
+#: name -> keyword arguments naming the artifacts it is built from (required).
+AGENT_ARTIFACTS: dict[str, tuple[str, ...]] = {
+    "meta-linucb": ("prior",),
+    "meta-thompson": ("prior",),
+    **{name: ("checkpoint",) for name, target in AGENTS.items() if target == _META_AGENT},
+}
+#: name -> {artifact keyword: constructor used when it is passed} (optional artifacts).
+AGENT_OPTIONAL_ARTIFACTS: dict[str, dict[str, str]] = {
+    "popularity": {"counts": "metarec.agents.registry:popularity_from_counts"},
+}
+#: Agents that must be given ``env`` (the env they read).
+ENV_AGENTS: set[str] = {"oracle", "bayes-reference"}
+
+_ARTIFACT_HELP = {
+    "checkpoint": "a meta-trained learner saved by MetaLearner.save (`metarec train-meta`)",
+    "prior": "a linear prior {'mu', 'Sigma', 'noise_var'} or its .npz (MetaLinUCB.fit_prior)",
+}
+
+
+def register_agent(name: str, entry_point: str, *, defaults: Mapping[str, Any] | None = None,
+                   artifacts: tuple[str, ...] = (), needs_env: bool = False, overwrite: bool = False) -> None:
+    """Register an agent class (or constructor) ``"module:Class[.constructor]"`` as ``name``.
+
+    Parameters
+    ----------
+    name : str
+    entry_point : str
+        Import path, resolved when the agent is first built.
+    defaults : mapping, optional
+        Keyword arguments added to every build (overridden by ``make_agent``'s).
+    artifacts : tuple of str
+        Keyword arguments that must be passed (paths of trained artifacts).
+    needs_env : bool
+        Whether ``make_agent`` must be given ``env`` (passed as ``env=``).
+    overwrite : bool
+        Replace an existing entry.
+    """
+    if not isinstance(entry_point, str) or ":" not in entry_point:
+        raise ConfigError(f"`entry_point` must look like 'module:Class', got {entry_point!r}")
+    if name in AGENTS and not overwrite:
+        raise ConfigError(f"agent {name!r} is already registered; pass overwrite=True to replace it")
+    AGENTS[name] = entry_point
+    AGENT_DEFAULTS[name] = dict(defaults or {})
+    AGENT_ARTIFACTS[name] = tuple(artifacts)
+    AGENT_OPTIONAL_ARTIFACTS.pop(name, None)
+    ENV_AGENTS.discard(name)
+    if needs_env:
+        ENV_AGENTS.add(name)
+
+
+def resolve(entry_point: str):
+    """The object ``"module:attr[.attr...]"`` names (imported now)."""
+    module, _, path = entry_point.partition(":")
+    try:
+        target: Any = importlib.import_module(module)
+        for attr in path.split("."):
+            target = getattr(target, attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import agent entry point {entry_point!r}: {exc}") from None
+    return target
+
+
+def agent_class(name: str) -> type:
+    """The class registered as ``name`` (of its constructor for ``"module:Class.constructor"`` entries)."""
+    _check_name(name)
+    target = resolve(AGENTS[name])
+    return target if inspect.isclass(target) else target.__self__
+
+
+def _check_name(name: str) -> None:
+    if name not in AGENTS:
+        close = difflib.get_close_matches(str(name), AGENTS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnregisteredAgent(f"unknown agent {name!r}.{hint} Known agents: {', '.join(AGENTS)}")
 
 
 def make_agent(name: str, *, slate_size: int = 1, seed: SeedLike = None, env=None, **kwargs):
@@ -43,9 +159,11 @@ def make_agent(name: str, *, slate_size: int = 1, seed: SeedLike = None, env=Non
         Items per recommendation.
     seed : int, optional
     env : gymnasium env, optional
-        Required by ``"oracle"`` (the env it reads); for item bandits it gives ``n_items`` when not passed.
+        Required by ``ENV_AGENTS`` (``"oracle"``, ``"bayes-reference"``); for item bandits it gives ``n_items``
+        when not passed; meta agents reading the history as text take the catalogue's titles from it.
     **kwargs
-        The agent's own parameters (``alpha``, ``ridge``, ``epsilon``, ...).
+        The agent's own parameters (``alpha``, ``ridge``, ``epsilon``, ...) and its artifacts
+        (``checkpoint=``, ``prior=``, ``counts=``; see :data:`AGENT_ARTIFACTS`).
 
     Examples
     --------
@@ -56,22 +174,64 @@ def make_agent(name: str, *, slate_size: int = 1, seed: SeedLike = None, env=Non
     ...
     metarec.errors.UnregisteredAgent: "unknown agent 'lin-ucb'. Did you mean 'linucb'? Known agents: ..."
     """
-    if name not in AGENTS:
-        close = difflib.get_close_matches(str(name), AGENTS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UnregisteredAgent(f"unknown agent {name!r}.{hint} Known agents: {', '.join(AGENTS)}")
-    cls = AGENTS[name]
-    if cls is OracleAgent:
-        if env is None:
-            raise ConfigError("make_agent('oracle') needs `env`: the env the oracle reads its actions from")
-        return OracleAgent(env, slate_size=slate_size, seed=seed)
+    _check_name(name)
     params = {**AGENT_DEFAULTS.get(name, {}), **kwargs}
-    accepted = inspect.signature(cls).parameters
+    missing = [a for a in AGENT_ARTIFACTS.get(name, ()) if params.get(a) is None]
+    if missing:
+        what = "; ".join(_ARTIFACT_HELP.get(a, a) for a in missing)
+        raise ConfigError(f"agent {name!r} needs the artifact(s) {missing}: {what}")
+    entry_point = AGENTS[name]
+    for artifact, constructor in AGENT_OPTIONAL_ARTIFACTS.get(name, {}).items():
+        if params.get(artifact) is not None:
+            entry_point = constructor
+    if name in ENV_AGENTS and env is None:
+        raise ConfigError(f"make_agent({name!r}) needs `env`: the env the agent reads (its actions or its world)")
+    target = resolve(entry_point)
+    accepted = inspect.signature(target).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     unknown = sorted(set(params) - set(accepted))
-    if unknown:
+    if unknown and not takes_any:
+        cls = target if inspect.isclass(target) else getattr(target, "__self__", target)
         raise ConfigError(f"{cls.__name__} ({name!r}) has no parameter(s) {unknown}; it takes "
-                          f"{sorted(p for p in accepted if p not in ('slate_size', 'seed'))}")
-    if env is not None and "n_items" in accepted and "n_items" not in params:
+                          f"{sorted(p for p in accepted if p not in ('slate_size', 'seed', 'env'))}")
+    if "env" in accepted:
+        params["env"] = env
+    elif env is not None and "n_items" in accepted and "n_items" not in params:
         space = getattr(env, "single_observation_space", None) or env.observation_space
         params["n_items"] = int(space["candidate_ids"].high.max()) + 1
-    return cls(slate_size=slate_size, seed=seed, **params)
+    return target(slate_size=slate_size, seed=seed, **params)
+
+
+def popularity_from_counts(counts: str | os.PathLike | Mapping[str, Any], slate_size: int = 1,
+                           seed: SeedLike = None, **kwargs):
+    """A :class:`~metarec.agents.PopularityAgent` starting from logged counts: ``make_agent("popularity", counts=)``.
+
+    Parameters
+    ----------
+    counts : path to ``.npz`` or mapping
+        ``shows`` (n_items,) and ``clicks`` (n_items,): times each item was shown and clicked in the logs.
+    slate_size, seed, **kwargs
+        As in :class:`~metarec.agents.PopularityAgent` (``n_items`` is the length of the counts).
+    """
+    if isinstance(counts, str | os.PathLike):
+        with np.load(counts) as data:
+            counts = {k: data[k] for k in data.files}
+    if not {"shows", "clicks"} <= set(counts):
+        raise ConfigError("`counts` must hold 'shows' and 'clicks' arrays (n_items,), e.g. an .npz of logged counts")
+    agent = PopularityAgent(n_items=len(counts["shows"]), slate_size=slate_size, seed=seed, **kwargs)
+    agent.clicks, agent.shows = np.asarray(counts["clicks"]).astype(float), np.asarray(counts["shows"]).astype(float)
+    return agent
+
+
+__all__ = [
+    "AGENTS",
+    "AGENT_DEFAULTS",
+    "AGENT_ARTIFACTS",
+    "AGENT_OPTIONAL_ARTIFACTS",
+    "ENV_AGENTS",
+    "register_agent",
+    "resolve",
+    "agent_class",
+    "make_agent",
+    "popularity_from_counts",
+]

@@ -1,16 +1,157 @@
-"""Builders of the default simulated worlds (catalogue + population + language-model grounding)."""
+"""The world registry and the default world builders (catalogue + population + language-model grounding).
+
+A world is named, not passed as an object, so that configs stay small and picklable: :data:`WORLDS` maps a
+name to the ``"module:function"`` that builds its :class:`~metarec.simulators.Simulator`, and
+:func:`build_world` builds it. Every registered name is also reachable from the envs' ``world=`` keyword
+(:func:`make_world`)::
+
+    gym.make("metarec/PersonaRec-v0", world={"name": "homogeneous", "base": "tiny"})
+
+Add a world with :func:`register_world` (an import path, resolved when the world is built).
+
+The text encoder that grounds a world is one of its settings: ``synthetic_world(text_encoder=...)`` takes a
+sentence-transformers model name, a hub id or a local path (see :func:`text_encoder`).
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
+from metarec.envs.testing import HashingEncoder, tiny_encoder
 from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Dynamics, Population, Simulator, UtilityConfig, make_response_model
 
+#: World builders by name: ``"module:function"``; the function returns a ``Simulator``.
+WORLDS: dict[str, str] = {
+    "synthetic": "metarec.envs.worlds:synthetic_world",
+    "tiny": "metarec.envs.testing:tiny_world",
+    "movielens": "metarec.envs.movielens:movielens_env_world",
+    "heldout-pairs": "metarec.envs.scenarios:heldout_pairs_world",
+    "homogeneous": "metarec.envs.scenarios:homogeneous_world",
+    "identical": "metarec.envs.scenarios:identical_world",
+}
+#: Worlds whose builder takes the data root (``--data-path`` / ``METAREC_DATA``) as ``data_path``.
+DATA_WORLDS: set[str] = {"movielens"}
+#: The text encoder of the tiny world: its shipped embeddings (its own texts only, no model load).
+TINY_TEXT_ENCODER = "tiny"
+
 DYNAMICS_PRESETS = {"static": Dynamics.static, "long_term": Dynamics.long_term}
+
+
+def register_world(name: str, entry_point: str, *, needs_data: bool = False) -> None:
+    """Register the world builder ``entry_point`` (``"module:function"``, returning a ``Simulator``) as ``name``.
+
+    The builder is imported when the world is first built. ``needs_data=True``: the builder takes the data
+    root as ``data_path`` (see :func:`build_world`).
+
+    Examples
+    --------
+    >>> register_world("tiny-again", "metarec.envs.testing:tiny_world")
+    >>> len(build_world("tiny-again").catalog)
+    40
+    >>> _ = WORLDS.pop("tiny-again")
+    """
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"`name` must be a non-empty str, got {name!r}")
+    if not isinstance(entry_point, str) or ":" not in entry_point:
+        raise ConfigError(f"`entry_point` must look like 'module:function', got {entry_point!r}")
+    WORLDS[name] = entry_point
+    if needs_data:
+        DATA_WORLDS.add(name)
+    else:
+        DATA_WORLDS.discard(name)
+
+
+def check_world(name: str) -> None:
+    """Raise ``ConfigError`` naming the registered worlds when ``name`` is not one of them."""
+    if name not in WORLDS:
+        raise ConfigError(f"unknown world {name!r}; use one of {sorted(WORLDS)} (or register_world(...))")
+
+
+def world_builder(name: str):
+    """The builder function registered as ``name`` (imported on first use)."""
+    check_world(name)
+    module, _, attr = WORLDS[name].partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import the builder {WORLDS[name]!r} of world {name!r}: {exc}") from None
+
+
+def build_world(name: str, world_kwargs: dict[str, Any] | None = None, data_path: str | None = None) -> Simulator:
+    """Build the ``Simulator`` registered as ``name`` (see :data:`WORLDS`).
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`WORLDS`.
+    world_kwargs : dict, optional
+        Keyword arguments of the builder.
+    data_path : str, optional
+        Data root of worlds in :data:`DATA_WORLDS` (required by them; an error for the others).
+    """
+    builder = world_builder(name)
+    kwargs = dict(world_kwargs or {})
+    if name in DATA_WORLDS:
+        if data_path is None and "data_path" not in kwargs:
+            raise ConfigError(f"world {name!r} needs data: pass --data-path or set METAREC_DATA")
+        if data_path is not None:
+            kwargs["data_path"] = data_path
+    return builder(**kwargs)
+
+
+def world_text_encoder(name: str, world_kwargs: dict[str, Any] | None = None) -> str | None:
+    """The text-encoder spec (see :func:`text_encoder`) that grounds world ``name`` built with ``world_kwargs``.
+
+    The ``text_encoder`` keyword when given; :data:`TINY_TEXT_ENCODER` for the tiny world and worlds built on
+    its catalogue (``base="tiny"``); ``None`` (the default model, all-MiniLM-L6-v2) otherwise.
+    """
+    kwargs = dict(world_kwargs or {})
+    if kwargs.get("text_encoder") is not None:
+        return kwargs["text_encoder"]
+    if name == "tiny" or kwargs.get("base") == "tiny":
+        return TINY_TEXT_ENCODER
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def text_encoder(spec: str | None = None):
+    """The text encoder ``spec`` names, one per process (a model loads and its disk cache is read once).
+
+    Parameters
+    ----------
+    spec : str or None
+        ``None`` or ``"all-MiniLM-L6-v2"``: the default model behind the disk cache
+        (``metarec.encoders.default_text_encoder()``); ``"tiny"``: the tiny world's shipped embeddings (its own
+        texts only); ``"hashing:D"``: a ``D``-wide hashing bag of words (no model; any text); anything else: a
+        sentence-transformers model name, a Hugging Face hub id or a local folder, behind the disk cache.
+
+    Returns
+    -------
+    TextEncoder
+        Its ``encode(texts)`` gives ``(n, dim)`` float32 vectors.
+    """
+    if spec == TINY_TEXT_ENCODER:
+        return tiny_encoder()
+    if isinstance(spec, str) and spec.startswith("hashing:"):
+        width = spec.partition(":")[2]
+        if not width.isdigit() or int(width) < 1:
+            raise ConfigError(f"a hashing text encoder is 'hashing:D' with an int D >= 1, got {spec!r}")
+        return HashingEncoder(int(width))
+    from metarec.encoders import DEFAULT_MODEL, default_text_encoder  # deferred: loads torch and transformers
+
+    if spec is None or spec == DEFAULT_MODEL:
+        return default_text_encoder()
+    if not isinstance(spec, str) or not spec:
+        raise ConfigError(f"`text_encoder` must be a model name, hub id or local path, got {spec!r}")
+    from metarec.encoders import CachedTextEncoder, HFTextEncoder  # deferred: loads torch and transformers
+
+    return CachedTextEncoder(HFTextEncoder(spec))
 
 
 def _dynamics(spec: str | Dynamics) -> Dynamics:
@@ -32,8 +173,9 @@ def synthetic_world(
     n_likes: int = 2,
     n_dislikes: int = 1,
     encoder=None,
+    text_encoder: str | None = None,
 ) -> Simulator:
-    """The default synthetic world, grounded through the default language model (all-MiniLM-L6-v2).
+    """The default synthetic world, grounded through a language model (default all-MiniLM-L6-v2).
 
     Item texts and persona statements are embedded once and cached on disk (``metarec.encoders``), so a
     second build loads no model. Worlds built with the default encoder are also memoised in-process.
@@ -52,8 +194,19 @@ def synthetic_world(
         ``"static"`` or ``"long_term"`` (drift, boredom, churn).
     clickbait_weight : float
         Utility weight of item clickbait (raises clicks now; drains patience when churn is on).
+    n_likes, n_dislikes : int
+        Liked and disliked topics per persona.
     encoder : TextEncoder, optional
-        Defaults to ``metarec.encoders.default_text_encoder()``.
+        An encoder object (not memoised); overrides ``text_encoder``.
+    text_encoder : str, optional
+        The language model by name: a sentence-transformers name, a hub id or a local path (see
+        :func:`text_encoder`); ``None`` is the default ``all-MiniLM-L6-v2``.
+
+    Examples
+    --------
+    >>> sim = synthetic_world(n_items=30, n_topics=4, n_users=20, text_encoder="hashing:16")
+    >>> sim.item_embeddings.shape
+    (30, 16)
     """
     args = (
         n_items,
@@ -66,14 +219,13 @@ def synthetic_world(
         n_likes,
         n_dislikes,
     )
-    return _cached_world(*args) if encoder is None else _build(*args, encoder)
+    return _cached_world(*args, text_encoder) if encoder is None else _build(*args, encoder)
 
 
 @functools.lru_cache(maxsize=8)
 def _cached_world(*args):
-    from metarec.encoders import default_text_encoder
-
-    return _build(*args, default_text_encoder())
+    *world_args, spec = args
+    return _build(*world_args, text_encoder(spec))
 
 
 def _build(
@@ -96,25 +248,27 @@ def _build(
 
 
 def make_world(spec: dict | None = None, data_path: str | None = None) -> Simulator:
-    """Build the world a ``world=`` spec names: ``{"name": "synthetic" (default) | "movielens", **kwargs}``.
+    """Build the world a ``world=`` spec names: ``{"name": "synthetic" (default) | any registered name, **kwargs}``.
 
-    ``"synthetic"`` passes the other keys to :func:`synthetic_world`; ``"movielens"`` to
-    :func:`metarec.envs.movielens.movielens_env_world` (``data_path``, ``split_seed``). A top-level
-    ``data_path`` (the envs' keyword) is added to the MovieLens spec.
+    The other keys are the builder's keyword arguments (see :data:`WORLDS`); a top-level ``data_path`` (the
+    envs' keyword) goes to worlds that need data (``"movielens"``: ``data_path``, ``split_seed``).
+
+    Examples
+    --------
+    >>> len(make_world({"name": "tiny"}).catalog)
+    40
     """
     spec = dict(spec or {})
     name = spec.pop("name", "synthetic")
-    if name == "movielens":
-        from metarec.envs.movielens import movielens_env_world
-
+    check_world(name)
+    if name in DATA_WORLDS:
         if data_path is not None:
             spec["data_path"] = data_path
-        return movielens_env_world(**spec)
-    if name != "synthetic":
-        raise ConfigError(f"unknown world name {name!r}; use 'synthetic' or 'movielens'")
+        return world_builder(name)(**spec)
     if data_path is not None:
-        raise ConfigError("`data_path` applies to the MovieLens world only; pass world={'name': 'movielens'}")
-    return synthetic_world(**spec)
+        raise ConfigError(f"`data_path` applies to worlds that read data ({sorted(DATA_WORLDS)}), not {name!r}; "
+                          "pass world={'name': 'movielens'}")
+    return world_builder(name)(**spec)
 
 
 def project_features(embeddings: np.ndarray, dim: int | None) -> np.ndarray:
@@ -146,3 +300,20 @@ def project_features(embeddings: np.ndarray, dim: int | None) -> np.ndarray:
     projected = centred @ axes.T
     projected /= np.sqrt((projected**2).sum(axis=1).mean()) + 1e-12
     return projected.astype(np.float32)
+
+
+__all__ = [
+    "WORLDS",
+    "DATA_WORLDS",
+    "DYNAMICS_PRESETS",
+    "TINY_TEXT_ENCODER",
+    "register_world",
+    "check_world",
+    "world_builder",
+    "build_world",
+    "make_world",
+    "world_text_encoder",
+    "text_encoder",
+    "synthetic_world",
+    "project_features",
+]

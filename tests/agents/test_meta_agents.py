@@ -187,3 +187,60 @@ def test_meta_linucb_prior_from_logs(logs):
     assert np.all(np.linalg.eigvalsh(Sigma) > 0)
     actions = _play(MetaLinUCB({"mu": mu, "Sigma": Sigma, "noise_var": noise_var}, alpha=0.3, seed=0))
     assert actions.shape == (8, 4)
+
+
+# ------------------------------------------------------------------------------------------ registry and priors
+def test_make_agent_builds_a_meta_agent_from_a_checkpoint(tmp_path, logs):
+    from metarec.agents import make_agent
+
+    learner = _learner("fomaml")
+    path = learner.save(tmp_path / "fomaml.pt")
+    venv = tiny_vector_env(num_envs=3, **LAYOUT)
+    agent = make_agent("fomaml", checkpoint=str(path), history_len=8, seed=0, env=venv)
+    assert isinstance(agent, MetaAgent) and agent.inner_steps == 2 and agent.history_len == 8
+    pooled = make_agent("pooled-finetune", checkpoint=str(path), inner_steps=1, env=venv)
+    assert pooled.posterior_mean is False and pooled.inner_steps == 1
+    assert _play(agent).shape == (8, 4)
+    with pytest.raises(ConfigError, match=r"agent 'maml' needs the artifact\(s\) \['checkpoint'\]"):
+        make_agent("maml")
+    with pytest.raises(ConfigError, match=r"MetaAgent has no parameter\(s\) \['gamma'\]"):
+        make_agent("maml", checkpoint=str(path), gamma=1)
+    with pytest.raises(ConfigError, match="is not a file"):
+        make_agent("maml", checkpoint=str(tmp_path / "missing.pt"))
+
+
+def test_make_agent_builds_linear_meta_agents_from_a_fitted_prior(tmp_path, logs):
+    from metarec.agents import make_agent
+
+    prior = MetaLinUCB.fit_prior(*linear_prior_data(logs))
+    mu, Sigma, noise_var = fit_linear_prior(*linear_prior_data(logs))
+    np.testing.assert_array_equal(prior["mu"], mu)
+    np.testing.assert_array_equal(prior["Sigma"], Sigma)
+    assert prior["noise_var"] == noise_var
+    np.savez(tmp_path / "prior.npz", **prior)
+    agent = make_agent("meta-thompson", prior=str(tmp_path / "prior.npz"), v=0.3, seed=0)
+    assert isinstance(agent, MetaLinearThompson) and agent.v == 0.3
+    agent.reset()
+    np.testing.assert_allclose(agent.theta[0], mu)
+
+
+def test_make_agent_popularity_from_logged_counts(tmp_path):
+    from metarec.agents import make_agent
+
+    np.savez(tmp_path / "counts.npz", shows=np.array([4.0, 2.0, 0.0]), clicks=np.array([1.0, 2.0, 0.0]))
+    agent = make_agent("popularity", counts=str(tmp_path / "counts.npz"))
+    assert agent.n_items == 3 and agent.clicks.tolist() == [1.0, 2.0, 0.0]
+
+
+def test_meta_agent_prior_covariance_from_logged_rows(logs):
+    from metarec.benchmarks.meta_data import interaction_rows
+
+    learner = _learner("maml")
+    rows = interaction_rows(logs)
+    N = len(rows["items"])
+    ids = np.where(rows["mask"] > 0, logs["shown_ids"].reshape(N, -1), -1)
+    cov = MetaAgent.fit_prior_cov(learner, ids, rows["items"], rows["feedback"], rows["mask"], history_len=8)
+    assert cov.shape == (8, 8) and np.allclose(cov, cov.T) and np.all(np.linalg.eigvalsh(cov) > 0)
+    again = MetaAgent.fit_prior_cov(learner, ids, rows["items"], rows["feedback"], rows["mask"], history_len=8,
+                                    shrinkage=1.0)
+    np.testing.assert_allclose(again, np.trace(again) / 8 * np.eye(8), atol=1e-5)  # fully shrunk: isotropic

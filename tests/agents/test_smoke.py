@@ -5,6 +5,7 @@ import pytest
 from conftest import SINGLE_AGENTS, play_batched, play_single
 
 from metarec.agents import AGENTS, Agent, check_agent, make_agent
+from metarec.agents.registry import agent_class
 
 
 @pytest.mark.parametrize("slate_size", [1, 3])
@@ -36,9 +37,13 @@ def test_check_agent_passes(name, slate_size, make_env):
 
 def test_registry_lists_every_agent_with_a_name():
     assert set(SINGLE_AGENTS) <= set(AGENTS)
-    for name, cls in AGENTS.items():
+    assert all(isinstance(entry, str) and ":" in entry for entry in AGENTS.values())  # resolved on use
+    for name, entry in AGENTS.items():
+        cls = agent_class(name)
         assert isinstance(cls.name, str)
-        assert name.startswith(cls.name)
+        if not entry.endswith(".from_checkpoint"):  # network meta agents are named by their learner
+            assert name.startswith(cls.name)
+    assert {"bayes-reference", "meta-linucb", "maml", "amortized-mean", "pooled-thompson"} <= set(AGENTS)
 
 
 def test_oracle_on_vector_env_has_zero_regret(make_vector_env):

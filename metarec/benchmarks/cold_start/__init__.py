@@ -1,0 +1,47 @@
+"""The ``cold-start`` suite: meta-learned agents against honest non-meta baselines on users never seen.
+
+One concept per module: :mod:`.config` (``ColdStartConfig``, the settings' worlds and layouts),
+:mod:`.agents` (which agents run, their artifacts and grids), :mod:`.training` (logging, meta-training, priors),
+:mod:`.selection` (hyperparameters on val users), :mod:`.statistics` (CIs, gap closed), :mod:`.report`
+(Markdown, plots), :mod:`.pipeline` (``run_cold_start``) and :mod:`.train_meta` (``metarec train-meta``).
+
+Names are exported lazily, so that importing the config loads no torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ColdStartConfig": "config",
+    "SETTINGS": "config",
+    "EXTRA_SETTINGS": "config",
+    "setting_plan": "config",
+    "COLDSTART_AGENTS": "agents",
+    "DEFAULT_AGENTS": "agents",
+    "prepare_setting": "training",
+    "train_learner": "training",
+    "user_vector_covariance": "training",
+    "select_on_val": "selection",
+    "gap_closed_ci": "statistics",
+    "summarize_setting": "statistics",
+    "setting_markdown": "report",
+    "adaptation_plot": "report",
+    "run_cold_start": "pipeline",
+    "TrainMetaConfig": "train_meta",
+    "train_meta": "train_meta",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = list(_EXPORTS)

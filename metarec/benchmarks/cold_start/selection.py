@@ -1,0 +1,69 @@
+"""Choosing hyperparameters on val users: every agent's grid is played, the lowest mean regret wins.
+
+Each agent's small grid (exploration scale, prior scale, posterior-mean update, fine-tuning rate; see
+:func:`~metarec.benchmarks.cold_start.agents.grid_of`) is played on ``val`` users (``val_seeds`` seeds); the
+lowest mean cumulative regret at the horizon wins. Test users are never played here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from metarec.benchmarks.cold_start.agents import base_kwargs, grid_of
+from metarec.benchmarks.cold_start.config import ColdStartConfig
+from metarec.benchmarks.runner import run_cell
+from metarec.benchmarks.suites import SuiteConfig
+
+#: Seeds of the validation cells start here (the test cells use 0 .. seeds-1).
+VAL_SEED_OFFSET = 1000
+
+
+def cell_suite(config: ColdStartConfig, setting: str, artifacts: dict, agent_kwargs: dict[str, dict],
+               seeds: int, splits: tuple[str, ...]) -> SuiteConfig:
+    """The runner's config of a setting's cells: its world and layout, ``agent_kwargs`` per agent name.
+
+    Agents are registry names (:func:`metarec.agents.make_agent`), built with their artifacts as kwargs.
+    """
+    plan = artifacts["plan"]
+    layout = plan.layout
+    return SuiteConfig(
+        name=f"cold-start-{setting}", description=config.description, world=plan.world,
+        world_kwargs=plan.world_kwargs, data_path=config.data_path, agents=tuple(agent_kwargs),
+        agent_kwargs=dict(agent_kwargs), seeds=seeds, splits=splits, users=config.users, horizon=config.horizon,
+        num_candidates=layout.num_candidates, slate_size=layout.slate_size, history_len=layout.history_len,
+        obs_dim=layout.obs_dim, regret_at=config.regret_at, share_at=config.share_at, n_boot=config.n_boot)
+
+
+def select_on_val(config: ColdStartConfig, setting: str, artifacts: dict, progress: bool = False,
+                  echo=print) -> dict[str, Any]:
+    """Play every agent's grid on val users.
+
+    Returns
+    -------
+    dict
+        Per agent: ``kwargs`` (fixed and chosen, for the test cells), ``searched`` (the chosen grid point),
+        ``val_regret`` and ``trials`` (every grid point with its val regret).
+    """
+    chosen: dict[str, Any] = {}
+    for name in config.agents:
+        base = base_kwargs(config, name, artifacts)
+        trials = []
+        for extra in grid_of(config, name):
+            kwargs = {**base, **extra}
+            suite = cell_suite(config, setting, artifacts, {name: kwargs}, config.val_seeds, ("val",))
+            regrets = []
+            for seed in range(config.val_seeds):
+                result = run_cell(suite, name, VAL_SEED_OFFSET + seed, "val")
+                regrets.append(np.nanmean(result.metrics["cum_regret"]))
+            trials.append({"kwargs": extra, "val_regret": float(np.mean(regrets))})
+        best = min(trials, key=lambda t: t["val_regret"])
+        chosen[name] = {"kwargs": {**base, **best["kwargs"]}, "searched": best["kwargs"],
+                        "val_regret": best["val_regret"], "trials": trials}
+        if echo is not None and progress:
+            echo(f"  [{setting}] val {name}: {best['kwargs']} regret@{config.horizon} {best['val_regret']:.2f}")
+    return chosen
+
+
+__all__ = ["VAL_SEED_OFFSET", "cell_suite", "select_on_val"]

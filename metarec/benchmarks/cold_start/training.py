@@ -1,0 +1,217 @@
+"""Training of a cold-start setting: logging the data budget, meta-training the learners, fitting the priors.
+
+Every learner gets exactly the same logs: ``train_users`` training users played ``train_steps`` steps by a
+uniform random logging policy. The pooled model (``kind="none"``, no history input), the gradient
+meta-learners (MAML, FOMAML, Reptile, ANIL on the same history-free network: all of their adaptation comes
+from the inner loop) and the amortized learners (history-conditioned mean / attention / text encoders, no
+inner loop) are trained on tasks from those logs; validation users pick the best iteration. The meta agents'
+last-layer prior covariance is the spread of adapted user vectors over the training users
+(:meth:`MetaAgent.fit_prior_cov <metarec.agents.meta.MetaAgent.fit_prior_cov>`); the linear meta agents' prior
+is fitted by empirical Bayes (:meth:`MetaLinUCB.fit_prior <metarec.agents.meta.MetaLinUCB.fit_prior>`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from metarec.agents.meta import MetaAgent, MetaLinUCB, history_embedder
+from metarec.benchmarks.cold_start.agents import LEARNERS, learners_needed
+from metarec.benchmarks.cold_start.config import ColdStartConfig, setting_plan
+from metarec.benchmarks.meta_data import (
+    collect_interactions,
+    history_text_features,
+    interaction_rows,
+    linear_prior_data,
+    make_task_sampler,
+)
+from metarec.benchmarks.runner import cached_world
+from metarec.benchmarks.suites import SuiteConfig
+from metarec.encoders.meta import MetaLearner
+from metarec.encoders.state import StateEncoder
+from metarec.errors import ConfigError
+from metarec.io import atomic_savez
+
+#: Algorithms without an inner loop: every logged step is a query example.
+NO_INNER_LOOP = ("amortized", "pooled")
+
+
+class LearnerConfig(Protocol):
+    """The fields a learner's training reads (``ColdStartConfig`` and ``TrainMetaConfig`` both have them)."""
+
+    hidden: int
+    state_dim: int
+    meta_history: int
+    meta_iterations: int
+    tasks_per_batch: int
+    support_size: int
+    query_size: int
+    inner_steps: int
+    inner_lr: float
+    outer_lr: float
+    train_seed: int
+
+
+def make_learner(config: LearnerConfig, algorithm: str, kind: str, item_dim: int, text_dim: int | None = None):
+    """An untrained ``MetaLearner`` over a ``StateEncoder(item_dim, kind)`` with the config's sizes and rates.
+
+    ``text_dim`` (the history-text embedder's width) is required by ``kind="text"``.
+    """
+    if kind == "text" and text_dim is None:
+        raise ConfigError("a kind='text' learner needs `text_dim`: the width of its history-text embedder")
+    width = {} if text_dim is None else {"text_dim": text_dim}
+    model = StateEncoder(item_dim, kind=kind, hidden=config.hidden, state_dim=config.state_dim, n_heads=1,
+                         seed=config.train_seed, **width)
+    steps = config.inner_steps if algorithm not in NO_INNER_LOOP else 0
+    return MetaLearner(model, algorithm, inner_steps=steps, inner_lr=config.inner_lr, outer_lr=config.outer_lr,
+                       tasks_per_batch=config.tasks_per_batch, seed=config.train_seed)
+
+
+def task_split(config: LearnerConfig, algorithm: str, steps: int) -> tuple[int, int]:
+    """Support and query steps of the training tasks of ``algorithm`` on logs of ``steps`` steps."""
+    if algorithm in NO_INNER_LOOP:  # no inner loop: every step is a query example
+        return 1, steps - 1
+    support = min(config.support_size, steps - 1)
+    return support, min(config.query_size, steps - support)
+
+
+def fit_learner(config: LearnerConfig, algorithm: str, kind: str, train_data: dict, val_data: dict,
+                progress: bool = False, embedder=None):
+    """Meta-train an ``(algorithm, kind)`` learner on the logs; returns ``(learner, history)``.
+
+    ``embedder`` (a :class:`~metarec.encoders.HistoryTextEmbedder`) is required by ``kind="text"`` learners.
+    """
+    text = {}
+    if kind == "text":
+        if embedder is None:
+            raise ConfigError(f"a {algorithm!r} learner of kind='text' reads the history as text: pass `embedder`")
+        text = {"train": history_text_features(train_data, embedder, config.meta_history),
+                "val": history_text_features(val_data, embedder, config.meta_history)}
+    support, query = task_split(config, algorithm, train_data["shown"].shape[1])
+    sampler = make_task_sampler(train_data, support, query, history_len=config.meta_history,
+                                history_text=text.get("train"))
+    val_sampler = make_task_sampler(val_data, support, query, history_len=config.meta_history,
+                                    history_text=text.get("val"))
+    learner = make_learner(config, algorithm, kind, train_data["shown"].shape[-1],
+                           embedder.dim if embedder is not None else None)
+    n_val = min(len(val_data["users"]), 4 * config.tasks_per_batch)
+    history = learner.fit(sampler, config.meta_iterations, val_sampler=val_sampler,
+                          val_every=max(1, config.meta_iterations // 6), progress=progress, val_tasks=n_val)
+    return learner, history
+
+
+def train_learner(config: LearnerConfig, key: str, train_data: dict, val_data: dict, progress: bool = False,
+                  embedder=None):
+    """Meta-train learner ``key`` (see :data:`~metarec.benchmarks.cold_start.agents.LEARNERS`).
+
+    Returns ``(learner, history)``.
+    """
+    algorithm, kind = LEARNERS[key]
+    return fit_learner(config, algorithm, kind, train_data, val_data, progress=progress, embedder=embedder)
+
+
+def user_vector_covariance(learner, data: dict, history_len: int, shrinkage: float = 0.1,
+                           embedder=None) -> np.ndarray:
+    """Covariance of the adapted user vectors over logged users (:meth:`MetaAgent.fit_prior_cov` on the logs)."""
+    rows = interaction_rows(data)
+    N = len(rows["items"])
+    ids = np.where(rows["mask"] > 0, data["shown_ids"].reshape(N, -1), -1)
+    return MetaAgent.fit_prior_cov(learner, ids, rows["items"], rows["feedback"], rows["mask"],
+                                   history_len=history_len, shrinkage=shrinkage, history_embedder=embedder)
+
+
+def popularity_counts(train: dict, n_items: int) -> dict[str, np.ndarray]:
+    """Shows and clicks per item in the logs: ``{"shows": (n_items,), "clicks": (n_items,)}``."""
+    ids, clicks, valid = train["shown_ids"], train["clicks"], train["valid"][..., None]
+    shows = np.bincount(ids[np.broadcast_to(valid, ids.shape)], minlength=n_items).astype(float)
+    clicked = np.bincount(ids.reshape(-1), weights=(clicks * valid).reshape(-1), minlength=n_items)
+    return {"shows": shows, "clicks": clicked}
+
+
+def fit_linear_meta_prior(train: dict) -> dict[str, Any]:
+    """The empirical-Bayes linear prior of the linear meta agents, from the logs."""
+    return MetaLinUCB.fit_prior(*linear_prior_data(train))
+
+
+def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progress: bool = False,
+                    echo=print) -> dict[str, Any]:
+    """Log the training data, train every learner and fit every prior of one setting; returns artifacts.
+
+    Returns
+    -------
+    dict
+        ``layout`` (the plan as JSON), ``plan`` (:class:`SettingPlan`), ``budget``, ``counts`` and
+        ``linear_prior`` (paths), ``learners`` (per key: ``checkpoint``, ``prior_cov`` paths), ``training``,
+        ``timings``, ``text_encoder`` and ``history_text_encoder`` (encoder specs).
+    """
+    plan = setting_plan(config, setting)
+    simulator = cached_world(SuiteConfig(name=f"cold-start-{setting}", world=plan.world,
+                                         world_kwargs=plan.world_kwargs, data_path=config.data_path,
+                                         agents=("random",)))
+    env_kwargs = {k: v for k, v in plan.layout.env_kwargs().items() if k != "horizon"}
+    rng = np.random.default_rng(config.train_seed)
+    train_pool = simulator.population.users("train")
+    train_users = rng.choice(train_pool, size=min(config.train_users, len(train_pool)), replace=False)
+    val_users = simulator.population.users("val")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
+    train = collect_interactions(simulator, train_users, config.train_steps, env_kwargs, seed=config.train_seed)
+    val = collect_interactions(simulator, val_users, config.train_steps, env_kwargs, seed=config.train_seed + 1)
+    timings["collect_s"] = time.perf_counter() - tick
+    artifacts: dict[str, Any] = {"layout": plan.to_dict(), "plan": plan, "budget": {
+        "train_users": len(train_users), "logged_steps": config.train_steps,
+        "logged_rows": int(train["valid"].sum() * plan.layout.slate_size), "logging_policy": "uniform random",
+        "val_users_for_early_stopping": len(val_users)},
+        "text_encoder": plan.text_encoder, "history_text_encoder": plan.history_text_encoder}
+    # popularity counts and the empirical-Bayes linear prior, from the same logs
+    counts_path = workdir / "popularity.npz"
+    atomic_savez(counts_path, popularity_counts(train, len(simulator.catalog)))
+    prior = fit_linear_meta_prior(train)
+    prior_path = workdir / "linear_prior.npz"
+    atomic_savez(prior_path, {"mu": prior["mu"], "Sigma": prior["Sigma"], "noise_var": np.array(prior["noise_var"])})
+    artifacts.update(counts=str(counts_path), linear_prior=str(prior_path), learners={}, training={})
+    needed = learners_needed(config.agents)
+    train_total = 0.0
+    embedder = None
+    if any(LEARNERS[k][1] == "text" for k in needed):
+        embedder = history_embedder(simulator.catalog.titles, plan.history_text_encoder)
+    for key in needed:
+        tick = time.perf_counter()
+        learner, history = train_learner(config, key, train, val, progress=progress, embedder=embedder)
+        seconds = time.perf_counter() - tick
+        train_total += seconds
+        path = learner.save(workdir / f"{key}.pt")
+        cov_path = workdir / f"{key}_prior_cov.npy"
+        np.save(cov_path, user_vector_covariance(learner, train, config.meta_history, embedder=embedder))
+        artifacts["learners"][key] = {"checkpoint": str(path), "prior_cov": str(cov_path)}
+        artifacts["training"][key] = {"seconds": seconds, "best_iteration": history["best_iteration"],
+                                      "val_loss_start": history["val_loss"][0] if history["val_loss"] else None,
+                                      "best_val_loss": history["best_val_loss"]}
+        if LEARNERS[key][1] == "text":  # the language model's share of the training time
+            artifacts["training"][key].update(text_seconds=embedder.seconds, texts=embedder.texts_seen,
+                                              texts_encoded=embedder.texts_encoded)
+        if echo is not None:
+            echo(f"  [{setting}] trained {key} in {seconds:.1f} s (val loss {history['val_loss'][0]:.4f} -> "
+                 f"{history['best_val_loss']:.4f})")
+    timings["meta_train_s"] = train_total
+    artifacts["timings"] = timings
+    return artifacts
+
+
+__all__ = [
+    "NO_INNER_LOOP",
+    "LearnerConfig",
+    "make_learner",
+    "task_split",
+    "fit_learner",
+    "train_learner",
+    "user_vector_covariance",
+    "popularity_counts",
+    "fit_linear_meta_prior",
+    "prepare_setting",
+]
