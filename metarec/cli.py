@@ -15,10 +15,11 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import fields
 
-from metarec.benchmarks.config_cli import add_config_arguments, overrides_from_args
+from metarec.benchmarks.config_cli import add_config_arguments, flag_name, overrides_from_args
 from metarec.benchmarks.demo import demo_session
 from metarec.benchmarks.suites import available_suites, get_spec, get_suite, run_registered
 from metarec.errors import ConfigError, MetarecError
@@ -63,12 +64,34 @@ def build_parser(load_train_meta: bool = False, suite: str | None = None) -> arg
     train_meta = commands.add_parser("train-meta", help="meta-train a state encoder on logged training users",
                                      description="Log training users of an env id with a uniform random policy, "
                                      "meta-train a StateEncoder and save the checkpoint atomically.")
-    if load_train_meta:  # its options live beside the cold-start suite, which imports torch: only when asked
-        importlib.import_module("metarec.benchmarks.coldstart").add_train_meta_arguments(train_meta)
-    train_meta.set_defaults(handler=lambda args: importlib.import_module(
-        "metarec.benchmarks.coldstart").train_meta_main(args))
+    if load_train_meta:  # its config module imports torch: its flags are built only when asked for
+        train_meta.add_argument("--out", default=None, help="checkpoint path (default runs/train-meta/ALGORITHM.pt)")
+        add_config_arguments(train_meta, _train_meta_module().TrainMetaConfig, aliases=TRAIN_META_OLD_FLAGS)
+    train_meta.set_defaults(handler=run_train_meta)
 
     return parser
+
+
+#: ``metarec train-meta`` flags of 0.1 -> the config field they set now (accepted, with a warning).
+TRAIN_META_OLD_FLAGS = {"--iterations": "meta_iterations", "--users": "train_users", "--steps": "train_steps",
+                        "--seed": "train_seed"}
+
+
+def _train_meta_module():
+    # deferred: train-meta's config module imports torch; other subcommands never load it
+    return importlib.import_module("metarec.benchmarks.cold_start.train_meta")
+
+
+def run_train_meta(args: argparse.Namespace) -> int:
+    """Handler of ``metarec train-meta``: every field of ``TrainMetaConfig`` is a flag."""
+    module = _train_meta_module()
+    used = [old for old in TRAIN_META_OLD_FLAGS if old in sys.argv[1:] or old in getattr(args, "_argv", ())]
+    for old in used:
+        warnings.warn(f"`metarec train-meta {old}` is deprecated; use {flag_name(TRAIN_META_OLD_FLAGS[old])}",
+                      DeprecationWarning, stacklevel=2)
+    config = module.TrainMetaConfig(**overrides_from_args(module.TrainMetaConfig, args))
+    module.train_meta(config, args.out)
+    return 0
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser, suite: str | None = None) -> None:
@@ -116,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         suite = argv[1] if argv[:1] == ["bench"] and len(argv) > 1 and not argv[1].startswith("-") else None
         parser = build_parser(load_train_meta=argv[:1] == ["train-meta"], suite=suite)
         args, unknown = parser.parse_known_args(argv)
+        args._argv = tuple(argv)
         if unknown:
             where = f"suite {suite!r}" if suite else f"`metarec {argv[0] if argv else ''}`"
             raise ConfigError(f"{where} has no option(s) {[u for u in unknown if u.startswith('-')] or unknown}; "

@@ -41,7 +41,7 @@ from metarec.agents.base import BatchedAgent, position_rewards, shown_positions
 from metarec.agents.linear import LinearThompson, LinUCB
 from metarec.agents.priors import fit_linear_prior
 from metarec.encoders.history_text import HistoryTextEmbedder
-from metarec.encoders.meta import MetaLearner
+from metarec.encoders.meta import MetaLearner, click_loss
 from metarec.errors import ConfigError
 from metarec.seeding import SeedLike
 
@@ -107,7 +107,7 @@ class MetaAgent(BatchedAgent):
     Examples
     --------
     >>> from metarec.encoders.state import StateEncoder
-    >>> learner = MetaLearner(StateEncoder(item_dim=4, kind="mean", hidden=8, state_dim=4, seed=0), "amortized")
+    >>> learner = MetaLearner(StateEncoder(item_dim=4, kind="mean", hidden=8, state_dim=4, seed=0), algorithm="amortized")
     >>> agent = MetaAgent(learner, seed=0)
     >>> agent.reset()
     >>> obs = {"candidates": np.eye(3, 4, dtype=np.float32), "candidate_ids": np.arange(3)}
@@ -328,8 +328,6 @@ class MetaAgent(BatchedAgent):
         the users' support losses, taken with plain autograd, is each user's own gradient (the losses do not
         share parameters), which is several times faster on CPU than ``vmap(grad(...))``.
         """
-        from metarec.encoders.meta import click_loss
-
         b = support["items"].shape[0]
         names = self.learner.adapt_names
         frozen = {n: p for n, p in self.params.items() if n not in names}

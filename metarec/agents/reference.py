@@ -18,6 +18,7 @@ import itertools
 import numpy as np
 
 from metarec.agents.base import BatchedAgent, shown_positions
+from metarec.encoders import default_text_encoder
 from metarec.errors import ConfigError
 from metarec.seeding import SeedLike
 from metarec.simulators import IndependentBernoulli, MultinomialLogit, Simulator
@@ -107,8 +108,6 @@ class BayesianReferenceAgent(BatchedAgent):
     ) -> None:
         super().__init__(slate_size, seed)
         if encoder is None:
-            from metarec.encoders import default_text_encoder
-
             encoder = default_text_encoder()
         response = simulator.response
         if not isinstance(response, MultinomialLogit | IndependentBernoulli):

@@ -25,7 +25,7 @@ import numpy as np
 
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.serialization import config_hash, from_json_metrics
-from metarec.benchmarks.worlds import DATA_WORLDS
+from metarec.envs.worlds import DATA_WORLDS
 from metarec.errors import ConfigError
 from metarec.simulators import SPLITS
 

@@ -1,10 +1,9 @@
 """Deprecated: the cold-start suite moved to :mod:`metarec.benchmarks.cold_start` (one module per concept).
 
 Old names resolve to their new homes with a ``DeprecationWarning`` naming the new spelling; the scenario
-worlds moved to :mod:`metarec.envs.scenarios`, agents are built by :func:`metarec.agents.make_agent`. This
-module still registers the ``cold-start`` suite and the ``coldstart-*`` world names (``suites.py`` imports it),
-and keeps ``add_train_meta_arguments`` / ``train_meta_main`` for the CLI, until the suite is registered by
-entry point.
+worlds moved to :mod:`metarec.envs.scenarios`, agents are built by :func:`metarec.agents.make_agent`. The suite
+is registered by entry point in :mod:`metarec.benchmarks.suites`; ``metarec train-meta`` takes its flags from
+:class:`~metarec.benchmarks.cold_start.train_meta.TrainMetaConfig`.
 """
 
 from __future__ import annotations
@@ -12,10 +11,6 @@ from __future__ import annotations
 import importlib
 import warnings
 from typing import Any
-
-from metarec.benchmarks.cold_start.config import ColdStartConfig as _ColdStartConfig
-from metarec.benchmarks.suites import WORLDS, register_suite, register_world
-from metarec.envs import worlds as _worlds
 
 #: old name -> "new.module:name"
 _MOVED = {
@@ -62,39 +57,4 @@ def __getattr__(attr: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
 
 
-def add_train_meta_arguments(parser) -> None:
-    """Options of ``metarec train-meta`` (kept until the CLI generates them from ``TrainMetaConfig``)."""
-    parser.add_argument("--env-id", default="metarec/PersonaRec-v0", help="registered env id (its layout and world)")
-    parser.add_argument("--algorithm", default="maml", help="maml, fomaml, reptile, anil, amortized or pooled")
-    parser.add_argument("--kind", default=None, help="StateEncoder kind: mean, gru, attention, text (the history "
-                        "written as text and embedded by the language model) or none (default: none for gradient "
-                        "algorithms and pooled, mean for amortized)")
-    parser.add_argument("--iterations", type=int, default=300, help="outer iterations (default 300)")
-    parser.add_argument("--users", type=int, default=700, help="training users logged (default 700)")
-    parser.add_argument("--steps", type=int, default=50, help="logged steps per user (default 50)")
-    parser.add_argument("--out", default=None, help="checkpoint path (default runs/train-meta/ALGORITHM.pt)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of logging, sampling and initialisation")
-    parser.add_argument("--world", default=None, help="registered world to train on (default: the env id's)")
-
-
-def train_meta_main(args) -> int:
-    """Handler of ``metarec train-meta``: ``train_meta(TrainMetaConfig(...), args.out)``."""
-    from metarec.benchmarks.cold_start.train_meta import TrainMetaConfig, train_meta  # deferred: torch
-
-    config = TrainMetaConfig(env_id=args.env_id, world=args.world, algorithm=args.algorithm, kind=args.kind,
-                             meta_iterations=args.iterations, train_users=args.users, train_steps=args.steps,
-                             train_seed=args.seed)
-    train_meta(config, args.out)
-    return 0
-
-
-# The old world names, and the new ones until suites.py reads metarec.envs.worlds.WORLDS.
-for _name, _entry in _worlds.WORLDS.items():
-    if _name not in WORLDS:
-        register_world(_name, _entry, needs_data=_name in _worlds.DATA_WORLDS)
-register_world("coldstart-heldout", "metarec.envs.scenarios:heldout_pairs_world")
-register_world("coldstart-identical", "metarec.envs.scenarios:identical_world")
-register_world("coldstart-homogeneous", "metarec.envs.scenarios:homogeneous_world")
-register_suite(_ColdStartConfig(), overwrite=True)
-
-__all__ = ["add_train_meta_arguments", "train_meta_main"]
+__all__: list[str] = []

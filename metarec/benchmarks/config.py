@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from metarec.benchmarks.worlds import check_world
+from metarec.envs.worlds import check_world
 from metarec.errors import ConfigError
 from metarec.layout import Layout
 from metarec.simulators import SPLITS
@@ -124,7 +124,6 @@ class SuiteConfig:
         """The config as JSON-ready values (with its kind)."""
         return {"kind": "agents", **asdict(self)}
 
-    @property
     def layout(self) -> Layout:
         """The suite's :class:`~metarec.layout.Layout` (K, slate size, history, feature width, horizon)."""
         return Layout(num_candidates=self.num_candidates, slate_size=self.slate_size, history_len=self.history_len,

@@ -24,8 +24,8 @@ from metarec.benchmarks.cells import Cell, cell_seeds
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.rollout import PerSlotAgents, rollout
 from metarec.benchmarks.serialization import config_hash
-from metarec.benchmarks.worlds import DATA_WORLDS, build_world
 from metarec.envs import RecommendationVectorEnv
+from metarec.envs.worlds import DATA_WORLDS, build_world
 from metarec.errors import ConfigError, UnregisteredAgent
 from metarec.threads import thread_limits
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from metarec.benchmarks.config import QUICK_AGENTS, SuiteConfig
 from metarec.benchmarks.serialization import config_hash
-from metarec.benchmarks.worlds import DATA_WORLDS, WORLDS, build_world, register_world
+from metarec.envs.worlds import DATA_WORLDS, WORLDS, build_world, register_world
 from metarec.errors import ConfigError
 
 
@@ -220,8 +220,8 @@ register_suite(
     "32-d), text encoding and cache reload, and batched agent decisions per second.",
 )
 register_suite(
-    "cold-start", config="metarec.benchmarks.coldstart:ColdStartConfig",
-    run="metarec.benchmarks.coldstart:run_cold_start",
+    "cold-start", config="metarec.benchmarks.cold_start.config:ColdStartConfig",
+    run="metarec.benchmarks.cold_start.pipeline:run_cold_start",
     description="meta-learned agents against per-user, pooled and popularity baselines on unseen users",
 )
 register_suite(

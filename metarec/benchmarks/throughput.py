@@ -15,9 +15,9 @@ from metarec.benchmarks.config import _check_int
 from metarec.benchmarks.play import cached_world
 from metarec.benchmarks.report import machine_info, throughput_table
 from metarec.benchmarks.serialization import to_jsonable
-from metarec.benchmarks.worlds import check_world
 from metarec.encoders.bench import benchmark_text_encoder
 from metarec.envs.bench import benchmark_envs
+from metarec.envs.worlds import check_world
 from metarec.io import atomic_write_text
 
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from metarec.envs.testing import TINY_ITEMS, TINY_TOPICS
+from metarec.envs.tiny_world import TINY_ITEMS, TINY_TOPICS
 from metarec.envs.worlds import TINY_TEXT_ENCODER, text_encoder
 from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Dynamics, Population, Simulator, UtilityConfig, make_response_model

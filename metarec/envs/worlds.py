@@ -22,18 +22,22 @@ from typing import Any
 
 import numpy as np
 
-from metarec.envs.testing import HashingEncoder, tiny_encoder
+from metarec.envs.tiny_world import HashingEncoder, tiny_encoder
 from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Dynamics, Population, Simulator, UtilityConfig, make_response_model
 
 #: World builders by name: ``"module:function"``; the function returns a ``Simulator``.
 WORLDS: dict[str, str] = {
     "synthetic": "metarec.envs.worlds:synthetic_world",
-    "tiny": "metarec.envs.testing:tiny_world",
+    "tiny": "metarec.envs.tiny_world:tiny_world",
     "movielens": "metarec.envs.movielens:movielens_env_world",
     "heldout-pairs": "metarec.envs.scenarios:heldout_pairs_world",
     "homogeneous": "metarec.envs.scenarios:homogeneous_world",
     "identical": "metarec.envs.scenarios:identical_world",
+    # the names the cold-start suite registered in 0.1 (kept so old configs and run folders still resolve)
+    "coldstart-heldout": "metarec.envs.scenarios:heldout_pairs_world",
+    "coldstart-homogeneous": "metarec.envs.scenarios:homogeneous_world",
+    "coldstart-identical": "metarec.envs.scenarios:identical_world",
 }
 #: Worlds whose builder takes the data root (``--data-path`` / ``METAREC_DATA``) as ``data_path``.
 DATA_WORLDS: set[str] = {"movielens"}

@@ -67,6 +67,19 @@ def test_every_config_field_is_a_flag(suite):
         assert cli.overrides_from_args(cls, args) == {"n_boot": 7}
 
 
+def test_train_meta_flags_come_from_its_config():
+    from dataclasses import fields
+
+    from metarec.benchmarks.cold_start.train_meta import TrainMetaConfig
+
+    parser = cli.build_parser(load_train_meta=True)
+    train_meta = next(a for a in parser._actions if a.dest == "command").choices["train-meta"]
+    dests = {a.dest for a in train_meta._actions}
+    assert {f.name for f in fields(TrainMetaConfig)} <= dests
+    args = parser.parse_args(["train-meta", "--meta-iterations", "3", "--iterations", "4"])
+    assert args.meta_iterations == 4  # the 0.1 spelling still sets the same field
+
+
 def test_file_system_errors_are_one_line(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

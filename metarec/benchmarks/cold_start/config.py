@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from metarec.benchmarks.cold_start.agents import COLDSTART_AGENTS, DEFAULT_AGENTS, DEFAULT_GRIDS
-from metarec.benchmarks.suites import SuiteConfig
+from metarec.benchmarks.config import SuiteConfig
 from metarec.envs.worlds import TINY_TEXT_ENCODER, world_builder, world_text_encoder
 from metarec.errors import ConfigError
 from metarec.layout import Layout
@@ -114,15 +113,6 @@ class ColdStartConfig(SuiteConfig):
         slate = self.slate_size_b if setting == "B" else self.slate_size
         return Layout(num_candidates=self.num_candidates, slate_size=slate, history_len=self.history_len,
                       obs_dim=self.obs_dim, horizon=self.horizon)
-
-    def run(self, out: str | Path, *, jobs: int = 1, progress: bool = True, echo=print, **_: Any) -> dict[str, Any]:
-        """Run the suite (the runner's ``run_suite`` calls this).
-
-        See :func:`~metarec.benchmarks.cold_start.pipeline.run_cold_start`.
-        """
-        from metarec.benchmarks.cold_start.pipeline import run_cold_start  # the pipeline imports this module
-
-        return run_cold_start(self, out, progress=progress, echo=echo)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,10 @@ from metarec.benchmarks.cold_start.report import adaptation_plot, setting_markdo
 from metarec.benchmarks.cold_start.selection import cell_suite, select_on_val
 from metarec.benchmarks.cold_start.statistics import summarize_setting
 from metarec.benchmarks.cold_start.training import prepare_setting
+from metarec.benchmarks.play import cached_world
 from metarec.benchmarks.report import machine_info, write_report
-from metarec.benchmarks.runner import _jsonable, cached_world, run_cell
+from metarec.benchmarks.runner import run_cell
+from metarec.benchmarks.serialization import to_jsonable
 from metarec.envs.scenarios import heldout_pairs_of
 from metarec.io import atomic_write_text
 
@@ -81,7 +83,7 @@ def run_cold_start(config: ColdStartConfig, out: str | Path, *, progress: bool =
               f"and the 'best' agents were chosen on val users ({config.val_seeds} seed(s)). Wall time "
               f"{wall_s:.0f} s; meta-training {', '.join(f'{s}: {v:.0f} s' for s, v in train_s.items())}.\n\n")
     table = header + "\n".join(sections)
-    atomic_write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=2, default=str))
+    atomic_write_text(out / "summary.json", json.dumps(to_jsonable(summary), indent=2, default=str))
     atomic_write_text(out / "results.md", table)
     return {"summary": summary, "table": table, "wall_s": wall_s}
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from metarec.benchmarks.cold_start.agents import base_kwargs, grid_of
 from metarec.benchmarks.cold_start.config import ColdStartConfig
+from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.runner import run_cell
-from metarec.benchmarks.suites import SuiteConfig
 
 #: Seeds of the validation cells start here (the test cells use 0 .. seeds-1).
 VAL_SEED_OFFSET = 1000

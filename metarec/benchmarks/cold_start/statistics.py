@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from metarec.benchmarks.cells import agent_label
 from metarec.benchmarks.cold_start.agents import AMORTIZED_META, BASELINES, GRADIENT_META, META, family
 from metarec.benchmarks.cold_start.config import ColdStartConfig
 from metarec.benchmarks.metrics import bootstrap_ci, paired_difference_ci
-from metarec.benchmarks.runner import agent_label
 
 
 def interval(values: np.ndarray, clusters: np.ndarray, n_boot: int, seed: int = 0) -> dict[str, float] | None:

@@ -21,6 +21,7 @@ import numpy as np
 from metarec.agents.meta import MetaAgent, MetaLinUCB, history_embedder
 from metarec.benchmarks.cold_start.agents import LEARNERS, learners_needed
 from metarec.benchmarks.cold_start.config import ColdStartConfig, setting_plan
+from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.meta_data import (
     collect_interactions,
     history_text_features,
@@ -28,8 +29,7 @@ from metarec.benchmarks.meta_data import (
     linear_prior_data,
     make_task_sampler,
 )
-from metarec.benchmarks.runner import cached_world
-from metarec.benchmarks.suites import SuiteConfig
+from metarec.benchmarks.play import cached_world
 from metarec.encoders.meta import MetaLearner
 from metarec.encoders.state import StateEncoder
 from metarec.errors import ConfigError
@@ -66,7 +66,7 @@ def make_learner(config: LearnerConfig, algorithm: str, kind: str, item_dim: int
     model = StateEncoder(item_dim, kind=kind, hidden=config.hidden, state_dim=config.state_dim, n_heads=1,
                          seed=config.train_seed, **width)
     steps = config.inner_steps if algorithm not in NO_INNER_LOOP else 0
-    return MetaLearner(model, algorithm, inner_steps=steps, inner_lr=config.inner_lr, outer_lr=config.outer_lr,
+    return MetaLearner(model, algorithm=algorithm, inner_steps=steps, inner_lr=config.inner_lr, outer_lr=config.outer_lr,
                        tasks_per_batch=config.tasks_per_batch, seed=config.train_seed)
 
 
