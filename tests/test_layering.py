@@ -75,6 +75,15 @@ def test_import_metarec_registers_the_envs_whenever_gymnasium_comes():
         assert offending(loaded, ("metarec.envs.recommendation", "metarec.envs.vector", "torch")) == []
 
 
+@pytest.mark.parametrize("subpackage", sorted(LIGHT))
+def test_every_public_name_resolves_to_its_object_not_a_module(subpackage):
+    # a lazily exported name that is also a submodule's name would turn into the module once it is imported
+    statement = "\n".join(f"import {name}" for name in modules_of(subpackage))
+    code = (f"{statement}\nimport types, metarec.{subpackage} as p\n"
+            "bad = [n for n in p.__all__ if isinstance(getattr(p, n), types.ModuleType)]\nassert not bad, bad")
+    loaded_after(code)
+
+
 def test_make_agent_random_loads_no_torch():
     loaded = loaded_after("from metarec.agents import make_agent\nmake_agent('random', seed=0)")
     assert "torch" not in loaded

@@ -157,9 +157,8 @@ class MetaAgent(BatchedAgent):
         self.learner = learner
         self.model = learner.model.eval()
         self.params = {n: p.detach() for n, p in learner.params.items()}
-        self.inner_steps = learner.inner_steps if inner_steps is None else int(inner_steps)
-        if learner.algorithm in ("amortized", "pooled") and inner_steps is None:
-            self.inner_steps = 0
+        # by default, adapt as the learner was meta-trained to (amortized / pooled: no inner steps)
+        self.inner_steps = learner.train_inner_steps if inner_steps is None else int(inner_steps)
         self.inner_lr = learner.inner_lr if inner_lr is None else float(inner_lr)
         self.adapt_every, self.exploration, self.alpha = adapt_every, exploration, float(alpha)
         self.prior_scale, self.posterior_mean, self.history_len = float(prior_scale), bool(posterior_mean), history_len

@@ -199,7 +199,12 @@ def make_agent(name: str, *, slate_size: int = 1, seed: SeedLike = None, env=Non
     elif env is not None and "n_items" in accepted and "n_items" not in params:
         space = getattr(env, "single_observation_space", None) or env.observation_space
         params["n_items"] = int(space["candidate_ids"].high.max()) + 1
-    return target(slate_size=slate_size, seed=seed, **params)
+    # the layout and the seed go to every agent that takes them (a user's agent may take neither: the runner
+    # seeds agents through reset(seed) anyway)
+    for key, value in (("slate_size", slate_size), ("seed", seed)):
+        if key in accepted or takes_any:
+            params[key] = value
+    return target(**params)
 
 
 def popularity_from_counts(counts: str | os.PathLike | Mapping[str, Any], slate_size: int = 1,

@@ -5,6 +5,10 @@ Names load on first use, so reading one encoder does not load the others' depend
 
 from metarec._lazy import lazy_exports
 
+# A name that is also a submodule's name must be bound now: importing the submodule later would otherwise
+# leave the module, not the function, under that name. (This module loads numpy only.)
+from metarec.encoders.history_text import history_text
+
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
@@ -16,7 +20,6 @@ __getattr__, __dir__ = lazy_exports(
         "DEFAULT_MODEL": "metarec.encoders.text",
         "StateEncoder": "metarec.encoders.state",
         "HistoryTextEmbedder": "metarec.encoders.history_text",
-        "history_text": "metarec.encoders.history_text",
         "KINDS": "metarec.encoders.state",
         "MetaLearner": "metarec.encoders.meta",
         "ALGORITHMS": "metarec.encoders.meta",

@@ -109,7 +109,7 @@ def test_text_learner_trains_and_the_agent_plays(world, logs, algorithm):
     embed = HistoryTextEmbedder(world.catalog.titles, HashingEncoder(16))
     text = history_text_features(logs, embed, history_len=4)
     model = StateEncoder(8, kind="text", hidden=16, state_dim=8, text_dim=16, seed=0)
-    learner = MetaLearner(model, algorithm, inner_steps=0 if algorithm == "amortized" else 2, inner_lr=0.3,
+    learner = MetaLearner(model, algorithm=algorithm, inner_steps=0 if algorithm == "amortized" else 2, inner_lr=0.3,
                           outer_lr=1e-2, tasks_per_batch=4, seed=0)
     sampler = make_task_sampler(logs, 1 if algorithm == "amortized" else 4, 6, history_len=4, history_text=text)
     before = learner.evaluate(sampler(np.random.default_rng(9), 16))["loss_after"]
@@ -133,6 +133,6 @@ def test_text_learner_trains_and_the_agent_plays(world, logs, algorithm):
 
 
 def test_history_embedder_on_a_history_free_encoder_is_an_error():
-    learner = MetaLearner(StateEncoder(8, kind="mean", hidden=16, state_dim=8, seed=0), "amortized")
+    learner = MetaLearner(StateEncoder(8, kind="mean", hidden=16, state_dim=8, seed=0), algorithm="amortized")
     with pytest.raises(ConfigError, match="only read by kind='text'"):
         MetaAgent(learner, history_embedder=HistoryTextEmbedder(["A"], HashingEncoder(8)))

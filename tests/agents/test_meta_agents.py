@@ -25,7 +25,7 @@ LAYOUT = META_LAYOUT
 
 def _learner(algorithm="maml", kind="none", inner_steps=2):
     model = StateEncoder(8, kind=kind, hidden=16, state_dim=8, seed=0)
-    return MetaLearner(model, algorithm, inner_steps=inner_steps, inner_lr=0.3, tasks_per_batch=4, seed=0)
+    return MetaLearner(model, algorithm=algorithm, inner_steps=inner_steps, inner_lr=0.3, tasks_per_batch=4, seed=0)
 
 
 # ------------------------------------------------------------------------------------------ data
