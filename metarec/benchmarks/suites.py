@@ -170,9 +170,18 @@ def get_suite(name: str, **overrides: Any) -> Any:
             overrides[key] = tuple(a.strip() for a in overrides[key].split(",") if a.strip())
         elif isinstance(overrides.get(key), list):
             overrides[key] = tuple(overrides[key])
+    for old, instead in getattr(cls, "dropped_fields", {}).items():
+        if old in overrides:
+            raise ConfigError(f"suite {name!r} has no option {old!r} since 0.2: {instead}")
+    for old, new in getattr(cls, "renamed_fields", {}).items():
+        if old in overrides:
+            warnings.warn(f"suite {name!r}: {old!r} is deprecated; use {new!r}", DeprecationWarning, stacklevel=2)
+            overrides[new] = overrides.pop(old)
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise ConfigError(f"suite {name!r} has no option(s) {unknown}; its fields are {sorted(names)}")
+    if spec.description and "description" in names:
+        defaults.setdefault("description", spec.description)
     config = cls(**{k: v for k, v in defaults.items() if k in names})
     if "agents" in overrides and "agent_kwargs" not in overrides and isinstance(getattr(config, "agent_kwargs", None), dict):
         # keep the suite's settings for the agents that remain, drop those of agents left out

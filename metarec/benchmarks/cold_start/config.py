@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from metarec.benchmarks.cold_start.agents import COLDSTART_AGENTS, DEFAULT_AGENTS, DEFAULT_GRIDS
 from metarec.benchmarks.config import SuiteConfig
@@ -46,6 +46,11 @@ class ColdStartConfig(SuiteConfig):
     layout fields ``num_candidates``, ``slate_size``, ``history_len``, ``obs_dim`` and ``horizon`` give every
     setting's :class:`~metarec.layout.Layout` (setting B overrides the slate size with ``slate_size_b``).
     """
+
+    #: 0.1 field names -> the field now; ``get_suite`` maps them with a warning.
+    renamed_fields: ClassVar[dict[str, str]] = {"slate_b": "slate_size_b"}
+    #: 0.1 fields that are gone -> what to use instead (``get_suite`` says so).
+    dropped_fields: ClassVar[dict[str, str]] = {"candidates_b": "setting B uses `num_candidates`"}
 
     name: str = "cold-start"
     description: str = ("Meta-learned agents vs per-user, pooled and popularity baselines on unseen test users; "
