@@ -108,7 +108,13 @@ def add_bench_arguments(parser: argparse.ArgumentParser, suite: str | None = Non
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     if suite is not None:
         spec = get_spec(suite)
-        add_config_arguments(parser, spec.config_class(), defaults=spec.defaults, exclude=("name", "description"))
+        # a config field named like a run option (e.g. the MeLU suite's `threads`) is set by that option
+        add_config_arguments(parser, spec.config_class(), defaults=spec.defaults,
+                             exclude=("name", "description", *RUN_OPTIONS))
+
+
+#: Options of how a suite runs (not config fields); a config field of the same name takes the option's value.
+RUN_OPTIONS = ("out", "jobs", "backend", "threads", "no_resume", "quiet")
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -116,6 +122,8 @@ def run_bench(args: argparse.Namespace) -> int:
     spec = get_spec(args.suite)
     cls = spec.config_class()
     overrides = overrides_from_args(cls, args)
+    names = {f.name for f in fields(cls)}
+    overrides.update({k: getattr(args, k) for k in RUN_OPTIONS if k in names and k in vars(args)})
     if "data_path" not in overrides and any(f.name == "data_path" for f in fields(cls)) and os.environ.get(DATA_ENV):
         overrides["data_path"] = os.environ[DATA_ENV]
     config = get_suite(args.suite, **overrides)

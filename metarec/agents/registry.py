@@ -36,7 +36,7 @@ from metarec.agents.bandits import PopularityAgent
 from metarec.errors import ConfigError, UnregisteredAgent
 from metarec.seeding import SeedLike
 
-_META_AGENT = "metarec.agents.meta:MetaAgent.from_checkpoint"
+_META_AGENT = "metarec.agents.meta_network:MetaAgent.from_checkpoint"
 
 #: name -> ``"module:Class"`` or ``"module:Class.constructor"`` (``make_agent`` adds ``AGENT_DEFAULTS``).
 AGENTS: dict[str, str] = {
@@ -53,8 +53,8 @@ AGENTS: dict[str, str] = {
     # references
     "bayes-reference": "metarec.agents.reference:BayesianReferenceAgent.from_env",
     # meta agents: linear bandits with a fitted prior, meta-trained networks by learner
-    "meta-linucb": "metarec.agents.meta:MetaLinUCB",
-    "meta-thompson": "metarec.agents.meta:MetaLinearThompson",
+    "meta-linucb": "metarec.agents.meta_linear:MetaLinUCB",
+    "meta-thompson": "metarec.agents.meta_linear:MetaLinearThompson",
     "maml": _META_AGENT,
     "fomaml": _META_AGENT,
     "reptile": _META_AGENT,

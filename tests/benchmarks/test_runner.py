@@ -21,8 +21,8 @@ from metarec.benchmarks.cells import Cell, agent_label, cell_hash, cell_seeds, e
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.play import play_cell
 from metarec.benchmarks.runner import run_cell, run_suite
-from metarec.benchmarks.worlds import register_world
 from metarec.envs.testing import tiny_world
+from metarec.envs.worlds import register_world
 from metarec.errors import ConfigError
 from metarec.simulators import Dynamics
 

@@ -305,9 +305,9 @@ def test_env_data_path_resolution(tmp_path, monkeypatch):
 def test_make_world_rejects_unknown_names():
     from metarec.envs.worlds import make_world
 
-    with pytest.raises(ConfigError, match=r"unknown world name 'imdb'"):
+    with pytest.raises(ConfigError, match=r"unknown world 'imdb'; use one of \[.*'movielens'.*\]"):
         make_world({"name": "imdb"})
-    with pytest.raises(ConfigError, match=r"`data_path` applies to the MovieLens world only"):
+    with pytest.raises(ConfigError, match=r"`data_path` applies to worlds that read data \(\['movielens'\]\), not 'synthetic'"):
         make_world({}, data_path="/somewhere")
 
 
