@@ -135,14 +135,14 @@ class Catalog:
             if not np.all(np.isfinite(array)):
                 row = int(np.flatnonzero(~np.isfinite(array))[0])
                 raise CatalogError(
-                    f"`{name}` contains NaN or inf: item {self.ids[row]!r} (row {row}) has {array[row]!r}"
+                    f"`{name}` contains NaN or inf: item {self.ids[row]!r} (row {row}) has {float(array[row])!r}"
                 )
             object.__setattr__(self, name, array)
         if np.any(self.popularity <= 0):
             row = int(np.flatnonzero(self.popularity <= 0)[0])
             raise CatalogError(
                 f"`popularity` must be positive (use counts + 1 for unseen items); item {self.ids[row]!r} "
-                f"(row {row}) has {self.popularity[row]!r}"
+                f"(row {row}) has {float(self.popularity[row])!r}"
             )
         if self.latent is not None:
             latent = np.asarray(self.latent, dtype=np.float64)

@@ -212,7 +212,7 @@ class Simulator:
             user, item = (int(i) for i in np.argwhere(~np.isfinite(utility))[0])
             raise ConfigError(
                 f"utilities contain NaN or inf: user {user} ({population[user].name!r}), item "
-                f"{catalog.ids[item]!r} has {utility[user, item]!r}; check the embeddings, traits and weights"
+                f"{catalog.ids[item]!r} has {float(utility[user, item])!r}; check the embeddings, traits and weights"
             )
         return utility
 
