@@ -142,8 +142,8 @@ BAD_INPUT = [
      r"persona 'P' \(row 0\) has a latent vector of length 3 but the catalogue's latent factors have L=2"),
     (lambda tmp: Simulator(catalog(), population(persona()), static_utility=np.array([[0.0, NAN, 0.0]])), ConfigError,
      r"`static_utility` must be a finite"),
-    (lambda tmp: Simulator(catalog(quality=np.full(3, 1e308)), population(persona()),
-                           statement_embeddings={"likes x": np.eye(4)[0]}, utility=UtilityConfig(w_quality=10.0)),
+    (lambda tmp: Simulator(catalog(quality=np.full(3, 1e200)), population(persona()),
+                           statement_embeddings={"likes x": np.eye(4)[0]}, utility=UtilityConfig(w_quality=1e200)),
      ConfigError, r"utilities contain NaN or inf: user 0 \('P'\), item 'a' has inf"),
     (lambda tmp: Simulator(catalog(), population(persona()), statement_embeddings={"likes x": np.array([NAN, 0, 0, 0])}),
      CatalogError, r"statement embedding of 'likes x' contains NaN or inf in row 0: column 0 is nan"),
@@ -211,6 +211,7 @@ BAD_INPUT = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the inf-utility row
 @pytest.mark.parametrize(("build", "error", "match"), BAD_INPUT)
 def test_bad_input(tmp_path, build, error, match):
     with pytest.raises(error, match=match):
