@@ -28,11 +28,11 @@ class TextEncoderLike(Protocol):
 
 
 def check_embeddings(
-    embeddings: np.ndarray, n: int, what: str, ids: Sequence[str] | None = None
+    embeddings: np.ndarray, n: int, what: str, ids: Sequence[str] | None = None, label: str = "item"
 ) -> np.ndarray:
     """Validate an ``(n, d)`` embedding matrix and return it as float32.
 
-    A non-finite entry is an error naming the first bad row (and its id when ``ids`` are given).
+    A non-finite entry is an error naming the first bad row (and its ``label`` and id when ``ids`` are given).
     """
     array = np.asarray(embeddings)
     if array.ndim != 2 or array.shape[0] != n or array.shape[1] == 0:
@@ -42,9 +42,9 @@ def check_embeddings(
     finite = np.isfinite(array)
     if not finite.all():
         row = int(np.flatnonzero(~finite.all(axis=1))[0])
-        label = f"row {row}" + (f" (item {ids[row]!r})" if ids is not None else "")
+        where = f"row {row}" + (f" ({label} {ids[row]!r})" if ids is not None else "")
         raise CatalogError(
-            f"{what} contains NaN or inf in {label}: {_first_bad(array[row])}; check the text encoder's output"
+            f"{what} contains NaN or inf in {where}: {_first_bad(array[row])}; check the text encoder's output"
         )
     return array.astype(np.float32, copy=False)
 

@@ -182,6 +182,12 @@ class MultinomialLogit(ResponseModel):
     Expected reward = 1 - P(no click), increasing in ``S = sum_j b_j exp(u_j / T)``; by the
     rearrangement inequality S is largest with the top-s items in decreasing order on decreasing ``b``.
 
+    Numerics: attractions are shifted by the largest candidate utility (and ``u_0``); where that shift makes
+    the slate's denominator underflow (below ``1e-250``: a low temperature and a slate without the best
+    candidate), the slate is recomputed in log-sum-exp form over its shown items and the no-click option
+    (:meth:`stable_weights`), so every temperature > 0 and every finite utility give finite probabilities
+    that sum to 1. Ordinary inputs never reach the fallback, so their results are unchanged bit for bit.
+
     References
     ----------
     Louviere, Hensher and Swait, *Stated Choice Methods* (2000); Ie et al., *RecSim* (2019), MNL choice.

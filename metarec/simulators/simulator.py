@@ -176,7 +176,7 @@ class Simulator:
                     f"{len(missing)} persona statements have no embedding (e.g. {missing[0]!r}): pass `encoder=`"
                 )
             vectors.update(
-                zip(missing, check_embeddings(encoder.encode(missing), len(missing), "statement embeddings"))
+                zip(missing, check_embeddings(encoder.encode(missing), len(missing), "statement embeddings", missing, "statement"))
             )
         matrix = np.stack([vectors[t] for t in unique])
         z = standardized_similarity(matrix, self.item_embeddings)

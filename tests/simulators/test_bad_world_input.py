@@ -147,6 +147,8 @@ BAD_INPUT = [
      ConfigError, r"utilities contain NaN or inf: user 0 \('P'\), item 'a' has inf"),
     (lambda tmp: Simulator(catalog(), population(persona()), statement_embeddings={"likes x": np.array([NAN, 0, 0, 0])}),
      CatalogError, r"statement embedding of 'likes x' contains NaN or inf in row 0: column 0 is nan"),
+    (lambda tmp: Simulator(catalog(), population(persona()), encoder=NanEncoder()), CatalogError,
+     r"statement embeddings contains NaN or inf in row 0 \(statement 'likes x'\): column 2 is nan"),
     (lambda tmp: simulator([persona()]).init_state(np.array([3])), ConfigError, r"`users` must be indices in \[0, 1\)"),
     (lambda tmp: MultinomialLogit(no_click_utility=INF), ConfigError, r"`no_click_utility` must be a finite number"),
     (lambda tmp: MultinomialLogit(position_decay=NAN), ConfigError, r"`position_decay` must be >= 0"),
