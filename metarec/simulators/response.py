@@ -278,9 +278,8 @@ class MultinomialLogit(ResponseModel):
             weights = attraction[np.arange(len(utility))[:, None], slate] * bias * valid
         total = weights.sum(axis=1)
         denominator = none + total
-        low = denominator < _SAFE_DENOMINATOR
-        if low.any():  # the shift by the best candidate underflowed: log-sum-exp over the shown items
-            rows = np.flatnonzero(low)
+        if np.minimum.reduce(denominator) < _SAFE_DENOMINATOR:  # underflow: log-sum-exp over the shown items
+            rows = np.flatnonzero(denominator < _SAFE_DENOMINATOR)
             slate_utility = utility[rows[:, None], slate[rows]]
             weights[rows], slate_none = self.stable_weights(slate_utility, valid[rows], temperature[rows])
             total = weights.sum(axis=1)

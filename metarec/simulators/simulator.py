@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -287,11 +288,11 @@ class Simulator:
         valid = first_occurrence(slate) if valid is None else valid
         clicks, expected, optimal = self.response.respond(utility, slate, valid, temperature, uniforms)
         gap = optimal - expected
-        if not np.isfinite(gap).all():  # NaN or inf in either: an error naming the user, never a zero
-            row = int(np.flatnonzero(~np.isfinite(gap))[0])
-            raise non_finite_step_error(
-                int(state.users[row]), expected[row], optimal[row], float(temperature[row])
-            )
+        if not math.isfinite(np.add.reduce(gap)):  # NaN or inf in either: an error naming the user, not a 0
+            for row in np.flatnonzero(~np.isfinite(gap))[:1]:
+                raise non_finite_step_error(
+                    int(state.users[row]), expected[row], optimal[row], float(temperature[row])
+                )
         regret = np.maximum(gap, 0.0)
         shown = (
             candidates[np.arange(len(slate))[:, None], slate]
