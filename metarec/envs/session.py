@@ -209,7 +209,7 @@ class SessionBatch:
             utility = sim.static_utility[user, candidates]
         valid = first_occurrence(slate[None])[0]
         clicks, expected, optimal = sim.response.respond_one(
-            utility, slate, valid, sim.temperature[user], uniforms
+            utility, slate, valid, sim.temperature[user], uniforms, user=user
         )
         regret = max(optimal - expected, 0.0)
         shown = candidates[slate]

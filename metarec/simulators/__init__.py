@@ -7,6 +7,7 @@ from metarec.simulators.response import (
     Cascade,
     IndependentBernoulli,
     MultinomialLogit,
+    NumericalError,
     ResponseModel,
     make_response_model,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "Cascade",
     "IndependentBernoulli",
     "MultinomialLogit",
+    "NumericalError",
     "ResponseModel",
     "make_response_model",
     "Simulator",

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
+import math
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -13,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from metarec.errors import CatalogError, ConfigError
+from metarec.io import read_text
 from metarec.seeding import SeedLike, make_rng
 from metarec.simulators.movielens_load import GENRES, MovieLensData, as_movielens_data
 from metarec.simulators.movielens_text import item_texts
@@ -26,14 +31,31 @@ class TextEncoderLike(Protocol):
         """Embed ``texts`` as (n, d) float32 rows of unit norm."""
 
 
-def check_embeddings(embeddings: np.ndarray, n: int, what: str) -> np.ndarray:
-    """Validate an ``(n, d)`` embedding matrix and return it as float32."""
+def check_embeddings(
+    embeddings: np.ndarray, n: int, what: str, ids: Sequence[str] | None = None, label: str = "item"
+) -> np.ndarray:
+    """Validate an ``(n, d)`` embedding matrix and return it as float32.
+
+    A non-finite entry is an error naming the first bad row (and its ``label`` and id when ``ids`` are given).
+    """
     array = np.asarray(embeddings)
-    if array.ndim != 2 or array.shape[0] != n:
-        raise CatalogError(f"{what} must have shape (n={n}, d), got {array.shape}; re-encode the texts")
-    if not np.all(np.isfinite(array)):
-        raise CatalogError(f"{what} contains NaN or inf; check the text encoder's output")
+    if array.ndim != 2 or array.shape[0] != n or array.shape[1] == 0:
+        raise CatalogError(f"{what} must have shape (n={n}, d), got {array.shape} (d >= 1); re-encode the texts")
+    if not np.issubdtype(array.dtype, np.number):
+        raise CatalogError(f"{what} must be numbers, got dtype {array.dtype}; re-encode the texts")
+    finite = np.isfinite(array)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite.all(axis=1))[0])
+        where = f"row {row}" + (f" ({label} {ids[row]!r})" if ids is not None else "")
+        raise CatalogError(
+            f"{what} contains NaN or inf in {where}: {_first_bad(array[row])}; check the text encoder's output"
+        )
     return array.astype(np.float32, copy=False)
+
+
+def _first_bad(row: np.ndarray) -> str:
+    column = int(np.flatnonzero(~np.isfinite(row))[0])
+    return f"column {column} is {float(row[column])!r}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,32 +106,63 @@ class Catalog:
         for name in ("titles", "texts", "tags"):
             if len(getattr(self, name)) != n:
                 raise CatalogError(f"`{name}` has {len(getattr(self, name))} entries but `ids` has {n}")
-        if len(set(self.ids)) != n:
-            seen: set[str] = set()
-            duplicate = next(i for i in self.ids if i in seen or seen.add(i))
-            raise CatalogError(f"item ids must be unique; {duplicate!r} appears more than once")
+        first_row: dict[object, int] = {}
+        for row, item_id in enumerate(self.ids):
+            if not isinstance(item_id, str) or not item_id.strip():
+                raise CatalogError(f"item row {row} has id {item_id!r}; every item needs a non-empty str id")
+            if item_id in first_row:
+                raise CatalogError(
+                    f"item ids must be unique; {item_id!r} appears more than once (rows {first_row[item_id]} "
+                    f"and {row})"
+                )
+            first_row[item_id] = row
         for i, text in enumerate(self.texts):
             if not isinstance(text, str) or not text.strip():
-                raise CatalogError(f"item {self.ids[i]!r} has an empty text; every item needs a description")
+                raise CatalogError(
+                    f"item {self.ids[i]!r} has an empty text (row {i}); every item needs a description"
+                )
+        for i, tags in enumerate(self.tags):
+            if isinstance(tags, str) or not all(isinstance(t, str) and t.strip() for t in tags):
+                raise CatalogError(
+                    f"item {self.ids[i]!r} (row {i}) has tags {tags!r}; give a tuple of non-empty str"
+                )
         for name in ("quality", "popularity", "clickbait"):
             value = getattr(self, name)
             if value is None:
                 continue
-            array = np.asarray(value, dtype=np.float64)
+            try:
+                array = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise CatalogError(f"`{name}` must be a ({n},) array of numbers, got {value!r}") from None
             if array.shape != (n,):
                 raise CatalogError(f"`{name}` must have shape ({n},), got {array.shape}")
             if not np.all(np.isfinite(array)):
-                raise CatalogError(f"`{name}` contains NaN or inf")
+                row = int(np.flatnonzero(~np.isfinite(array))[0])
+                raise CatalogError(
+                    f"`{name}` contains NaN or inf: item {self.ids[row]!r} (row {row}) has {float(array[row])!r}"
+                )
             object.__setattr__(self, name, array)
         if np.any(self.popularity <= 0):
-            raise CatalogError("`popularity` must be positive (use counts + 1 for unseen items)")
+            row = int(np.flatnonzero(self.popularity <= 0)[0])
+            raise CatalogError(
+                f"`popularity` must be positive (use counts + 1 for unseen items); item {self.ids[row]!r} "
+                f"(row {row}) has {float(self.popularity[row])!r}"
+            )
         if self.latent is not None:
             latent = np.asarray(self.latent, dtype=np.float64)
-            if latent.ndim != 2 or latent.shape[0] != n or not np.all(np.isfinite(latent)):
+            if latent.ndim != 2 or latent.shape[0] != n:
                 raise CatalogError(f"`latent` must be a finite ({n}, L) array, got shape {latent.shape}")
+            if not np.all(np.isfinite(latent)):
+                row = int(np.flatnonzero(~np.isfinite(latent).all(axis=1))[0])
+                raise CatalogError(
+                    f"`latent` must be a finite ({n}, L) array: item {self.ids[row]!r} (row {row}) has "
+                    f"{_first_bad(latent[row])}"
+                )
             object.__setattr__(self, "latent", latent)
         if self.embeddings is not None:
-            object.__setattr__(self, "embeddings", check_embeddings(self.embeddings, n, "catalog embeddings"))
+            object.__setattr__(
+                self, "embeddings", check_embeddings(self.embeddings, n, "catalog embeddings", self.ids)
+            )
         if not self.topic_names:
             names = sorted({tag for tags in self.tags for tag in tags})
             object.__setattr__(self, "topic_names", tuple(names))
@@ -146,7 +199,8 @@ class Catalog:
     def with_embeddings(self, encoder: TextEncoderLike) -> Catalog:
         """Return a copy whose ``embeddings`` are ``encoder.encode(texts)``."""
         return replace(
-            self, embeddings=check_embeddings(encoder.encode(list(self.texts)), len(self), "encoder output")
+            self,
+            embeddings=check_embeddings(encoder.encode(list(self.texts)), len(self), "encoder output", self.ids),
         )
 
     # ------------------------------------------------------------------ builders
@@ -259,19 +313,33 @@ class Catalog:
     ) -> Catalog:
         """Read any catalogue with text columns from a CSV file.
 
-        The item text is the ``text_cols`` joined with ". ". Errors name the file, the line and the column.
+        The item text is the ``text_cols`` joined with ". ". Fields of any size are read. Errors name the file,
+        the line and the column; undecodable bytes name the line, column and ``encoding``.
         """
         path = Path(path)
         if not path.is_file():
             raise CatalogError(f"catalog file {str(path)!r} does not exist")
+        if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"":
+            raise CatalogError(f"`delimiter` must be one character (not a quote or newline), got {delimiter!r}")
         try:
-            with path.open(newline="", encoding=encoding) as handle:
-                rows = list(csv.DictReader(handle, delimiter=delimiter))
-        except UnicodeDecodeError as error:
-            raise CatalogError(f"{path}: cannot decode as {encoding!r} ({error}); pass `encoding=`") from None
+            text = read_text(path, encoding, error=CatalogError)
+        except OSError as error:
+            raise CatalogError(f"{path}: cannot read the catalog file ({error.strerror or error})") from None
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows: list[tuple[int, dict]] = []
+        try:
+            with _csv_fields_of_any_size():
+                header = reader.fieldnames or []
+                for row in reader:
+                    rows.append((reader.line_num, row))
+        except csv.Error as error:
+            raise CatalogError(f"{path}, line {reader.line_num}: malformed CSV ({error}); check quoting") from None
         if not rows:
             raise CatalogError(f"{path}: no rows; the file needs a header line and at least one item")
-        header = list(rows[0].keys())
+        header = list(header)
+        duplicated = sorted({c for c in header if header.count(c) > 1})
+        if duplicated:
+            raise CatalogError(f"{path}, line 1: duplicate column(s) {duplicated} in the header; rename them")
         needed = list(dict.fromkeys([id_col, *text_cols, *(c for c in (title_col, tags_col, popularity_col, quality_col) if c)]))
         missing = [c for c in needed if c not in header]
         if missing:
@@ -281,7 +349,12 @@ class Catalog:
             )
         ids, titles, texts, tags, popularity, quality = [], [], [], [], [], []
         first_line: dict[str, int] = {}
-        for line, row in enumerate(rows, start=2):
+        for line, row in rows:
+            if None in row:
+                raise CatalogError(
+                    f"{path}, line {line}: {len(row[None])} more field(s) than the {len(header)} header columns; "
+                    f"check quoting and `delimiter` (got {delimiter!r})"
+                )
             parts = [(row[c] or "").strip() for c in text_cols]
             text = ". ".join(p for p in parts if p)
             if not text:
@@ -306,11 +379,21 @@ class Catalog:
             for column, out in ((popularity_col, popularity), (quality_col, quality)):
                 if column:
                     try:
-                        out.append(float(row[column]))
+                        value = float(row[column])
                     except (TypeError, ValueError):
                         raise CatalogError(
                             f"{path}, line {line}: column {column!r} is not a number: {row[column]!r}"
                         ) from None
+                    if not math.isfinite(value):
+                        raise CatalogError(
+                            f"{path}, line {line}: column {column!r} must be a finite number, got {row[column]!r}"
+                        )
+                    if column == popularity_col and value + 1.0 <= 0:
+                        raise CatalogError(
+                            f"{path}, line {line}: column {column!r} is {row[column]!r}, but `popularity` must be "
+                            "positive (the count + 1 is used); give counts >= 0"
+                        )
+                    out.append(value)
         n = len(ids)
         tags = [t if t else ("untagged",) for t in tags]
         quality_array = np.asarray(quality) if quality else np.zeros(n)
@@ -370,6 +453,23 @@ class Catalog:
             topic_names=GENRES,
         )
         return catalog.with_embeddings(encoder) if encoder is not None else catalog
+
+
+@contextmanager
+def _csv_fields_of_any_size() -> Iterator[None]:
+    """Lift the csv module's per-field limit (128 KiB by default) for one read, then restore it."""
+    limit = sys.maxsize
+    while True:
+        try:
+            previous = csv.field_size_limit(limit)
+            break
+        except OverflowError:  # a C long narrower than sys.maxsize (Windows)
+            limit //= 2
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
 
 def _roman(number: int) -> str:
     numerals = ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"))

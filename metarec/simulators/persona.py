@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from metarec.errors import ConfigError, PersonaError
+from metarec.io import read_text
 from metarec.seeding import SeedLike, make_rng
 from metarec.simulators.movielens_load import MovieLensData, as_movielens_data
 from metarec.simulators.movielens_text import persona_records
@@ -142,6 +143,7 @@ class Population:
         bad = sorted(set(self.splits) - set(SPLITS))
         if bad:
             raise PersonaError(f"unknown split(s) {bad}; use {SPLITS}")
+        check_personas(self.personas, lambda row: f"row {row}")
         object.__setattr__(self, "personas", tuple(self.personas))
         object.__setattr__(self, "splits", tuple(self.splits))
 
@@ -258,75 +260,100 @@ class Population:
         return cls(tuple(personas), split_users(n_users, rng, split_shares))
 
     @classmethod
-    def from_jsonl(cls, path: str | Path, *, seed: SeedLike = 0, latent_dim: int = 0) -> Population:
+    def from_jsonl(
+        cls, path: str | Path, *, seed: SeedLike = 0, latent_dim: int = 0, encoding: str = "utf-8"
+    ) -> Population:
         """Read personas written by hand or by any LLM, one JSON object a line.
 
         Schema: ``{"name": str, "description": str, "likes": [str, ...], "dislikes": [str, ...],
         "traits": {"temperature": float, "patience": float, "novelty_seeking": float,
-        "popularity_bias": float}, "split": "train"|"val"|"test"}``; ``dislikes``, ``traits`` and ``split``
-        are optional (missing splits are drawn deterministically from ``seed``). Errors name the line and
-        the field.
+        "popularity_bias": float}, "split": "train"|"val"|"test", "latent": [float, ...]}``; ``dislikes``,
+        ``traits``, ``split`` and ``latent`` are optional (missing splits are drawn deterministically from
+        ``seed``; ``latent`` on every line or none, of one length). Errors name the file, the line and the
+        field; undecodable bytes name the line, column and ``encoding``. ``latent_dim`` is unused (kept for
+        compatibility).
         """
         path = Path(path)
         if not path.is_file():
             raise PersonaError(f"persona file {str(path)!r} does not exist")
-        personas, splits = [], []
+        try:
+            text = read_text(path, encoding, error=PersonaError)
+        except OSError as error:
+            raise PersonaError(f"{path}: cannot read the persona file ({error.strerror or error})") from None
+        personas, splits, lines = [], [], []
         allowed = {"name", "description", "likes", "dislikes", "traits", "split", "latent"}
-        with path.open(encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise PersonaError(f"{path}, line {line_no}: not valid JSON ({error.msg})") from None
-                if not isinstance(record, dict):
-                    raise PersonaError(
-                        f"{path}, line {line_no}: expected a JSON object, got {type(record).__name__}"
+        for line_no, line in enumerate(text.split("\n"), start=1):  # not splitlines: JSON may hold U+2028
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise PersonaError(
+                    f"{path}, line {line_no}: not valid JSON ({error.msg} at column {error.colno}); write one "
+                    "JSON object per line"
+                ) from None
+            except RecursionError:
+                raise PersonaError(f"{path}, line {line_no}: JSON nested too deeply") from None
+            where = f"{path}, line {line_no}"
+            if not isinstance(record, dict):
+                raise PersonaError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            unknown = sorted(set(record) - allowed)
+            if unknown:
+                raise PersonaError(f"{where}: unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+            for key in ("name", "likes"):
+                if key not in record:
+                    raise PersonaError(f"{where}: missing field {key!r}")
+            if not isinstance(record["name"], str):
+                raise PersonaError(f"{where}: field 'name' must be a string, got {record['name']!r}")
+            if not isinstance(record.get("description", ""), str):
+                raise PersonaError(f"{where}: field 'description' must be a string")
+            for key in ("likes", "dislikes"):
+                value = record.get(key, [])
+                if not isinstance(value, list) or not all(isinstance(s, str) and s.strip() for s in value):
+                    raise PersonaError(f"{where}: field {key!r} must be a list of non-empty strings")
+            traits = record.get("traits", {})
+            if not isinstance(traits, dict):
+                raise PersonaError(f"{where}: field 'traits' must be a JSON object, got {type(traits).__name__}")
+            bad_trait = next(
+                (k for k, v in traits.items() if isinstance(v, bool) or not isinstance(v, int | float)), None
+            )
+            if bad_trait is not None:
+                raise PersonaError(
+                    f"{where}: field 'traits': {bad_trait!r} must be a number, got {traits[bad_trait]!r}"
+                )
+            try:
+                traits = Traits(**traits)
+            except TypeError as error:
+                raise PersonaError(f"{where}: field 'traits': {error}") from None
+            except PersonaError as error:
+                raise PersonaError(f"{where}: {error}") from None
+            latent = record.get("latent")
+            if latent is not None and (
+                not isinstance(latent, list)
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in latent)
+            ):
+                raise PersonaError(f"{where}: persona {record['name']!r}: `latent` must be a finite 1-d vector")
+            try:
+                personas.append(
+                    Persona(
+                        name=record["name"],
+                        description=record.get("description", ""),
+                        likes=tuple(record["likes"]),
+                        dislikes=tuple(record.get("dislikes", [])),
+                        traits=traits,
+                        latent=np.asarray(latent, dtype=np.float64) if latent is not None else None,
                     )
-                unknown = sorted(set(record) - allowed)
-                if unknown:
-                    raise PersonaError(
-                        f"{path}, line {line_no}: unknown field(s) {unknown}; allowed: {sorted(allowed)}"
-                    )
-                for key in ("name", "likes"):
-                    if key not in record:
-                        raise PersonaError(f"{path}, line {line_no}: missing field {key!r}")
-                for key in ("likes", "dislikes"):
-                    value = record.get(key, [])
-                    if not isinstance(value, list) or not all(
-                        isinstance(s, str) and s.strip() for s in value
-                    ):
-                        raise PersonaError(
-                            f"{path}, line {line_no}: field {key!r} must be a list of non-empty strings"
-                        )
-                try:
-                    traits = Traits(**record.get("traits", {}))
-                except TypeError as error:
-                    raise PersonaError(f"{path}, line {line_no}: field 'traits': {error}") from None
-                except PersonaError as error:
-                    raise PersonaError(f"{path}, line {line_no}: {error}") from None
-                try:
-                    personas.append(
-                        Persona(
-                            name=str(record["name"]),
-                            description=str(record.get("description", "")),
-                            likes=tuple(record["likes"]),
-                            dislikes=tuple(record.get("dislikes", [])),
-                            traits=traits,
-                            latent=np.asarray(record["latent"]) if "latent" in record else None,
-                        )
-                    )
-                except PersonaError as error:
-                    raise PersonaError(f"{path}, line {line_no}: {error}") from None
-                split = record.get("split")
-                if split is not None and split not in SPLITS:
-                    raise PersonaError(
-                        f"{path}, line {line_no}: field 'split' must be one of {SPLITS}, got {split!r}"
-                    )
-                splits.append(split)
+                )
+            except PersonaError as error:
+                raise PersonaError(f"{where}: {error}") from None
+            split = record.get("split")
+            if split is not None and split not in SPLITS:
+                raise PersonaError(f"{where}: field 'split' must be one of {SPLITS}, got {split!r}")
+            splits.append(split)
+            lines.append(line_no)
         if not personas:
             raise PersonaError(f"{path}: no personas; write one JSON object per line")
+        check_personas(personas, lambda row: f"{path}, line {lines[row]}")
         drawn = split_users(len(personas), make_rng(seed))
         return cls(tuple(personas), tuple(s if s is not None else d for s, d in zip(splits, drawn)))
 
@@ -373,6 +400,41 @@ class Population:
         )
         splits = user_splits if user_splits is not None else split_users(data.n_users, make_rng(seed))
         return cls(personas, tuple(splits))
+
+def check_personas(personas: Sequence[Persona], where: Callable[[int], str]) -> None:
+    """Raise `PersonaError` at the first inconsistency of a population, located by ``where(row)``.
+
+    Checked: every entry a `Persona`, unique names, finite numeric ``features``, and ``latent`` and
+    ``features`` present on all personas or none, with one shape (a partial latent would otherwise drop the
+    latent term silently).
+    """
+    first_row: dict[str, int] = {}
+    for row, persona in enumerate(personas):
+        if not isinstance(persona, Persona):
+            raise PersonaError(f"population {where(row)} is a {type(persona).__name__}, not a Persona")
+        if persona.name in first_row:
+            raise PersonaError(
+                f"persona names must be unique; {persona.name!r} appears in {where(first_row[persona.name])} "
+                f"and {where(row)}"
+            )
+        first_row[persona.name] = row
+        if persona.features is not None:
+            features = np.asarray(persona.features)
+            if not np.issubdtype(features.dtype, np.number) or not np.all(np.isfinite(features)):
+                raise PersonaError(
+                    f"persona {persona.name!r} ({where(row)}) has non-finite or non-numeric `features`: "
+                    f"{features!r}"
+                )
+    for kind in ("latent", "features"):
+        shapes = [None if getattr(p, kind) is None else np.shape(getattr(p, kind)) for p in personas]
+        row = next((r for r, shape in enumerate(shapes) if shape != shapes[0]), None)
+        if row is not None:
+            raise PersonaError(
+                f"persona {personas[row].name!r} ({where(row)}) has `{kind}` of shape {shapes[row]} but "
+                f"{personas[0].name!r} ({where(0)}) has {shapes[0]}; give every persona a `{kind}` of the "
+                "same length, or none"
+            )
+
 
 def split_users(
     n_users: int, rng: np.random.Generator, shares: tuple[float, float, float] = (0.7, 0.15, 0.15)

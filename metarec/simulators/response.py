@@ -13,12 +13,37 @@ expected reward. Shapes: ``B`` users, ``K`` candidates, ``s`` slate positions.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 
-from metarec.errors import ConfigError
+from metarec.errors import ConfigError, MetarecError
+
+# The multinomial logit keeps its historical shift (the largest utility among all K candidates) whenever
+# the shifted denominator is at least this: then every term that matters is a normal float and the ratio is
+# exact to a few ulps. Below it (e.g. a low temperature and a slate without the best candidate) both
+# attraction terms may underflow, and the log-sum-exp form over the shown items and the no-click option is
+# used instead.
+_SAFE_DENOMINATOR = 1e-250
+
+
+class NumericalError(MetarecError, FloatingPointError):
+    """A step produced a NaN or infinite reward, expected reward or regret (never silently zeroed)."""
+
+
+def non_finite_step_error(
+    user: int | None, expected: float, optimal: float, temperature: float | None = None
+) -> NumericalError:
+    """The error for a step whose expected reward or oracle value is NaN or infinite."""
+    who = f"user {user}" if user is not None else "a user"
+    hint = f" (temperature {temperature!r})" if temperature is not None else ""
+    return NumericalError(
+        f"{who}{hint}: the step's expected reward is {float(expected)!r} and the oracle's "
+        f"{float(optimal)!r}, so reward and regret would not be finite; check the user's utilities "
+        "(finite embeddings, weights and dynamics) and the response model"
+    )
 
 
 def _check_finite(name: str, value: float, positive: bool = False) -> None:
@@ -80,11 +105,18 @@ class ResponseModel(ABC):
         valid: np.ndarray,
         temperature: np.float64,
         uniforms: np.ndarray,
+        *,
+        user: int | None = None,
     ) -> tuple[np.ndarray, np.float64, np.float64]:
-        """:meth:`respond` for one user without the batch axis (same floating-point results)."""
+        """:meth:`respond` for one user without the batch axis (same floating-point results).
+
+        A NaN or infinite expected reward or oracle value raises `NumericalError` naming ``user``.
+        """
         clicks, expected, optimal = self.respond(
             utility[None], slate[None], valid[None], np.asarray([temperature]), uniforms[None]
         )
+        if not math.isfinite(optimal[0] - expected[0]):
+            raise non_finite_step_error(user, expected[0], optimal[0], float(temperature))
         return clicks[0], expected[0], optimal[0]
 
     @abstractmethod
@@ -150,6 +182,12 @@ class MultinomialLogit(ResponseModel):
     Expected reward = 1 - P(no click), increasing in ``S = sum_j b_j exp(u_j / T)``; by the
     rearrangement inequality S is largest with the top-s items in decreasing order on decreasing ``b``.
 
+    Numerics: attractions are shifted by the largest candidate utility (and ``u_0``); where that shift makes
+    the slate's denominator underflow (below ``1e-250``: a low temperature and a slate without the best
+    candidate), the slate is recomputed in log-sum-exp form over its shown items and the no-click option
+    (:meth:`stable_weights`), so every temperature > 0 and every finite utility give finite probabilities
+    that sum to 1. Ordinary inputs never reach the fallback, so their results are unchanged bit for bit.
+
     References
     ----------
     Louviere, Hensher and Swait, *Stated Choice Methods* (2000); Ie et al., *RecSim* (2019), MNL choice.
@@ -158,20 +196,62 @@ class MultinomialLogit(ResponseModel):
     def n_uniforms(self, slate_size: int) -> int:  # noqa: D102
         return 1
 
+    def log_position_bias(self, slate_size: int) -> np.ndarray:
+        """``log(position_bias)`` computed directly (finite even where the bias underflows to 0), (s,)."""
+        return -self.position_decay * np.log1p(np.arange(slate_size, dtype=np.float64))
+
+    def stable_weights(
+        self, utility: np.ndarray, valid: np.ndarray, temperature: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Attractions in log-sum-exp form, scaled so that the largest term is exactly 1.
+
+        The shift is the largest log-attraction among the shown (valid) items and the no-click option,
+        never an unshown candidate, so the denominator is >= 1 for any finite utilities and any temperature
+        > 0 (no underflow to 0 / 0, no overflow).
+
+        Parameters
+        ----------
+        utility : np.ndarray, (B, s)
+        valid : np.ndarray, (B, s) bool
+        temperature : np.ndarray, (B,)
+
+        Returns
+        -------
+        weights : np.ndarray, (B, s) ``b_j exp(u_j / T)`` up to a common factor per user, 0 where invalid.
+        none : np.ndarray, (B,) ``exp(u_0 / T)`` with the same factor.
+        """
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            shown = np.where(valid, utility, -np.inf)
+            shift = np.maximum(shown.max(axis=1), self.no_click_utility)[:, None]
+            logs = np.where(
+                valid, self.log_position_bias(utility.shape[1]) + (shown - shift) / temperature[:, None], -np.inf
+            )
+            log_none = (self.no_click_utility - shift[:, 0]) / temperature
+            top = np.maximum(logs.max(axis=1), log_none)
+            return np.exp(logs - top[:, None]), np.exp(log_none - top)
+
     def _attractions(self, utility, valid, temperature):
+        """Weights (B, s), no-click term (B,), their sum over positions (B,) and the denominator (B,)."""
         t = temperature[:, None]
         shift = np.maximum(utility.max(axis=1, keepdims=True), self.no_click_utility)
         weights = self.position_bias(utility.shape[1]) * valid * np.exp((utility - shift) / t)
-        return weights, np.exp((self.no_click_utility - shift[:, 0]) / temperature)
+        none = np.exp((self.no_click_utility - shift[:, 0]) / temperature)
+        total = weights.sum(axis=1)
+        denominator = none + total
+        low = denominator < _SAFE_DENOMINATOR
+        if low.any():
+            weights[low], none[low] = self.stable_weights(utility[low], valid[low], temperature[low])
+            total[low] = weights[low].sum(axis=1)
+            denominator[low] = none[low] + total[low]
+        return weights, none, total, denominator
 
     def click_probabilities(self, utility, valid, temperature):  # noqa: D102
-        weights, none = self._attractions(utility, valid, temperature)
-        return weights / (none + weights.sum(axis=1))[:, None]
+        weights, _, _, denominator = self._attractions(utility, valid, temperature)
+        return weights / denominator[:, None]
 
     def expected_reward(self, utility, valid, temperature):  # noqa: D102
-        weights, none = self._attractions(utility, valid, temperature)
-        total = weights.sum(axis=1)
-        return total / (none + total)
+        _, _, total, denominator = self._attractions(utility, valid, temperature)
+        return total / denominator
 
     def sample(self, utility, valid, temperature, uniforms):  # noqa: D102
         probabilities = self.click_probabilities(utility, valid, temperature)
@@ -198,10 +278,16 @@ class MultinomialLogit(ResponseModel):
             weights = attraction[np.arange(len(utility))[:, None], slate] * bias * valid
         total = weights.sum(axis=1)
         denominator = none + total
+        if np.minimum.reduce(denominator) < _SAFE_DENOMINATOR:  # underflow: log-sum-exp over the shown items
+            rows = np.flatnonzero(denominator < _SAFE_DENOMINATOR)
+            slate_utility = utility[rows[:, None], slate[rows]]
+            weights[rows], slate_none = self.stable_weights(slate_utility, valid[rows], temperature[rows])
+            total = weights.sum(axis=1)
+            denominator[rows] = slate_none + total[rows]
         clicks = self._draw(np.cumsum(weights, axis=1) / denominator[:, None], uniforms)
         return clicks, total / denominator, best / (none + best)
 
-    def respond_one(self, utility, slate, valid, temperature, uniforms):  # noqa: D102
+    def respond_one(self, utility, slate, valid, temperature, uniforms, *, user=None):  # noqa: D102
         # The same operations as `respond` on 1-d arrays (bit-identical results, far fewer numpy calls).
         s = len(slate)
         shift = max(np.maximum.reduce(utility), self.no_click_utility)
@@ -211,15 +297,29 @@ class MultinomialLogit(ResponseModel):
             best = np.maximum.reduce(attraction)
             total = attraction[slate[0]]
             denominator = none + total
-            clicked = uniforms[0] < total / denominator
-            return np.array([clicked], dtype=np.int8), total / denominator, best / (none + best)
+            if not denominator >= _SAFE_DENOMINATOR:
+                weights, slate_none = self.stable_weights(utility[slate][None], valid[None], np.asarray([temperature]))
+                total, denominator = weights[0, 0], slate_none[0] + weights[0, 0]
+            expected, optimal = total / denominator, best / (none + best)
+            if not math.isfinite(optimal - expected):
+                raise non_finite_step_error(user, expected, optimal, float(temperature))
+            clicked = uniforms[0] < expected
+            return np.array([clicked], dtype=np.int8), expected, optimal
         bias = self.position_bias(s)
         best = (np.sort(attraction)[: -s - 1 : -1] * bias).sum()
         weights = attraction[slate] * bias * valid
         total = weights.sum()
         denominator = none + total
+        if not denominator >= _SAFE_DENOMINATOR:
+            stable, slate_none = self.stable_weights(utility[slate][None], valid[None], np.asarray([temperature]))
+            weights = stable[0]
+            total = weights.sum()
+            denominator = slate_none[0] + total
+        expected, optimal = total / denominator, best / (none + best)
+        if not math.isfinite(optimal - expected):
+            raise non_finite_step_error(user, expected, optimal, float(temperature))
         position = (uniforms[0] >= np.cumsum(weights) / denominator).sum()
-        return (np.arange(s) == position).astype(np.int8), total / denominator, best / (none + best)
+        return (np.arange(s) == position).astype(np.int8), expected, optimal
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ from metarec.errors import ConfigError
 from metarec.simulators.catalog import Catalog, TextEncoderLike, check_embeddings
 from metarec.simulators.dynamics import Dynamics, UserState
 from metarec.simulators.persona import Population
-from metarec.simulators.response import ResponseModel, make_response_model
+from metarec.simulators.response import ResponseModel, make_response_model, non_finite_step_error
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,10 @@ class UtilityConfig:
     + drift_u . e_i - boredom_u . topics_i``, where ``z(s, e_i)`` is the cosine similarity of statement ``s``
     and item ``i``, standardised over the catalogue (zero mean, unit variance per statement), so that the
     weights mean the same for every language model. ``log_pop`` is the standardised log popularity.
+
+    The latent term is on when the catalogue has latent factors (n_items, L) and the personas carry latent
+    vectors: every persona one of length L (a `Population` holds all or none; a wrong length is an error
+    naming the persona). With personas without latents the term is off for everyone.
     """
 
     w_like: float = 1.0
@@ -172,7 +177,7 @@ class Simulator:
                     f"{len(missing)} persona statements have no embedding (e.g. {missing[0]!r}): pass `encoder=`"
                 )
             vectors.update(
-                zip(missing, check_embeddings(encoder.encode(missing), len(missing), "statement embeddings"))
+                zip(missing, check_embeddings(encoder.encode(missing), len(missing), "statement embeddings", missing, "statement"))
             )
         matrix = np.stack([vectors[t] for t in unique])
         z = standardized_similarity(matrix, self.item_embeddings)
@@ -194,12 +199,22 @@ class Simulator:
         utility += config.w_popularity * self.traits["popularity_bias"][:, None] * log_pop[None, :]
         if catalog.clickbait is not None and config.w_clickbait:
             utility += config.w_clickbait * catalog.clickbait[None, :]
-        if catalog.latent is not None and config.w_latent:
-            latents = [p.latent for p in population]
-            if all(v is not None and v.shape == (catalog.latent.shape[1],) for v in latents):
-                utility += config.w_latent * np.stack(latents) @ catalog.latent.T
+        if catalog.latent is not None and config.w_latent and population[0].latent is not None:
+            # Population guarantees all-or-none latents of one length; the length must match the items'.
+            width = catalog.latent.shape[1]
+            if population[0].latent.shape != (width,):
+                raise ConfigError(
+                    f"persona {population[0].name!r} (row 0) has a latent vector of length "
+                    f"{len(population[0].latent)} but the catalogue's latent factors have L={width}; give "
+                    f"every persona an L={width} vector, none, or set UtilityConfig(w_latent=0)"
+                )
+            utility += config.w_latent * np.stack([p.latent for p in population]) @ catalog.latent.T
         if not np.all(np.isfinite(utility)):
-            raise ConfigError("utilities contain NaN or inf; check the embeddings and weights")
+            user, item = (int(i) for i in np.argwhere(~np.isfinite(utility))[0])
+            raise ConfigError(
+                f"utilities contain NaN or inf: user {user} ({population[user].name!r}), item "
+                f"{catalog.ids[item]!r} has {float(utility[user, item])!r}; check the embeddings, traits and weights"
+            )
         return utility
 
     def init_state(self, users: np.ndarray) -> UserState:
@@ -272,7 +287,13 @@ class Simulator:
         utility = self.utilities(state, candidates)
         valid = first_occurrence(slate) if valid is None else valid
         clicks, expected, optimal = self.response.respond(utility, slate, valid, temperature, uniforms)
-        regret = np.maximum(optimal - expected, 0.0)
+        gap = optimal - expected
+        if not math.isfinite(np.add.reduce(gap)):  # NaN or inf in either: an error naming the user, not a 0
+            for row in np.flatnonzero(~np.isfinite(gap))[:1]:
+                raise non_finite_step_error(
+                    int(state.users[row]), expected[row], optimal[row], float(temperature[row])
+                )
+        regret = np.maximum(gap, 0.0)
         shown = (
             candidates[np.arange(len(slate))[:, None], slate]
             if s > 1

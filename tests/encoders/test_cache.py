@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from metarec.encoders import (
     default_text_encoder,
 )
 from metarec.errors import EncoderError
+from metarec.io import read_verified
 
 
 class CountingEncoder:
@@ -118,14 +121,102 @@ def test_atomic_write_leaves_no_temp_files(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(cache_module.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
-        cached.encode(["c"])
+    with pytest.warns(UserWarning, match=r"Cannot write the embedding cache .*disk full.*stay in memory"):
+        out = cached.encode(["c"])
+    np.testing.assert_array_equal(out, CountingEncoder().encode(["c"]))
     monkeypatch.undo()
     assert [p.name for p in cached.directory.iterdir() if p.name.endswith(".tmp")] == []
     assert len(shard_files(cached)) == 1
     fresh = CachedTextEncoder(CountingEncoder(), tmp_path)
     fresh.encode(["a", "b", "c"])
     assert fresh.encoder.calls == [["c"]]
+
+
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied"), OSError(28, "No space left on device")])
+def test_unwritable_cache_falls_back_to_memory_with_one_warning(tmp_path, monkeypatch, error):
+    def refuse(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(cache_module, "atomic_write_bytes", refuse)
+    fake = CountingEncoder()
+    cached = CachedTextEncoder(fake, tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = cached.encode(["a", "b"])
+        second = cached.encode(["b", "c", "a"])
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and "Cannot write the embedding cache" in messages[0], messages
+    assert str(error.strerror) in messages[0] and str(cached.directory) in messages[0]
+    np.testing.assert_array_equal(second, fake.encode(["b", "c", "a"]))
+    np.testing.assert_array_equal(first, second[[2, 0]])
+    assert fake.calls[:2] == [["a", "b"], ["c"]]  # hits from memory, each text encoded once
+    assert not cached.directory.exists()
+
+
+def test_wrong_dim_in_meta_keeps_valid_shards(tmp_path):
+    texts = ["a spy thriller", "a baking show"]
+    truth = CachedTextEncoder(CountingEncoder(), tmp_path).encode(texts)
+    meta = CachedTextEncoder(CountingEncoder(), tmp_path).directory / "meta.json"
+    record = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**record, "dim": 3}))
+    (shard,) = shard_files(CachedTextEncoder(CountingEncoder(), tmp_path))
+    fake = CountingEncoder()
+    reader = CachedTextEncoder(fake, tmp_path)
+    with pytest.warns(UserWarning, match=r"meta\.json says dim=3 but the verified cache shards hold width 8"):
+        np.testing.assert_array_equal(reader.encode(texts), truth)
+    assert fake.calls == [] and shard.exists()
+    assert json.loads(meta.read_text())["dim"] == 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # repaired: the next run is silent
+        np.testing.assert_array_equal(CachedTextEncoder(CountingEncoder(), tmp_path).encode(texts), truth)
+
+
+def test_wrong_dim_in_meta_without_shards_follows_the_encoder(tmp_path):
+    cached = CachedTextEncoder(CountingEncoder(), tmp_path)
+    cached.directory.mkdir(parents=True)
+    (cached.directory / "meta.json").write_text(json.dumps({"cache_key": "counting/v1", "dim": 3, "format": 1}))
+    assert cached.encode(["a"]).shape == (1, 8)
+    assert json.loads((cached.directory / "meta.json").read_text())["dim"] == 8
+
+
+def test_shard_of_another_width_is_skipped_not_deleted(tmp_path):
+    CachedTextEncoder(CountingEncoder(dim=8), tmp_path).encode(["a"])
+    other = tmp_path / "other"
+    CachedTextEncoder(CountingEncoder(dim=4), other).encode(["b"])
+    (foreign,) = shard_files(CachedTextEncoder(CountingEncoder(), other))
+    target = CachedTextEncoder(CountingEncoder(), tmp_path).directory / "shard-zzzz.npz"
+    target.write_bytes(foreign.read_bytes())
+    reader = CachedTextEncoder(CountingEncoder(dim=8), tmp_path)
+    with pytest.warns(UserWarning, match=r"Skipping cache shard .*shard-zzzz\.npz: it verifies but holds width 4"):
+        assert reader.encode(["a"]).shape == (1, 8)
+    assert target.exists() and reader.encoder.calls == []
+
+
+def test_shards_carry_a_file_checksum_and_legacy_shards_still_load(tmp_path):
+    texts = ["a", "b"]
+    cached = CachedTextEncoder(CountingEncoder(), tmp_path)
+    truth = cached.encode(texts)
+    (shard,) = shard_files(cached)
+    payload = read_verified(shard)  # the whole file verifies
+    shard.write_bytes(payload)  # a shard as written before the trailer existed (internal checksum only)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fake = CountingEncoder()
+        np.testing.assert_array_equal(CachedTextEncoder(fake, tmp_path).encode(texts), truth)
+    assert fake.calls == []
+
+
+def test_one_flipped_byte_is_reported_with_the_path_and_recomputed(tmp_path):
+    texts = ["a", "b"]
+    truth = CachedTextEncoder(CountingEncoder(), tmp_path).encode(texts)
+    (shard,) = shard_files(CachedTextEncoder(CountingEncoder(), tmp_path))
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    shard.write_bytes(bytes(data))
+    fake = CountingEncoder()
+    with pytest.warns(UserWarning, match=rf"corrupted cache shard {re.escape(str(shard))} \(checksum mismatch"):
+        np.testing.assert_array_equal(CachedTextEncoder(fake, tmp_path).encode(texts), truth)
+    assert fake.calls == [texts] and not shard.exists()
 
 
 def _garbage(path: Path) -> None:

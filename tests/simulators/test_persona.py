@@ -113,10 +113,11 @@ def test_from_jsonl_happy_path(tmp_path):
         tmp_path / "people.jsonl",
         [
             {"name": "Ada", "description": "Ada never watches horror.", "likes": ["loves spy thrillers"],
-             "dislikes": ["avoids scary movies"], "traits": {"temperature": 0.3, "patience": 5.0}, "split": "test"},
+             "dislikes": ["avoids scary movies"], "traits": {"temperature": 0.3, "patience": 5.0}, "split": "test",
+             "latent": [1.0, 0.0]},
             "",
             {"name": "Bo", "likes": ["enjoys food shows", "likes musicals"], "latent": [0.1, -0.2]},
-            {"name": "Cy", "likes": ["likes westerns"], "split": "val"},
+            {"name": "Cy", "likes": ["likes westerns"], "split": "val", "latent": [0.0, 1.0]},
         ],
     )
     population = Population.from_jsonl(path)
