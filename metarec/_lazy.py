@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -46,6 +47,7 @@ def lazy_exports(
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:
-        return sorted(names)
+        module = sys.modules.get(package)
+        return sorted(set(names) | set(vars(module) if module is not None else ()))
 
     return __getattr__, __dir__

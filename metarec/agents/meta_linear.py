@@ -21,7 +21,8 @@ from metarec.errors import ConfigError
 from metarec.seeding import SeedLike
 
 
-def _load_array(value, name: str) -> np.ndarray | None:
+def load_array(value, name: str) -> np.ndarray | None:
+    """``value`` as a float64 array: ``None`` stays ``None``; a path is read with ``np.load``."""
     if value is None:
         return None
     if isinstance(value, str | os.PathLike):

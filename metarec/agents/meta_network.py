@@ -36,6 +36,7 @@ import torch
 from torch.func import functional_call, vmap
 
 from metarec.agents.base import BatchedAgent, position_rewards, shown_positions
+from metarec.agents.meta_linear import load_array
 from metarec.encoders.history_text import HistoryTextEmbedder
 from metarec.encoders.meta import MetaLearner, click_loss
 from metarec.errors import ConfigError
@@ -58,14 +59,6 @@ def load_learner(checkpoint: str | os.PathLike) -> MetaLearner:
                           "(`metarec train-meta --out FILE.pt`)")
     stat = path.stat()
     return _load_learner(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-def _load_array(value, name: str) -> np.ndarray | None:
-    if value is None:
-        return None
-    if isinstance(value, str | os.PathLike):
-        return np.load(value)
-    return np.asarray(value, dtype=np.float64)
 
 
 class MetaAgent(BatchedAgent):
@@ -159,7 +152,7 @@ class MetaAgent(BatchedAgent):
         self.adapt_every, self.exploration, self.alpha = adapt_every, exploration, float(alpha)
         self.prior_scale, self.posterior_mean, self.history_len = float(prior_scale), bool(posterior_mean), history_len
         e = self.model.state_dim
-        cov = _load_array(prior_cov, "prior_cov")
+        cov = load_array(prior_cov, "prior_cov")
         if cov is None:
             cov = np.eye(e)
         if cov.shape != (e, e):
