@@ -16,7 +16,7 @@ __getattr__, __dir__ = lazy_exports(
         "top_slate": "metarec.agents.base",
         "shown_positions": "metarec.agents.base",
         "position_rewards": "metarec.agents.base",
-        "OBSERVABLE_INFO_KEYS": "metarec.agents.base",
+        "OBSERVABLE_INFO_KEYS": "metarec.info_keys",
         "RandomAgent": "metarec.agents.bandits",
         "PopularityAgent": "metarec.agents.bandits",
         "EpsilonGreedy": "metarec.agents.bandits",

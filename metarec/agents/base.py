@@ -20,11 +20,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from metarec.errors import GroundTruthAccessError
+from metarec.info_keys import OBSERVABLE_INFO_KEYS
 from metarec.seeding import SeedLike, make_rng
 from metarec.simulators.simulator import first_occurrence
-
-#: ``info`` keys an agent may read; the runner passes agents an ``ObservableInfo`` with only these.
-OBSERVABLE_INFO_KEYS = ("clicked", "clicks", "churned", "episode_start")
 
 
 @runtime_checkable

@@ -14,8 +14,8 @@ __getattr__, __dir__ = lazy_exports(
     {
         "RecommendationEnv": "metarec.envs.recommendation",
         "RecommendationVectorEnv": "metarec.envs.vector",
-        "OBSERVABLE_INFO_KEYS": "metarec.envs.recommendation",
-        "GROUND_TRUTH_INFO_KEYS": "metarec.envs.recommendation",
+        "OBSERVABLE_INFO_KEYS": "metarec.info_keys",
+        "GROUND_TRUTH_INFO_KEYS": "metarec.info_keys",
         "project_features": "metarec.envs.worlds",
         "synthetic_world": "metarec.envs.worlds",
         "WORLDS": "metarec.envs.worlds",

@@ -11,19 +11,9 @@ from gymnasium import spaces
 from metarec.envs.session import SessionBatch, user_feature_matrix
 from metarec.envs.worlds import make_world, project_features
 from metarec.errors import ActionError, ConfigError
+from metarec.info_keys import GROUND_TRUTH_INFO_KEYS, OBSERVABLE_INFO_KEYS  # noqa: F401  (public here since 0.1)
 from metarec.simulators import SPLITS, Simulator
 
-#: ``info`` keys an agent may read (``episode_start`` comes from the vector env only). Everything else in
-#: ``info`` is evaluation-only ground truth.
-OBSERVABLE_INFO_KEYS = ("clicked", "clicks", "churned", "episode_start")
-#: Evaluation-only ``info`` keys: the runner strips them before agents see ``info``.
-GROUND_TRUTH_INFO_KEYS = (
-    "expected_reward",
-    "optimal_expected_reward",
-    "regret",
-    "user_id",
-    "cumulative_regret",
-)
 _RESET_OPTIONS = {"user", "split"}
 
 
