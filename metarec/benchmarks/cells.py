@@ -257,13 +257,16 @@ def check_cell(out: Path, config: SuiteConfig, cell: Cell) -> tuple[CellResult |
     if not json_path.exists():
         return None, None
     try:
-        data = json.loads(read_verified(json_path).decode("utf-8"))
+        try:
+            data = json.loads(read_verified(json_path).decode("utf-8"))
+        except MissingChecksumError:
+            if _legacy_cell(json_path):
+                return None, REASONS[1]
+            raise
         if not npz_path.exists():
             raise CorruptFileError(npz_path, "missing (its .json says the cell finished)")
         if hashlib.sha256(read_verified(npz_path)).hexdigest() != data.get("npz_sha256"):
             raise CorruptFileError(npz_path, "does not belong to its .json (checksum differs from the recorded one)")
-    except MissingChecksumError:
-        return None, REASONS[1]
     except CorruptFileError as error:
         return None, f"damaged: {error.path}: {error.reason}"
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -277,6 +280,15 @@ def check_cell(out: Path, config: SuiteConfig, cell: Cell) -> tuple[CellResult |
         return None, REASONS[4]
     return CellResult(cell, data["hash"], np.asarray(data["users"]), from_json_metrics(data["metrics"]),
                       data["cell_metrics"], json_path, computed=False, identity=expected), None
+
+
+def _legacy_cell(json_path: Path) -> bool:
+    """Whether ``json_path`` is a whole cell ``.json`` as metarec 0.1 wrote it (no checksum, no identity)."""
+    try:
+        data = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(data, dict) and "hash" in data and "identity" not in data
 
 
 def load_cell(out: Path, config: SuiteConfig, cell: Cell) -> CellResult | None:

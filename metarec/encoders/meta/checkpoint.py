@@ -75,8 +75,8 @@ def _cut_trailer(data: bytes) -> bool:
     return any(data.endswith(_TRAILER_MAGIC[:k]) for k in range(2, len(_TRAILER_MAGIC)))
 
 
-def verified_payload(path: Path) -> bytes:
-    """The checkpoint bytes of ``path`` after checking its trailer (0.1 files without one: with a warning).
+def verified_payload(path: Path) -> tuple[bytes, bool]:
+    """The checkpoint bytes of ``path`` after checking its trailer, and whether it had none (a 0.1 file).
 
     Raises
     ------
@@ -85,15 +85,12 @@ def verified_payload(path: Path) -> bytes:
     """
     data = path.read_bytes()
     try:
-        return verify_bytes(data, path)
+        return verify_bytes(data, path), False
     except MissingChecksumError:
         if _cut_trailer(data):
             raise CheckpointError(f"MetaLearner checkpoint {str(path)!r} is truncated (its checksum trailer is cut); "
                                   "it was not loaded: re-train it or restore a good copy") from None
-        warnings.warn(f"MetaLearner checkpoint {str(path)!r} has no checksum (written by metarec 0.1), so damage "
-                      "to it cannot be detected; re-save it with `MetaLearner.load(path).save(path)`",
-                      UserWarning, stacklevel=3)
-        return data
+        return data, True
     except CorruptFileError as error:
         raise CheckpointError(f"MetaLearner checkpoint {str(path)!r} is damaged ({error.reason}); it was not "
                               "loaded: re-train it or restore a good copy") from None
@@ -115,7 +112,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no MetaLearner checkpoint at {str(path)!r}")
-    data = verified_payload(path)
+    data, legacy = verified_payload(path)
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError) as error:
@@ -126,6 +123,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{str(path)!r} has format_version={payload.get('format_version')!r}; this "
                               f"metarec reads {FORMAT_VERSION}")
+    if legacy:
+        warnings.warn(f"MetaLearner checkpoint {str(path)!r} has no checksum (written by metarec 0.1), so damage "
+                      "to it cannot be detected; re-save it with `MetaLearner.load(path).save(path)`",
+                      UserWarning, stacklevel=3)
     return payload
 
 
