@@ -1,7 +1,8 @@
 """The ``metarec`` command line: ``metarec bench SUITE``, ``metarec demo`` (and ``metarec train-meta``).
 
 User errors (an unknown suite or agent, an invalid option value) print one line and exit with status 2,
-without a traceback.
+without a traceback. Ctrl-C and SIGTERM stop the run (worker processes included), keep what is finished and
+print the command that resumes it; the exit status is 130 (SIGINT) or 143 (SIGTERM).
 
 Examples
 --------
@@ -14,7 +15,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import fields
@@ -140,9 +144,42 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so the same clean-up runs (workers stopped, files kept)."""
+
+    signum = signal.SIGTERM
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def resume_command(argv: Sequence[str]) -> str:
+    """The command line that resumes an interrupted ``metarec`` run: ``argv`` without ``--no-resume``."""
+    return shlex.join(["metarec", *(a for a in argv if a != "--no-resume")])
+
+
+def interrupted_message(argv: Sequence[str], args: argparse.Namespace | None) -> str:
+    """What an interrupted command prints: what is kept and, for ``bench``, the command that resumes it."""
+    if args is not None and getattr(args, "command", None) == "bench":
+        out = args.out or os.path.join("runs", args.suite)
+        return (f"metarec: interrupted; finished cells and trained artifacts are kept in {out}; resume with: "
+                f"{resume_command(argv)}")
+    if args is not None and getattr(args, "command", None) == "train-meta":
+        return "metarec: interrupted; no checkpoint was written; re-run the same command to train again"
+    return "metarec: interrupted"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``metarec`` command; returns the exit status (2 for user errors)."""
+    """Entry point of the ``metarec`` command; returns the exit status.
+
+    2 for user errors, 130 / 143 when interrupted by SIGINT / SIGTERM.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    args = None
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         suite = argv[1] if argv[:1] == ["bench"] and len(argv) > 1 and not argv[1].startswith("-") else None
         parser = build_parser(load_train_meta=argv[:1] == ["train-meta"], suite=suite)
@@ -161,9 +198,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"metarec: error: cannot use{where}: {exc.strerror or exc}; check the path and its permissions "
               "(e.g. choose a writable --out)", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("metarec: interrupted; finished cells are kept, re-run the same command to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        print(interrupted_message(argv, args), file=sys.stderr)
+        return 143 if isinstance(interrupt, Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

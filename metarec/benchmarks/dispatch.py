@@ -1,10 +1,23 @@
-"""Running a suite's cells: in this process, in spawned worker processes, or on Ray."""
+"""Running a suite's cells: in this process, in spawned worker processes, or on Ray.
+
+Worker processes die with their parent: each starts with :func:`die_with_parent` (Linux
+``prctl(PR_SET_PDEATHSIG, SIGKILL)``, plus a thread that watches ``os.getppid()`` everywhere), so a
+``kill -9`` of the run leaves no orphan writing cells. When the parent stops on an exception (Ctrl-C, SIGTERM,
+an error in a cell), the workers are killed before it returns: finished cells are on disk, a cell in flight
+leaves at most a temporary file, which is never read.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -13,6 +26,45 @@ from metarec.benchmarks.cells import Cell, CellResult
 from metarec.benchmarks.config import SuiteConfig
 
 BACKENDS = ("process", "ray")
+#: Seconds between the fallback parent checks of a worker process.
+PARENT_POLL_S = 0.5
+_PR_SET_PDEATHSIG = 1
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(PARENT_POLL_S)
+
+
+def die_with_parent(parent: int) -> None:
+    """Arrange for this (worker) process to be killed when process ``parent`` is gone.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` through ctypes; everywhere: a daemon thread that polls
+    ``os.getppid()`` every :data:`PARENT_POLL_S` seconds. Ctrl-C in a terminal reaches the whole process
+    group: the worker ignores SIGINT and leaves the parent to stop it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError, TypeError):
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=_watch_parent, args=(parent,), name="metarec-parent-watch", daemon=True).start()
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill a pool's worker processes now (a cell in flight is lost; its temporary file is never read)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.join(timeout=5)
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 #: ``job(config, agent, seed, split, out, progress, threads) -> CellResult``: module level, so it pickles.
@@ -52,15 +104,16 @@ def dispatch(job: CellJob, config: SuiteConfig, todo: list[Cell], out: Path, job
                 ray.shutdown()
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+    try:
         futures = [pool.submit(job, config, c.agent, c.seed, c.split, str(out), False, threads) for c in todo]
-        try:
-            for future in as_completed(futures):
-                on_done(future.result())
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        for future in as_completed(futures):
+            on_done(future.result())
+    except BaseException:  # Ctrl-C, SIGTERM or a failed cell: stop every worker before returning
+        _kill_workers(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
-__all__ = ["BACKENDS", "CellJob", "dispatch"]
+__all__ = ["BACKENDS", "CellJob", "PARENT_POLL_S", "die_with_parent", "dispatch"]

@@ -3,13 +3,13 @@
 A *cell* is one (agent, seed, split) (:mod:`metarec.benchmarks.cells`). :func:`run_cell` plays one
 (:mod:`metarec.benchmarks.play`), computes its metrics (:mod:`metarec.benchmarks.cell_metrics`) and writes
 its files; :func:`run_suite` runs every unfinished cell of a suite (:mod:`metarec.benchmarks.dispatch`) and
-writes the report (:mod:`metarec.benchmarks.report`). A re-run skips finished cells, so an interrupted run
-loses nothing.
+writes the report (:mod:`metarec.benchmarks.report`). A re-run skips finished cells whose files verify and
+whose identity (config, agent code, metarec version) still matches, so an interrupted run loses nothing and a
+stale or damaged cell is recomputed with a message saying which and why.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -19,16 +19,23 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from metarec.benchmarks.cell_metrics import cell_metrics
-from metarec.benchmarks.cells import Cell, CellResult, cell_hash, cell_paths, expand_cells, load_cell
+from metarec.benchmarks.cells import (
+    Cell,
+    CellResult,
+    cell_identity,
+    check_cell,
+    expand_cells,
+    recompute_message,
+    write_cell,
+)
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.dispatch import BACKENDS, dispatch
 from metarec.benchmarks.play import cached_world, check_agent_names, play_cell
 from metarec.benchmarks.report import write_report
-from metarec.benchmarks.serialization import to_jsonable
+from metarec.benchmarks.serialization import config_hash
 from metarec.benchmarks.suites import get_spec, run_registered, suite_name_of
 from metarec.benchmarks.throughput import ThroughputConfig, run_throughput
 from metarec.errors import ConfigError
-from metarec.io import atomic_savez, atomic_write_text
 from metarec.threads import DEFAULT_THREADS, check_threads, thread_limits
 
 
@@ -71,14 +78,10 @@ def run_cell(
         users, cell_level = cell_metrics(rec, config, simulator)
     cell_level["wall_s"] = time.perf_counter() - start
     cell_level["batched"] = bool(rec["batched"])
-    result = CellResult(cell, cell_hash(config, cell), rec["users"], users, cell_level)
+    identity = cell_identity(config, cell)
+    result = CellResult(cell, config_hash(identity), rec["users"], users, cell_level, identity=identity)
     if out is not None:
-        json_path, npz_path = cell_paths(Path(out), cell)
-        atomic_savez(npz_path, {k: v for k, v in rec.items()})
-        payload = {"cell": {"agent": agent, "seed": int(seed), "split": split}, "hash": result.hash,
-                   "users": rec["users"], "metrics": users, "cell_metrics": cell_level}
-        atomic_write_text(json_path, json.dumps(to_jsonable(payload)))  # written last: marks the cell finished
-        result.path = json_path
+        result.path = write_cell(Path(out), result, dict(rec))
     return result
 
 
@@ -86,6 +89,59 @@ def cell_job(config: SuiteConfig, agent: str, seed: int, split: str, out: str, p
              threads: int = DEFAULT_THREADS) -> CellResult:
     """One cell as a dispatch job (module level, so it pickles to worker processes and Ray)."""
     return run_cell(config, agent, seed, split, out=out, progress=progress, threads=threads)
+
+
+def run_cells(
+    config: SuiteConfig,
+    cells: list[Cell],
+    out: str | os.PathLike,
+    *,
+    jobs: int = 1,
+    backend: str = "process",
+    progress: bool = False,
+    resume: bool = True,
+    echo: Callable[[str], None] | None = print,
+    threads: int = DEFAULT_THREADS,
+) -> dict[str, Any]:
+    """Run the unfinished cells of ``cells`` under ``out`` and load the finished ones (no report).
+
+    A finished cell is reused when its files verify and its identity matches (:func:`check_cell`); the
+    others are recomputed, and one line through ``echo`` names them with the reason. Arguments as
+    :func:`run_suite`'s; ``cells`` may hold any seeds (e.g. the cold-start suite's validation seeds).
+
+    Returns
+    -------
+    dict
+        ``cells`` (:class:`CellResult` in the order of ``cells``), ``computed`` (keys run now) and
+        ``recomputed`` (key -> reason, for finished cells that could not be reused).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[Cell, CellResult] = {}
+    recomputed: dict[str, str] = {}
+    if resume:
+        for cell in cells:
+            loaded, reason = check_cell(out, config, cell)
+            if loaded is not None:
+                results[cell] = loaded
+            elif reason is not None:
+                recomputed[cell.key] = reason
+    if recomputed and echo is not None:
+        echo(f"{config.name}: {recompute_message(recomputed)}")
+    todo = [c for c in cells if c not in results]
+    computed: list[str] = []
+    bar = tqdm(total=len(cells), initial=len(results), desc=f"{config.name} cells", disable=not progress)
+
+    def on_done(result: CellResult) -> None:
+        results[result.cell] = result
+        computed.append(result.cell.key)
+        bar.update(1)
+
+    try:
+        dispatch(cell_job, config, todo, out, jobs, backend, on_done, progress and jobs == 1, threads)
+    finally:
+        bar.close()
+    return {"cells": [results[c] for c in cells], "computed": computed, "recomputed": recomputed}
 
 
 def _runs_here(config: SuiteConfig) -> bool:
@@ -124,7 +180,8 @@ def run_suite(
     progress : bool
         A progress bar over cells.
     resume : bool
-        Skip cells whose files exist with a matching config hash.
+        Skip finished cells whose files verify and whose identity (config, agent code, metarec version)
+        matches; the others are recomputed and one line (through ``echo``) says which and why.
     report : bool
         Write the report (and print its table with ``echo``).
     threads : int
@@ -134,7 +191,8 @@ def run_suite(
     -------
     dict
         ``cells`` (list of :class:`CellResult` in table order), ``computed`` (keys of the cells run now),
-        ``wall_s``, and ``summary`` / ``table`` when ``report``.
+        ``recomputed`` (key -> reason, for finished cells that could not be reused), ``wall_s``, and
+        ``summary`` / ``table`` when ``report``.
     """
     if isinstance(config, ThroughputConfig):
         return run_throughput(config, out, echo=echo)
@@ -148,31 +206,10 @@ def run_suite(
     if backend not in BACKENDS:
         raise ConfigError(f"`backend` must be one of {BACKENDS}, got {backend!r}")
     check_agent_names(config.agents)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    cells = expand_cells(config)
-    results: dict[Cell, CellResult] = {}
-    if resume:
-        for cell in cells:
-            loaded = load_cell(out, config, cell)
-            if loaded is not None:
-                results[cell] = loaded
-    todo = [c for c in cells if c not in results]
-    computed: list[str] = []
-    bar = tqdm(total=len(cells), initial=len(results), desc=f"{config.name} cells", disable=not progress)
-
-    def on_done(result: CellResult) -> None:
-        results[result.cell] = result
-        computed.append(result.cell.key)
-        bar.update(1)
-
-    try:
-        dispatch(cell_job, config, todo, out, jobs, backend, on_done, progress and jobs == 1, threads)
-    finally:
-        bar.close()
-    outcome: dict[str, Any] = {"cells": [results[c] for c in cells], "computed": computed,
-                               "wall_s": time.perf_counter() - start}
+    outcome = run_cells(config, expand_cells(config), out, jobs=jobs, backend=backend, progress=progress,
+                        resume=resume, echo=echo, threads=threads)
+    outcome["wall_s"] = time.perf_counter() - start
     if report:
         summary, table = write_report(out, config, outcome["cells"], wall_s=outcome["wall_s"],
                                       jobs=jobs, backend=backend, threads=threads)
@@ -215,4 +252,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["run_cell", "run_suite", "cell_job", "completed", "BACKENDS"]
+__all__ = ["run_cell", "run_cells", "run_suite", "cell_job", "completed", "BACKENDS"]

@@ -24,6 +24,7 @@ from metarec.benchmarks.runner import run_cell, run_suite
 from metarec.envs.testing import tiny_world
 from metarec.envs.worlds import register_world
 from metarec.errors import ConfigError
+from metarec.io import read_verified
 from metarec.simulators import Dynamics
 
 TINY = dict(world="tiny", num_candidates=5, obs_dim=8, history_len=4, users=6, horizon=12, seeds=2, n_boot=200)
@@ -268,7 +269,7 @@ def test_resume_recomputes_only_missing_cells_and_leaves_no_temp_files(tmp_path)
     third = run_suite(replace(c, horizon=10), tmp_path, progress=False, report=False)  # config changed: recompute
     assert len(third["computed"]) == c.n_cells
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
-    data = json.loads((tmp_path / "cells" / "Oracle__seed1__test.json").read_text())
+    data = json.loads(read_verified(tmp_path / "cells" / "Oracle__seed1__test.json"))
     assert data["hash"] == cell_hash(replace(c, horizon=10), Cell("test_runner:Oracle", 1, "test"))
 
 

@@ -2,19 +2,23 @@
 
 Each agent's small grid (exploration scale, prior scale, posterior-mean update, fine-tuning rate; see
 :func:`~metarec.benchmarks.cold_start.agents.grid_of`) is played on ``val`` users (``val_seeds`` seeds); the
-lowest mean cumulative regret at the horizon wins. Test users are never played here.
+lowest mean cumulative regret at the horizon wins. Test users are never played here. With ``out``, each grid
+point's cells are the runner's cells under ``out/<agent>-<i>/cells/`` (:func:`~metarec.benchmarks.runner.run_cells`):
+a re-run reuses the finished ones.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from metarec.benchmarks.cells import Cell
 from metarec.benchmarks.cold_start.agents import base_kwargs, grid_of
 from metarec.benchmarks.cold_start.config import ColdStartConfig
 from metarec.benchmarks.config import SuiteConfig
-from metarec.benchmarks.runner import run_cell
+from metarec.benchmarks.runner import run_cell, run_cells
 
 #: Seeds of the validation cells start here (the test cells use 0 .. seeds-1).
 VAL_SEED_OFFSET = 1000
@@ -37,8 +41,8 @@ def cell_suite(config: ColdStartConfig, setting: str, artifacts: dict, agent_kwa
 
 
 def select_on_val(config: ColdStartConfig, setting: str, artifacts: dict, progress: bool = False,
-                  echo=print) -> dict[str, Any]:
-    """Play every agent's grid on val users.
+                  echo=print, out: str | Path | None = None, resume: bool = True) -> dict[str, Any]:
+    """Play every agent's grid on val users (with ``out``: as resumable cells under ``out``).
 
     Returns
     -------
@@ -50,13 +54,15 @@ def select_on_val(config: ColdStartConfig, setting: str, artifacts: dict, progre
     for name in config.agents:
         base = base_kwargs(config, name, artifacts)
         trials = []
-        for extra in grid_of(config, name):
+        for index, extra in enumerate(grid_of(config, name)):
             kwargs = {**base, **extra}
             suite = cell_suite(config, setting, artifacts, {name: kwargs}, config.val_seeds, ("val",))
-            regrets = []
-            for seed in range(config.val_seeds):
-                result = run_cell(suite, name, VAL_SEED_OFFSET + seed, "val")
-                regrets.append(np.nanmean(result.metrics["cum_regret"]))
+            cells = [Cell(name, VAL_SEED_OFFSET + seed, "val") for seed in range(config.val_seeds)]
+            if out is None:
+                results = [run_cell(suite, c.agent, c.seed, c.split) for c in cells]
+            else:
+                results = run_cells(suite, cells, Path(out) / f"{name}-{index}", resume=resume, echo=echo)["cells"]
+            regrets = [np.nanmean(result.metrics["cum_regret"]) for result in results]
             trials.append({"kwargs": extra, "val_regret": float(np.mean(regrets))})
         best = min(trials, key=lambda t: t["val_regret"])
         chosen[name] = {"kwargs": {**base, **best["kwargs"]}, "searched": best["kwargs"],

@@ -8,6 +8,10 @@ inner loop) are trained on tasks from those logs; validation users pick the best
 last-layer prior covariance is the spread of adapted user vectors over the training users
 (:meth:`MetaAgent.fit_prior_cov <metarec.agents.meta.MetaAgent.fit_prior_cov>`); the linear meta agents' prior
 is fitted by empirical Bayes (:meth:`MetaLinUCB.fit_prior <metarec.agents.meta.MetaLinUCB.fit_prior>`).
+
+Every artifact is cached under the run folder, keyed by what determines it
+(:mod:`~metarec.benchmarks.cold_start.artifacts`): an interrupted run retrains only what was not finished, and
+gives the same numbers as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import torch
 
 from metarec.agents.meta import MetaAgent, MetaLinUCB, history_embedder
 from metarec.benchmarks.cold_start.agents import LEARNERS, learners_needed
+from metarec.benchmarks.cold_start.artifacts import ArtifactCache, artifact_key
 from metarec.benchmarks.cold_start.config import ColdStartConfig, setting_plan
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.meta_data import (
@@ -33,7 +39,6 @@ from metarec.benchmarks.play import cached_world
 from metarec.encoders.meta import MetaLearner
 from metarec.encoders.state import StateEncoder
 from metarec.errors import ConfigError
-from metarec.io import atomic_savez
 
 #: Algorithms without an inner loop: every logged step is a query example.
 NO_INNER_LOOP = ("amortized", "pooled")
@@ -136,9 +141,24 @@ def fit_linear_meta_prior(train: dict) -> dict[str, Any]:
     return MetaLinUCB.fit_prior(*linear_prior_data(train))
 
 
+def learner_determinants(config: LearnerConfig) -> dict[str, Any]:
+    """The config values a learner's training reads (the fields of :class:`LearnerConfig`), by name."""
+    return {name: getattr(config, name) for name in LearnerConfig.__annotations__}
+
+
+def logs_determinants(config: ColdStartConfig, plan, env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What the logged training and val data of a setting depend on: world, layout, budget and seed."""
+    return {"world": plan.world, "world_kwargs": plan.world_kwargs, "data_path": config.data_path,
+            "env_kwargs": env_kwargs, "train_users": config.train_users, "train_steps": config.train_steps,
+            "train_seed": config.train_seed}
+
+
 def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progress: bool = False,
-                    echo=print) -> dict[str, Any]:
+                    echo=print, resume: bool = True) -> dict[str, Any]:
     """Log the training data, train every learner and fit every prior of one setting; returns artifacts.
+
+    Artifacts already in ``workdir`` whose key matches and whose files verify are reused (``resume``);
+    the logs are collected again (cheap next to training, and identical: they are seeded).
 
     Returns
     -------
@@ -156,8 +176,7 @@ def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progre
     train_pool = simulator.population.users("train")
     train_users = rng.choice(train_pool, size=min(config.train_users, len(train_pool)), replace=False)
     val_users = simulator.population.users("val")
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    cache = ArtifactCache(workdir, reuse=resume, echo=echo)
     timings: dict[str, float] = {}
     tick = time.perf_counter()
     train = collect_interactions(simulator, train_users, config.train_steps, env_kwargs, seed=config.train_seed)
@@ -168,39 +187,63 @@ def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progre
         "logged_rows": int(train["valid"].sum() * plan.layout.slate_size), "logging_policy": "uniform random",
         "val_users_for_early_stopping": len(val_users)},
         "text_encoder": plan.text_encoder, "history_text_encoder": plan.history_text_encoder}
+    logs = logs_determinants(config, plan, env_kwargs)
     # popularity counts and the empirical-Bayes linear prior, from the same logs
-    counts_path = workdir / "popularity.npz"
-    atomic_savez(counts_path, popularity_counts(train, len(simulator.catalog)))
-    prior = fit_linear_meta_prior(train)
-    prior_path = workdir / "linear_prior.npz"
-    atomic_savez(prior_path, {"mu": prior["mu"], "Sigma": prior["Sigma"], "noise_var": np.array(prior["noise_var"])})
+    n_items = len(simulator.catalog)
+    counts_path = cache.arrays("popularity", artifact_key("popularity", {"logs": logs, "n_items": n_items}),
+                               lambda: popularity_counts(train, n_items))
+
+    def linear_prior() -> dict[str, np.ndarray]:
+        prior = fit_linear_meta_prior(train)
+        return {"mu": prior["mu"], "Sigma": prior["Sigma"], "noise_var": np.array(prior["noise_var"])}
+
+    prior_path = cache.arrays("linear_prior", artifact_key("linear_prior", {"logs": logs}), linear_prior)
     artifacts.update(counts=str(counts_path), linear_prior=str(prior_path), learners={}, training={})
-    needed = learners_needed(config.agents)
     train_total = 0.0
     embedder = None
-    if any(LEARNERS[k][1] == "text" for k in needed):
-        embedder = history_embedder(simulator.catalog.titles, plan.history_text_encoder)
-    for key in needed:
-        tick = time.perf_counter()
-        learner, history = train_learner(config, key, train, val, progress=progress, embedder=embedder)
-        seconds = time.perf_counter() - tick
-        train_total += seconds
-        path = learner.save(workdir / f"{key}.pt")
-        cov_path = workdir / f"{key}_prior_cov.npy"
-        np.save(cov_path, user_vector_covariance(learner, train, config.meta_history, embedder=embedder))
+    for key in learners_needed(config.agents):
+        algorithm, kind = LEARNERS[key]
+        text = {"history_text_encoder": plan.history_text_encoder} if kind == "text" else {}
+        learner_key = artifact_key("learner", {"logs": logs, "learner": key, "algorithm": algorithm, "kind": kind,
+                                               "config": learner_determinants(config), "torch": torch_version(),
+                                               **text})
+        path = cache.path(key, learner_key, ".pt")
+        cov_path = cache.path(key, learner_key, ".prior_cov.npy")
+        record = cache.record(key, learner_key)
+        if record is not None and cache.files_verify([path, cov_path]):
+            cache.reused.append(path.name)
+            if echo is not None:
+                echo(f"  [{setting}] reusing trained {key} ({path})")
+        else:
+            if kind == "text" and embedder is None:
+                embedder = history_embedder(simulator.catalog.titles, plan.history_text_encoder)
+            tick = time.perf_counter()
+            learner, history = train_learner(config, key, train, val, progress=progress, embedder=embedder)
+            seconds = time.perf_counter() - tick
+            learner.save(path)
+            cache.write_array(cov_path, user_vector_covariance(learner, train, config.meta_history,
+                                                               embedder=embedder))
+            record = {"seconds": seconds, "best_iteration": history["best_iteration"],
+                      "val_loss_start": history["val_loss"][0] if history["val_loss"] else None,
+                      "best_val_loss": history["best_val_loss"]}
+            if kind == "text":  # the language model's share of the training time
+                record.update(text_seconds=embedder.seconds, texts=embedder.texts_seen,
+                              texts_encoded=embedder.texts_encoded)
+            cache.write_record(key, learner_key, record)  # last: marks the learner finished
+            if echo is not None:
+                echo(f"  [{setting}] trained {key} in {seconds:.1f} s (val loss {history['val_loss'][0]:.4f} -> "
+                     f"{history['best_val_loss']:.4f})")
+        train_total += record["seconds"]
         artifacts["learners"][key] = {"checkpoint": str(path), "prior_cov": str(cov_path)}
-        artifacts["training"][key] = {"seconds": seconds, "best_iteration": history["best_iteration"],
-                                      "val_loss_start": history["val_loss"][0] if history["val_loss"] else None,
-                                      "best_val_loss": history["best_val_loss"]}
-        if LEARNERS[key][1] == "text":  # the language model's share of the training time
-            artifacts["training"][key].update(text_seconds=embedder.seconds, texts=embedder.texts_seen,
-                                              texts_encoded=embedder.texts_encoded)
-        if echo is not None:
-            echo(f"  [{setting}] trained {key} in {seconds:.1f} s (val loss {history['val_loss'][0]:.4f} -> "
-                 f"{history['best_val_loss']:.4f})")
+        artifacts["training"][key] = dict(record)
     timings["meta_train_s"] = train_total
     artifacts["timings"] = timings
     return artifacts
+
+
+def torch_version() -> str:
+    """The installed torch's version (trained weights depend on it)."""
+    return str(torch.__version__)
 
 
 __all__ = [
@@ -213,5 +256,7 @@ __all__ = [
     "user_vector_covariance",
     "popularity_counts",
     "fit_linear_meta_prior",
+    "learner_determinants",
+    "logs_determinants",
     "prepare_setting",
 ]
