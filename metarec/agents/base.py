@@ -380,7 +380,7 @@ def check_scores(agent, scores: np.ndarray) -> np.ndarray:
     if not np.isfinite(scores).all():
         row, column = np.argwhere(~np.isfinite(scores))[0]
         raise ConfigError(f"{type(agent).__name__} scored candidate {int(column)} of user row {int(row)} as "
-                          f"{scores[row, column]!r}: the observation's 'candidates' features (or the agent's state) "
+                          f"{float(scores[row, column])!r}: the observation's 'candidates' features (or the agent's state) "
                           "hold NaN or inf; pass finite features")
     return scores
 
