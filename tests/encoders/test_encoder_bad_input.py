@@ -101,7 +101,7 @@ TEXT_ENCODER = [
     ("folder-missing", lambda: HFTextEncoder(MISSING), EncoderError,
      r"Model folder '/nonexistent/metarec/model' does not exist or is not a folder"),
     ("relative-missing", lambda: HFTextEncoder("./no-such-model"), EncoderError, r"Model folder 'no-such-model' does not exist"),
-    ("file-not-folder", lambda: HFTextEncoder(__file__), EncoderError, r"Model folder '.*test_bad_input\.py' does not exist or is not a folder"),
+    ("file-not-folder", lambda: HFTextEncoder(__file__), EncoderError, r"Model folder '.*test_encoder_bad_input\.py' does not exist or is not a folder"),
     ("folder-without-config", lambda: HFTextEncoder(str(__import__("pathlib").Path(__file__).parent)), EncoderError,
      r"Model folder '.*encoders' has no config\.json; pass the folder written by `model\.save_pretrained"),
     ("pooling", lambda: HFTextEncoder(pooling="max"), ValueError, r"`pooling` must be one of \('mean', 'cls', 'last'\) or None, got 'max'"),
