@@ -347,6 +347,8 @@ def check_reward(reward) -> float:
 
 def check_agent_action(action, K: int, slate_size: int) -> np.ndarray:
     """One user's action as (s,) int64 candidate positions, or an ``ActionError`` naming it."""
+    if slate_size == 1 and (type(action) is int or isinstance(action, np.integer)) and 0 <= action < K:
+        return np.array([action], dtype=np.int64)  # the common case, without the array checks below
     array = np.asarray(action)
     if array.dtype.kind not in "iu":
         raise ActionError(f"`action` must be integer candidate positions in [0, {K}), got {action!r}; pass the "
