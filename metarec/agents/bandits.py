@@ -72,6 +72,8 @@ class RandomAgent(BatchedAgent):
 class _ItemCounts(BatchedAgent):
     """Per-user shows and rewards per catalogue item, (B, n_items), grown lazily."""
 
+    observation_keys = ("candidates", "candidate_ids")
+
     def __init__(self, slate_size: int = 1, seed: SeedLike = None, n_items: int | None = None) -> None:
         super().__init__(slate_size, seed)
         self.n_items = check_n_items(n_items)
@@ -129,6 +131,7 @@ class PopularityAgent(BatchedAgent):
     """
 
     name = "popularity"
+    observation_keys = ("candidates", "candidate_ids")
 
     def __init__(self, prior_alpha: float = 1.0, prior_beta: float = 1.0, n_items: int | None = None,
                  slate_size: int = 1, seed: SeedLike = None) -> None:

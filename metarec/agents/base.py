@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from metarec.errors import GroundTruthAccessError
+from metarec.errors import ActionError, ConfigError, GroundTruthAccessError
 from metarec.info_keys import OBSERVABLE_INFO_KEYS
 from metarec.seeding import SeedLike, make_rng
 from metarec.simulators.simulator import first_occurrence
@@ -92,7 +92,7 @@ class BaseAgent:
 
     def __init__(self, slate_size: int = 1, seed: SeedLike = None) -> None:
         if isinstance(slate_size, bool) or not isinstance(slate_size, int | np.integer) or slate_size < 1:
-            raise ValueError(f"`slate_size` must be an int >= 1, got {slate_size!r}")
+            raise ConfigError(f"`slate_size` must be an int >= 1, got {slate_size!r}")
         self.slate_size = int(slate_size)
         self.rng = make_rng(seed)
         self.n_updates = 0
@@ -106,20 +106,19 @@ class BaseAgent:
 
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = False):
         """``(action, state)``: the top-``slate_size`` candidates by ``_scores``."""
+        check_observation(observation, self, batched=False)
         action = self._predict(observation, deterministic)
         return action, state
 
     def update(self, observation, action, reward, next_observation, info) -> None:
         """Learn from one step (``info`` is reduced to its observable keys)."""
-        if not np.isfinite(reward):
-            raise ValueError(f"`reward` must be finite, got {reward!r}")
-        self._update(
-            observation,
-            np.atleast_1d(np.asarray(action, dtype=np.int64)),
-            float(reward),
-            next_observation,
-            observable(info),
-        )
+        reward = check_reward(reward)
+        K = check_observation(observation, self, batched=False)
+        if not isinstance(info, Mapping):
+            raise TypeError(f"`info` must be the env's info dict, got {type(info).__name__} {info!r}; pass {{}} when "
+                            "there is none")
+        self._update(observation, check_agent_action(action, K, self.slate_size), reward, next_observation,
+                     observable(info))
         self.n_updates += 1
 
     # ------------------------------------------------------------------ hooks
@@ -130,7 +129,7 @@ class BaseAgent:
         raise NotImplementedError(f"{type(self).__name__} must implement _scores or _predict")
 
     def _predict(self, observation, deterministic: bool):
-        scores = np.asarray(self._scores(observation), dtype=np.float64)
+        scores = check_scores(self, np.asarray(self._scores(observation), dtype=np.float64)[None, :])[0]
         slate = top_slate(scores[None, :], self.slate_size, self.rng)[0]
         return int(slate[0]) if self.slate_size == 1 else slate
 
@@ -154,6 +153,8 @@ class BatchedAgent(BaseAgent):
 
     #: whether ``predict_batch`` / ``update_batch`` may be used (``check_agent`` and runners read it).
     supports_batch = True
+    #: observation keys the agent reads (checked by ``predict`` / ``update`` and their batched forms).
+    observation_keys: tuple[str, ...] = ("candidates",)
 
     def __init__(self, slate_size: int = 1, seed: SeedLike = None) -> None:
         super().__init__(slate_size, seed)
@@ -197,7 +198,7 @@ class BatchedAgent(BaseAgent):
     def reset_batch(self, n_users: int, seed: SeedLike = None) -> None:
         """Allocate fresh per-user state for ``n_users`` users (population knowledge is kept)."""
         if isinstance(n_users, bool) or not isinstance(n_users, int | np.integer) or n_users < 1:
-            raise ValueError(f"`n_users` must be an int >= 1, got {n_users!r}")
+            raise ConfigError(f"`n_users` must be an int >= 1, got {n_users!r}")
         if seed is not None:
             self.rng = make_rng(seed)
         self._allocate(int(n_users))
@@ -214,12 +215,12 @@ class BatchedAgent(BaseAgent):
         deterministic : bool
             Exploit only (no exploration noise) where the agent has such a mode.
         """
-        B = _batch_size(observations)
+        B = _batch_size(observations, self)
         self._ensure_batch(B)
         if episode_start is not None:
             start = np.asarray(episode_start, dtype=bool).reshape(-1)
             if start.shape != (B,):
-                raise ValueError(f"`episode_start` must have shape ({B},), got {np.shape(episode_start)}")
+                raise ConfigError(f"`episode_start` must have shape ({B},), got {np.shape(episode_start)}")
             if start.any():
                 self._clear_rows(np.flatnonzero(start))
         actions = np.asarray(self._predict_batch(observations, deterministic), dtype=np.int64)
@@ -237,17 +238,22 @@ class BatchedAgent(BaseAgent):
         mask : (B,) bool, optional
             False for rows to skip (finished or resetting users); all True by default.
         """
-        B = _batch_size(observations)
+        B = _batch_size(observations, self)
         self._ensure_batch(B)
-        rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
+        try:
+            rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise ConfigError(f"`rewards` must be {B} finite numbers, got {rewards!r}") from None
         if rewards.shape != (B,) or not np.all(np.isfinite(rewards)):
-            raise ValueError(f"`rewards` must be {B} finite numbers, got {rewards!r}")
-        actions = np.asarray(actions, dtype=np.int64).reshape(B, -1)
-        if actions.shape[1] != self.slate_size:
-            raise ValueError(f"`actions` must have shape ({B}, {self.slate_size}) or ({B},), got {actions.shape}")
+            raise ConfigError(f"`rewards` must be {B} finite numbers, got {rewards!r}")
+        K = int(np.shape(observations["candidates"])[1])
+        actions = check_agent_actions(actions, B, K, self.slate_size)
+        if not isinstance(infos, Mapping):
+            raise TypeError(f"`infos` must be the vector env's infos dict, got {type(infos).__name__} {infos!r}; "
+                            "pass {} when there is none")
         mask = np.ones(B, dtype=bool) if mask is None else np.asarray(mask, dtype=bool).reshape(-1)
         if mask.shape != (B,):
-            raise ValueError(f"`mask` must have shape ({B},), got {mask.shape}")
+            raise ConfigError(f"`mask` must have shape ({B},), got {mask.shape}")
         if mask.any():
             self._update_batch(observations, actions, rewards, next_observations, observable(infos), mask)
             self.n_updates += 1
@@ -256,7 +262,7 @@ class BatchedAgent(BaseAgent):
         if self.n_users is None or (not self._batch_mode and self.n_users != B):
             self.reset_batch(B)
         elif self.n_users != B:
-            raise ValueError(f"observations hold {B} users but reset_batch() allocated {self.n_users}; "
+            raise ConfigError(f"observations hold {B} users but reset_batch() allocated {self.n_users}; "
                              f"call reset_batch({B})")
 
     # ------------------------------------------------------------------ hooks
@@ -270,21 +276,113 @@ class BatchedAgent(BaseAgent):
         raise NotImplementedError(f"{type(self).__name__} must implement _scores_batch or _predict_batch")
 
     def _predict_batch(self, observations, deterministic: bool) -> np.ndarray:
-        return top_slate(self._scores_batch(observations, deterministic), self.slate_size, self.rng)
+        scores = check_scores(self, np.asarray(self._scores_batch(observations, deterministic)))
+        return top_slate(scores, self.slate_size, self.rng)
 
     def _update_batch(self, observations, actions, rewards, next_observations, infos, mask) -> None:
         pass
 
 
-def _batch_size(observations) -> int:
+def _batch_size(observations, agent=None, name: str = "observations") -> int:
     if not isinstance(observations, Mapping) or "candidates" not in observations:
-        raise TypeError("batched observations must be a dict of (B, ...) arrays with a 'candidates' key, got "
+        raise TypeError(f"batched {name} must be a dict of (B, ...) arrays with a 'candidates' key, got "
                         f"{type(observations).__name__}")
     candidates = observations["candidates"]
     if np.ndim(candidates) != 3:
-        raise ValueError(f"observations['candidates'] must be (B, K, d), got shape {np.shape(candidates)}; "
-                         "for one user call predict()")
+        raise ConfigError(f"{name}['candidates'] must be (B, K, d), got shape {np.shape(candidates)}; "
+                          "for one user call predict()")
+    if agent is not None:
+        _check_keys(observations, agent, name, batched=True)
     return int(np.shape(candidates)[0])
+
+
+def _check_keys(observation: Mapping, agent, name: str, batched: bool) -> None:
+    missing = [key for key in getattr(agent, "observation_keys", ("candidates",)) if key not in observation]
+    if missing:
+        raise ConfigError(f"{type(agent).__name__} needs {name} key(s) {missing}, got keys {sorted(observation)}; "
+                          "pass the env's observation dict unchanged")
+    K = np.shape(observation["candidates"])[-2]
+    if agent.slate_size > K:
+        raise ConfigError(f"{type(agent).__name__} has slate_size={agent.slate_size} but the {name} show only "
+                          f"{K} candidates; use slate_size <= {K} (the env's slate_size)")
+    if "candidate_ids" in observation:
+        ids = np.asarray(observation["candidate_ids"])
+        expected = np.shape(observation["candidates"])[:-1]
+        if ids.shape != expected or ids.dtype.kind not in "iu" or (ids.size and ids.min() < 0):
+            raise ConfigError(f"{name}['candidate_ids'] must be int catalogue indices >= 0 of shape {expected} "
+                              f"(one per candidate), got {ids.dtype} {ids.shape}: {ids!r}")
+
+
+def check_observation(observation, agent, batched: bool = False, name: str = "observation") -> int:
+    """Validate one user's observation for ``agent``; return the number of candidates ``K``.
+
+    Raises ``TypeError`` for a non-dict and ``ConfigError`` naming a missing key, a wrong ``candidates``
+    shape (must be (K, d)), bad ``candidate_ids`` or a ``slate_size`` larger than ``K``.
+    """
+    if not isinstance(observation, Mapping) or "candidates" not in observation:
+        raise TypeError(f"`{name}` must be the env's observation dict with a 'candidates' key, got "
+                        f"{type(observation).__name__} {observation!r:.80}")
+    candidates = observation["candidates"]
+    if np.ndim(candidates) != 2:
+        raise ConfigError(f"{name}['candidates'] must be (K, d) for one user, got shape {np.shape(candidates)}; "
+                          "for a batch of users call predict_batch()")
+    _check_keys(observation, agent, name, batched=batched)
+    return int(np.shape(candidates)[0])
+
+
+def check_reward(reward) -> float:
+    """``reward`` as a finite float, or a clear error naming it."""
+    if isinstance(reward, bool) or not isinstance(reward, int | float | np.integer | np.floating) and not (
+        isinstance(reward, np.ndarray) and reward.size == 1 and reward.dtype.kind in "iuf"
+    ):
+        raise TypeError(f"`reward` must be a finite number (the env's step reward), got {type(reward).__name__} "
+                        f"{reward!r}")
+    value = float(reward)
+    if not np.isfinite(value):
+        raise ConfigError(f"`reward` must be finite, got {value!r}; check the reward your env or wrapper returns")
+    return value
+
+
+def check_agent_action(action, K: int, slate_size: int) -> np.ndarray:
+    """One user's action as (s,) int64 candidate positions, or an ``ActionError`` naming it."""
+    if slate_size == 1 and (type(action) is int or isinstance(action, np.integer)) and 0 <= action < K:
+        return np.array([action], dtype=np.int64)  # the common case, without the array checks below
+    array = np.asarray(action)
+    if array.dtype.kind not in "iu":
+        raise ActionError(f"`action` must be integer candidate positions in [0, {K}), got {action!r}; pass the "
+                          "action predict() returned")
+    array = array.reshape(-1)
+    if array.shape != (slate_size,):
+        raise ActionError(f"`action` must hold slate_size={slate_size} position(s), got shape {np.shape(action)}: "
+                          f"{action!r}")
+    if array.min() < 0 or array.max() >= K:
+        raise ActionError(f"`action` must be candidate positions in [0, {K}), got {action!r}")
+    return array.astype(np.int64, copy=False)
+
+
+def check_agent_actions(actions, B: int, K: int, slate_size: int) -> np.ndarray:
+    """A batch of actions as (B, s) int64 candidate positions, or an ``ActionError`` naming the problem."""
+    array = np.asarray(actions)
+    if array.dtype.kind not in "iu":
+        raise ActionError(f"`actions` must be integer candidate positions in [0, {K}), got dtype {array.dtype}; "
+                          "pass the actions predict_batch() returned")
+    if array.shape not in ((B,), (B, slate_size)) or (array.ndim == 1 and slate_size != 1):
+        shapes = f"({B},) or ({B}, 1)" if slate_size == 1 else f"({B}, {slate_size})"
+        raise ActionError(f"`actions` must have shape {shapes} (B={B}, slate_size={slate_size}), got {array.shape}")
+    if array.size and (array.min() < 0 or array.max() >= K):
+        raise ActionError(f"`actions` must be candidate positions in [0, {K}), got min {array.min()} max "
+                          f"{array.max()}")
+    return array.reshape(B, slate_size).astype(np.int64, copy=False)
+
+
+def check_scores(agent, scores: np.ndarray) -> np.ndarray:
+    """``scores`` (B, K) if every one is finite; else a ``ConfigError`` naming the agent and the first bad row."""
+    if not np.isfinite(scores).all():
+        row, column = np.argwhere(~np.isfinite(scores))[0]
+        raise ConfigError(f"{type(agent).__name__} scored candidate {int(column)} of user row {int(row)} as "
+                          f"{float(scores[row, column])!r}: the observation's 'candidates' features (or the agent's state) "
+                          "hold NaN or inf; pass finite features")
+    return scores
 
 
 def shown_positions(actions: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from metarec.agents.base import OBSERVABLE_INFO_KEYS, observable
-from metarec.errors import GroundTruthAccessError
+from metarec.errors import ConfigError, GroundTruthAccessError
 
 BATCH = 3
 
@@ -108,6 +108,13 @@ def check_agent(agent, env, n_steps: int = 20, seed: int = 0) -> list[str]:
     ['protocol', 'predict', 'determinism', 'batched', 'pickle']
     """
     name = type(agent).__name__
+    if not hasattr(env, "action_space") or not hasattr(env, "step") or not (
+        hasattr(env.action_space, "n") or hasattr(env.action_space, "nvec")
+    ):
+        raise ConfigError(f"check_agent needs a single env with Discrete / MultiDiscrete actions (e.g. "
+                          f"metarec.envs.testing.tiny_env()), got {type(env).__name__}")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 1:
+        raise ConfigError(f"`n_steps` must be an int >= 1, got {n_steps!r}")
     missing = [m for m in ("reset", "predict", "update") if not callable(getattr(agent, m, None))]
     if missing:
         raise _fail("protocol", f"{name} lacks {missing}; an agent needs reset(seed=None), predict(observation, "

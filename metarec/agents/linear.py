@@ -210,7 +210,8 @@ class _LinearBandit(BatchedAgent):
             self.dim = X.shape[-1]
             self._allocate(self._rows)
         elif X.shape[-1] != self.dim:
-            raise ValueError(f"candidate features have {X.shape[-1]} dims but this agent learnt {self.dim}")
+            raise ConfigError(f"candidate features have {X.shape[-1]} dims but this agent learnt {self.dim}; pass "
+                              "observations of one env (same obs_dim), or a fresh agent")
         return X
 
     def _disjoint(self, observations) -> tuple[np.ndarray, np.ndarray]:
@@ -372,6 +373,9 @@ class BenchLinUCB:
 
     def __init__(self, n_arms: int, dim: int, seed: int = 0, alpha: float = 1.0) -> None:
         self.alpha = check_positive("alpha", alpha, allow_zero=True)
+        for name, value in (("n_arms", n_arms), ("dim", dim)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ConfigError(f"`{name}` must be an int >= 1, got {value!r}")
         self.model = DisjointRidge(dim, 1.0, n_arms)
         self.rng = np.random.default_rng(seed + 1)
         self.n_arms, self.dim = n_arms, dim
@@ -380,6 +384,8 @@ class BenchLinUCB:
     def select(self, X: np.ndarray) -> np.ndarray:
         """Arms (B,) for contexts ``X`` (B, d); ties broken at random."""
         model, n = self.model, self.n_arms
+        if np.ndim(X) != 2 or np.shape(X)[1] != self.dim:
+            raise ConfigError(f"contexts `X` must be (B, dim={self.dim}), got shape {np.shape(X)}")
         if len(X) == 1:  # fast path: one product gives every arm's A^-1 x and mean
             x = X[0]
             np.matmul(model.M, x, out=model.y)

@@ -30,6 +30,19 @@ def load_array(value, name: str) -> np.ndarray | None:
     return np.asarray(value, dtype=np.float64)
 
 
+def _load_prior_file(path) -> dict:
+    """The arrays of a prior ``.npz`` file, or a ``ConfigError`` naming the path and the fix."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"`prior` file {os.fspath(path)!r} does not exist; pass the .npz written with "
+                          "np.savez(path, **MetaLinUCB.fit_prior(...)) or the dict itself")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError) as err:
+        raise ConfigError(f"`prior` file {os.fspath(path)!r} is not a readable .npz of 'mu' and 'Sigma' ({err}); "
+                          "write it with np.savez(path, **MetaLinUCB.fit_prior(...))") from None
+
+
 class _MetaPrior:
     """Mixin: the per-user state starts at the meta-learned prior instead of ``N(0, I / ridge)``."""
 
@@ -56,16 +69,27 @@ class _MetaPrior:
 
     def _init_prior(self, prior) -> None:
         if isinstance(prior, str | os.PathLike):
-            with np.load(prior) as data:
-                prior = {k: data[k] for k in data.files}
+            prior = _load_prior_file(prior)
         if not isinstance(prior, dict) or not {"mu", "Sigma"} <= set(prior):
             raise ConfigError("`prior` must be a dict (or .npz path) with 'mu', 'Sigma' and optionally 'noise_var'")
-        self.prior_mean = np.asarray(prior["mu"], dtype=np.float64)
-        self.prior_cov = np.asarray(prior["Sigma"], dtype=np.float64)
-        self.noise_var = float(prior.get("noise_var", 1.0))
+        try:
+            self.prior_mean = np.asarray(prior["mu"], dtype=np.float64)
+            self.prior_cov = np.asarray(prior["Sigma"], dtype=np.float64)
+            self.noise_var = float(prior.get("noise_var", 1.0))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"prior 'mu', 'Sigma' and 'noise_var' must be numeric arrays ({err}); pass the dict "
+                              "MetaLinUCB.fit_prior returned") from None
+        if self.prior_mean.ndim != 1 or len(self.prior_mean) == 0:
+            raise ConfigError(f"prior 'mu' must be a (d,) vector, got shape {self.prior_mean.shape}")
         d = len(self.prior_mean)
         if self.prior_cov.shape != (d, d):
             raise ConfigError(f"prior 'Sigma' must be ({d}, {d}), got {self.prior_cov.shape}")
+        for name, value in (("mu", self.prior_mean), ("Sigma", self.prior_cov)):
+            if not np.all(np.isfinite(value)):
+                raise ConfigError(f"prior {name!r} holds NaN or inf; refit the prior (MetaLinUCB.fit_prior) on "
+                                  "finite features and rewards")
+        if not (np.isfinite(self.noise_var) and self.noise_var > 0):
+            raise ConfigError(f"prior 'noise_var' must be a finite number > 0, got {self.noise_var!r}")
         self.A0_inv = self.prior_cov / self.noise_var  # (noise_var Sigma^-1)^-1
         self.b0 = np.linalg.solve(self.A0_inv, self.prior_mean)
         self.dim = d

@@ -219,10 +219,28 @@ def popularity_from_counts(counts: str | os.PathLike | Mapping[str, Any], slate_
         As in :class:`~metarec.agents.PopularityAgent` (``n_items`` is the length of the counts).
     """
     if isinstance(counts, str | os.PathLike):
-        with np.load(counts) as data:
-            counts = {k: data[k] for k in data.files}
-    if not {"shows", "clicks"} <= set(counts):
+        if not os.path.isfile(counts):
+            raise ConfigError(f"`counts` file {os.fspath(counts)!r} does not exist; pass an .npz of logged 'shows' "
+                              "and 'clicks' (n_items,) or the dict itself")
+        try:
+            with np.load(counts, allow_pickle=False) as data:
+                counts = {k: data[k] for k in data.files}
+        except (OSError, ValueError, EOFError) as err:
+            raise ConfigError(f"`counts` file {os.fspath(counts)!r} is not a readable .npz ({err}); write it with "
+                              "np.savez(path, shows=..., clicks=...)") from None
+    if not isinstance(counts, Mapping) or not {"shows", "clicks"} <= set(counts):
         raise ConfigError("`counts` must hold 'shows' and 'clicks' arrays (n_items,), e.g. an .npz of logged counts")
+    shows, clicks = (np.asarray(counts[k], dtype=np.float64) for k in ("shows", "clicks"))
+    if shows.ndim != 1 or shows.shape != clicks.shape or not len(shows):
+        raise ConfigError(f"`counts` 'shows' and 'clicks' must be (n_items,) arrays of one length, got "
+                          f"{shows.shape} and {clicks.shape}")
+    if not (np.all(np.isfinite(shows)) and np.all(np.isfinite(clicks))) or shows.min() < 0 or clicks.min() < 0:
+        raise ConfigError("`counts` 'shows' and 'clicks' must be finite and >= 0; pass logged counts")
+    if np.any(clicks > shows):
+        item = int(np.argmax(clicks > shows))
+        raise ConfigError(f"`counts` item {item} has {clicks[item]:g} clicks but {shows[item]:g} shows; clicks "
+                          "cannot exceed shows (are the two arrays swapped?)")
+    counts = {"shows": shows, "clicks": clicks}
     agent = PopularityAgent(n_items=len(counts["shows"]), slate_size=slate_size, seed=seed, **kwargs)
     agent.clicks, agent.shows = np.asarray(counts["clicks"]).astype(float), np.asarray(counts["shows"]).astype(float)
     return agent

@@ -49,10 +49,21 @@ def history_text(titles: Sequence[str], ids: Sequence[int], clicked: Sequence[fl
     >>> history_text(["A", "B", "C"], [0, 1, 2], [1, 0, 1], skipped=True)
     'Clicked: C; A. Skipped: B.'
     """
+    ids, clicked = list(ids), list(clicked)
+    if isinstance(max_items, bool) or not isinstance(max_items, int | np.integer) or max_items < 1:
+        raise ConfigError(f"`max_items` must be an int >= 1, got {max_items!r}")
+    if len(ids) != len(clicked):
+        raise ConfigError(f"`ids` and `clicked` must have one entry per history row, got {len(ids)} and "
+                          f"{len(clicked)}")
     clicks, skips = [], []
-    for item, click in zip(reversed(list(ids)), reversed(list(clicked)), strict=True):
+    for item, click in zip(reversed(ids), reversed(clicked), strict=True):
+        if isinstance(item, float | np.floating) and item != int(item):
+            raise ConfigError(f"item ids must be ints (negative = padding), got {item!r}")
         if item < 0:
             continue
+        if item >= len(titles):
+            raise ConfigError(f"item id {int(item)} is out of range for {len(titles)} titles; pass the catalogue's "
+                              "titles by item id")
         target = clicks if click > 0 else skips
         if len(target) < max_items:
             target.append(titles[int(item)])
@@ -115,9 +126,11 @@ class HistoryTextEmbedder:
         """The text of each history: ``ids`` (N, H) int (negative = padding), ``clicked`` (N, H)."""
         ids, clicked = np.asarray(ids), np.asarray(clicked)
         if ids.ndim != 2 or clicked.shape != ids.shape:
-            raise ValueError(f"`ids` and `clicked` must both be (N, H), got {ids.shape} and {clicked.shape}")
+            raise ConfigError(f"`ids` and `clicked` must both be (N, H), got {ids.shape} and {clicked.shape}")
+        if ids.dtype.kind not in "iu":
+            raise ConfigError(f"`ids` must be int item ids (negative = padding), got dtype {ids.dtype}")
         if ids.size and ids.max() >= len(self.titles):
-            raise ValueError(f"item id {int(ids.max())} is out of range for {len(self.titles)} titles")
+            raise ConfigError(f"item id {int(ids.max())} is out of range for {len(self.titles)} titles")
         return [history_text(self.titles, i, c, self.max_items, self.skipped) for i, c in zip(ids, clicked,
                                                                                             strict=True)]
 

@@ -15,6 +15,8 @@ warning that names the personas: never silently.
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 import string
 import warnings
@@ -86,6 +88,14 @@ class TemplatePersonaWriter:
     """
 
     def __init__(self, **synthetic_kwargs: Any) -> None:
+        accepted = [p for p in inspect.signature(Population.synthetic).parameters if p not in ("catalog", "n_users",
+                                                                                               "seed", "cls")]
+        unknown = sorted(set(synthetic_kwargs) - set(accepted))
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], accepted, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"TemplatePersonaWriter has no setting(s) {unknown}.{hint} It takes {accepted} "
+                              "(the keywords of Population.synthetic)")
         self.synthetic_kwargs = synthetic_kwargs
 
     def write(self, catalog: Catalog, n_users: int, seed: SeedLike = 0) -> Population:
@@ -174,7 +184,8 @@ class LLMPersonaWriter:
                 raise ConfigError(f"`{name}` must be an int >= 1, got {value!r}")
         if min_words > max_words:
             raise ConfigError(f"`min_words` ({min_words}) must be <= `max_words` ({max_words})")
-        if not np.isfinite(temperature) or temperature <= 0:
+        if (isinstance(temperature, bool) or not isinstance(temperature, int | float | np.integer | np.floating)
+                or not np.isfinite(temperature) or temperature <= 0):
             raise ConfigError(f"`temperature` must be a finite number > 0, got {temperature!r}")
         self.template = template if template is not None else TemplatePersonaWriter()
         self.prompts = {"description": description_prompt, "likes": like_prompt, "dislikes": dislike_prompt}

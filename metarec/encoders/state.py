@@ -186,6 +186,7 @@ class StateEncoder(nn.Module):
         history_text : Tensor (..., text_dim), optional
             The history's text embedding; required by ``kind="text"``, ignored by the other kinds.
         """
+        self._check_shapes(history_items, history_feedback, history_mask, items)
         mask = history_mask.to(history_items.dtype)
         count = mask.sum(-1, keepdim=True)  # (..., 1)
         if self.kind == "none":
@@ -208,6 +209,18 @@ class StateEncoder(nn.Module):
                 pooled = self._attend(rows, mask)
             state = torch.where(count > 0, self.out(pooled), self.empty_state)
         return state if items is None else self.score(state, items)
+
+    def _check_shapes(self, history_items, history_feedback, history_mask, items) -> None:
+        """Shapes only (no data-dependent checks: this runs inside ``torch.func.vmap``)."""
+        shapes = (tuple(history_items.shape), tuple(history_feedback.shape), tuple(history_mask.shape))
+        if (len(shapes[0]) < 2 or shapes[0][-1] != self.item_dim or shapes[1][:-1] != shapes[0][:-1]
+                or shapes[1][-1] != self.feedback_dim or shapes[2] != shapes[0][:-1]):
+            raise ConfigError(f"StateEncoder(item_dim={self.item_dim}, feedback_dim={self.feedback_dim}) needs "
+                              f"history_items (..., H, {self.item_dim}), history_feedback (..., H, "
+                              f"{self.feedback_dim}) and history_mask (..., H); got {shapes[0]}, {shapes[1]} and "
+                              f"{shapes[2]}. Build the encoder with the env's obs_dim as item_dim")
+        if items is not None and items.shape[-1] != self.item_dim:
+            raise ConfigError(f"`items` must be (..., S, {self.item_dim}), got {tuple(items.shape)}")
 
     def _gru(self, rows: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # A hand-written GRU (nn.GRU's fused kernel has no vmap rule): a padding row keeps h unchanged.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import gymnasium as gym
@@ -88,7 +89,9 @@ class RecommendationEnv(gym.Env):
         split: str | None = "train",
         render_mode: str | None = None,
         data_path: str | None = None,
+        **unknown: Any,
     ) -> None:
+        check_no_unknown(type(self).__name__, unknown)
         self.simulator = simulator if simulator is not None else make_world(world, data_path)
         if not isinstance(self.simulator, Simulator):
             raise TypeError(f"`simulator` must be a metarec Simulator, got {type(self.simulator).__name__}")
@@ -120,6 +123,7 @@ class RecommendationEnv(gym.Env):
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start a session with a new user (from ``options["user"]``, ``options["split"]`` or ``split``)."""
+        check_env_seed(seed)
         super().reset(seed=seed)
         user, split = parse_reset_options(options, self.split)
         self.session.reset_slot(0, self.np_random, user=user, split=split)
@@ -188,6 +192,29 @@ class RecommendationEnv(gym.Env):
 
 
 # ---------------------------------------------------------------------- shared by the vector env
+ENV_KEYWORDS = ("simulator", "world", "num_candidates", "slate_size", "history_len", "obs_dim", "horizon", "split",
+                "render_mode", "data_path")
+
+
+def check_no_unknown(owner: str, unknown: dict[str, Any]) -> None:
+    """A ``ConfigError`` naming keywords the env does not take (``gym.make`` passes them through)."""
+    if unknown:
+        names = sorted(unknown)
+        close = difflib.get_close_matches(names[0], ENV_KEYWORDS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{owner} has no keyword(s) {names}.{hint} It takes {list(ENV_KEYWORDS)}")
+
+
+def check_env_seed(seed: Any) -> None:
+    """``seed`` must be None or an int >= 0 (Gymnasium's rule), else a clear error naming it."""
+    if seed is None:
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"`seed` must be an int >= 0 or None, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ConfigError(f"`seed` must be an int >= 0 or None, got {seed}")
+
+
 def first_click(clicks: np.ndarray) -> int:
     """Slate position of the first click in ``clicks`` (s,), or -1."""
     if len(clicks) == 1:

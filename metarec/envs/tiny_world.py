@@ -6,6 +6,7 @@ No language model is loaded: the embeddings ship in ``envs/data/tiny_world.npz``
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -13,7 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from metarec.encoders import HFTextEncoder
+from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Dynamics, Population, Simulator, make_response_model
+from metarec.simulators.response import RESPONSE_MODELS
 from metarec.simulators.vocabulary import DISLIKE_TEMPLATES, LIKE_TEMPLATES, TOPICS
 
 TINY_ITEMS, TINY_TOPICS, TINY_USERS = 40, 5, 30
@@ -104,6 +107,12 @@ def tiny_world(response: str = "mnl", dynamics: Dynamics | None = None, **respon
     >>> len(sim.catalog), len(sim.population)
     (40, 30)
     """
+    if response_kwargs and response in RESPONSE_MODELS:
+        accepted = inspect.signature(RESPONSE_MODELS[response]).parameters
+        unknown = sorted(set(response_kwargs) - set(accepted))
+        if unknown:
+            raise ConfigError(f"the tiny world has no setting(s) {unknown}; it takes response, dynamics and the "
+                              f"{response!r} response model's {sorted(accepted)}")
     catalog, population = _tiny_parts()
     return Simulator(
         catalog,

@@ -11,14 +11,16 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from metarec.envs.recommendation import (
+    check_env_seed,
     check_layout,
+    check_no_unknown,
     item_features,
     observation_space,
     parse_reset_options,
 )
 from metarec.envs.session import SessionBatch, user_feature_matrix
 from metarec.envs.worlds import make_world
-from metarec.errors import ActionError
+from metarec.errors import ActionError, ConfigError
 from metarec.seeding import seeds_from
 from metarec.simulators import Simulator
 
@@ -64,10 +66,14 @@ class RecommendationVectorEnv(VectorEnv):
         split: str | None = "train",
         render_mode: str | None = None,
         data_path: str | None = None,
+        **unknown: Any,
     ) -> None:
+        check_no_unknown(type(self).__name__, unknown)
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
-            raise ValueError(f"`num_envs` must be an int >= 1, got {num_envs!r}")
+            raise ConfigError(f"`num_envs` must be an int >= 1, got {num_envs!r}")
         self.simulator = simulator if simulator is not None else make_world(world, data_path)
+        if not isinstance(self.simulator, Simulator):
+            raise TypeError(f"`simulator` must be a metarec Simulator, got {type(self.simulator).__name__}")
         n_items = len(self.simulator.catalog)
         mode = "all" if num_candidates is None else "random"
         K = n_items if num_candidates is None else num_candidates
@@ -102,7 +108,15 @@ class RecommendationVectorEnv(VectorEnv):
         ``options``: ``"split"`` and ``"user"`` as in the single env, or ``"users"``: (B,) user indices, one
         per slot (how benchmarks give every agent the same users).
         """
+        if isinstance(seed, str | bytes | dict | float) or (seed is not None and not hasattr(seed, "__len__")
+                                                             and not isinstance(seed, int | np.integer)):
+            raise TypeError(f"`seed` must be an int >= 0, a list of {self.num_envs} such ints or None, got "
+                            f"{type(seed).__name__} {seed!r}")
+        if isinstance(seed, int | np.integer):
+            check_env_seed(seed)
         super().reset(seed=None if seed is None or not isinstance(seed, int | np.integer) else int(seed))
+        if options is not None and not isinstance(options, dict):
+            raise TypeError(f"`options` must be a dict, got {type(options).__name__}")
         options = dict(options or {})
         users = options.pop("users", None)
         user, split = parse_reset_options(options, self.split)
@@ -116,7 +130,7 @@ class RecommendationVectorEnv(VectorEnv):
                 or users.min() < 0
                 or users.max() >= n_users
             ):
-                raise ValueError(
+                raise ConfigError(
                     f"option 'users' must be {self.num_envs} int user indices in [0, {n_users}), one per slot (and not combined "
                     f"with 'user'), got {options.get('user', users)!r}"
                 )

@@ -15,8 +15,10 @@ sentence-transformers model name, a hub id or a local path (see :func:`text_enco
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
+import inspect
 from dataclasses import replace
 from typing import Any
 
@@ -73,8 +75,10 @@ def register_world(name: str, entry_point: str, *, needs_data: bool = False) -> 
 
 def check_world(name: str) -> None:
     """Raise ``ConfigError`` naming the registered worlds when ``name`` is not one of them."""
-    if name not in WORLDS:
-        raise ConfigError(f"unknown world {name!r}; use one of {sorted(WORLDS)} (or register_world(...))")
+    if not isinstance(name, str) or name not in WORLDS:
+        close = difflib.get_close_matches(name, list(WORLDS), n=1) if isinstance(name, str) else []
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown world {name!r}; use one of {sorted(WORLDS)} (or register_world(...)).{hint}")
 
 
 def world_builder(name: str):
@@ -100,12 +104,30 @@ def build_world(name: str, world_kwargs: dict[str, Any] | None = None, data_path
         Data root of worlds in :data:`DATA_WORLDS` (required by them; an error for the others).
     """
     builder = world_builder(name)
+    if world_kwargs is not None and not isinstance(world_kwargs, dict):
+        raise ConfigError(f"`world_kwargs` must be a dict of keyword arguments of world {name!r}'s builder, got "
+                          f"{type(world_kwargs).__name__} {world_kwargs!r}")
     kwargs = dict(world_kwargs or {})
     if name in DATA_WORLDS:
         if data_path is None and "data_path" not in kwargs:
             raise ConfigError(f"world {name!r} needs data: pass --data-path or set METAREC_DATA")
         if data_path is not None:
             kwargs["data_path"] = data_path
+    return call_builder(name, builder, kwargs)
+
+
+def call_builder(name: str, builder, kwargs: dict[str, Any]) -> Simulator:
+    """``builder(**kwargs)``, with a keyword it does not take named (and a close match) in a ``ConfigError``."""
+    try:
+        parameters = inspect.signature(builder).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to check
+        parameters = {}
+    if parameters and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        unknown = sorted(set(kwargs) - set(parameters))
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(parameters), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"world {name!r} has no setting(s) {unknown}.{hint} It takes {sorted(parameters)}")
     return builder(**kwargs)
 
 
@@ -212,6 +234,8 @@ def synthetic_world(
     >>> sim.item_embeddings.shape
     (30, 16)
     """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"the world `seed` must be an int >= 0, got {type(seed).__name__} {seed!r}")
     args = (
         n_items,
         n_topics,
@@ -262,17 +286,20 @@ def make_world(spec: dict | None = None, data_path: str | None = None) -> Simula
     >>> len(make_world({"name": "tiny"}).catalog)
     40
     """
+    if spec is not None and not isinstance(spec, dict):
+        raise ConfigError(f"`world` must be a dict like {{'name': 'tiny'}} (a registered name plus its builder's "
+                          f"keyword arguments), got {type(spec).__name__} {spec!r}")
     spec = dict(spec or {})
     name = spec.pop("name", "synthetic")
     check_world(name)
     if name in DATA_WORLDS:
         if data_path is not None:
             spec["data_path"] = data_path
-        return world_builder(name)(**spec)
+        return call_builder(name, world_builder(name), spec)
     if data_path is not None:
         raise ConfigError(f"`data_path` applies to worlds that read data ({sorted(DATA_WORLDS)}), not {name!r}; "
                           "pass world={'name': 'movielens'}")
-    return world_builder(name)(**spec)
+    return call_builder(name, world_builder(name), spec)
 
 
 def project_features(embeddings: np.ndarray, dim: int | None) -> np.ndarray:
@@ -295,7 +322,7 @@ def project_features(embeddings: np.ndarray, dim: int | None) -> np.ndarray:
     if dim is None:
         return embeddings.astype(np.float32)
     n, d = embeddings.shape
-    if not 1 <= dim <= min(n, d):
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or not 1 <= dim <= min(n, d):
         raise ConfigError(f"`obs_dim` must be in [1, min(n_items={n}, embedding dim={d})], got {dim}")
     centred = embeddings - embeddings.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)

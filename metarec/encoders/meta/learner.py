@@ -36,6 +36,20 @@ from metarec.errors import ConfigError, MetarecError
 from metarec.seeding import make_rng
 
 
+def _check_device(device) -> torch.device:
+    """``device`` as a ``torch.device`` that exists here, or a ``ConfigError`` naming it."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"`device` must be a torch device string such as 'cpu', 'cuda' or 'cuda:0', got "
+                          f"{device!r}") from None
+    if resolved.type == "cuda" and (not torch.cuda.is_available()
+                                    or (resolved.index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"`device`={device!r} but this machine has {torch.cuda.device_count()} CUDA device(s); "
+                          "use device='cpu'")
+    return resolved
+
+
 class MetaLearner:
     """Meta-train a model so that a few gradient steps (or its history input) fit a new task (user).
 
@@ -143,13 +157,20 @@ class MetaLearner:
             adapt_params = algorithm_object.default_adapt_params(names)
         if isinstance(adapt_params, str):
             raise TypeError(f"`adapt_params` must be a sequence of name prefixes, got the string {adapt_params!r}")
+        adapt_params = list(adapt_params)
+        if not adapt_params and algorithm_object.default_adapt_params(names) and inner_steps > 0:
+            raise ConfigError(f"`adapt_params` is empty, so {algorithm_object.name!r}'s inner loop would adapt "
+                              "nothing; pass None for the algorithm's default or name parameter prefixes "
+                              f"(e.g. {algorithm_object.default_adapt_params(names)[:2]})")
         for prefix in adapt_params:
+            if not isinstance(prefix, str):
+                raise TypeError(f"`adapt_params` must be str name prefixes, got {type(prefix).__name__} {prefix!r}")
             if not any(n.startswith(prefix) for n in names):
                 hint = difflib.get_close_matches(prefix, names, n=1)
                 raise ConfigError(f"`adapt_params` prefix {prefix!r} matches no parameter of the model"
                                   + (f". Did you mean {hint[0]!r}?" if hint else f"; names are {names}"))
 
-        self.device = torch.device(device)
+        self.device = _check_device(device)
         self.model = model.to(self.device)
         self.loss_fn = loss_fn
         #: The algorithm object; ``algorithm`` is its registry name (what ``config`` and checkpoints hold).
