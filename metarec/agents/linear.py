@@ -98,11 +98,8 @@ def woodbury_update(A_inv: np.ndarray, X: np.ndarray) -> np.ndarray:
     array([[0.5, 0. ],
            [0. , 0.2]])
     """
-    if X.shape[1] == 1:  # Sherman-Morrison
-        x = X[:, 0]
-        Ax = np.matmul(A_inv, x[:, :, None])[..., 0]
-        A_inv -= (Ax / (1.0 + np.einsum("nd,nd->n", x, Ax))[:, None])[:, :, None] * Ax[:, None, :]
-        return A_inv
+    if X.shape[1] == 1:
+        return _sherman_morrison(A_inv, X[:, 0])
     P = np.matmul(X, A_inv)  # (m, k, D)
     S = np.matmul(P, np.swapaxes(X, 1, 2))  # (m, k, k), eigenvalues >= 1 once I is added
     S[:, np.arange(X.shape[1]), np.arange(X.shape[1])] += 1.0
@@ -110,10 +107,17 @@ def woodbury_update(A_inv: np.ndarray, X: np.ndarray) -> np.ndarray:
     return A_inv
 
 
+def _sherman_morrison(A_inv: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Rank-one update of (m, D, D) inverses by (m, D) rows, in place."""
+    Ax = np.matmul(A_inv, x[:, :, None])[..., 0]
+    A_inv -= (Ax / (1.0 + np.einsum("nd,nd->n", x, Ax))[:, None])[:, :, None] * Ax[:, None, :]
+    return A_inv
+
+
 def sequential_update(A_inv: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Reference for `woodbury_update`: the same update as k Sherman-Morrison rank-one updates in a row."""
     for j in range(X.shape[1]):
-        woodbury_update(A_inv, X[:, j : j + 1])
+        _sherman_morrison(A_inv, X[:, j])
     return A_inv
 
 
@@ -491,3 +495,38 @@ class BenchLinUCB:
         else:
             self.model.update_many(np.asarray(A, dtype=np.int64), np.asarray(X, dtype=np.float64),
                                    np.asarray(R, dtype=np.float64))
+
+
+class BenchLinearThompson(BenchLinUCB):
+    """Disjoint linear Thompson sampling (ridge 1) behind the same duck-typed protocol as `BenchLinUCB`.
+
+    Each arm's score for a context is drawn from its marginal ``N(x . theta_a, v^2 x^T A_a^-1 x)``, the law
+    of ``x . theta`` under ``theta ~ N(theta_a, v^2 A_a^-1)`` (as `LinearThompson`'s disjoint form).
+
+    Parameters
+    ----------
+    n_arms, dim : int
+    seed : int
+        Sampling noise (``seed + 1``).
+    alpha : float >= 0
+        The posterior scale ``v`` (named ``alpha`` as the harness's exploration knob).
+
+    Examples
+    --------
+    >>> policy = BenchLinearThompson(n_arms=3, dim=2, seed=0, alpha=0.5)
+    >>> arms = policy.select(np.ones((4, 2)))
+    >>> policy.update(np.ones((4, 2)), arms, np.ones(4))
+    """
+
+    def select(self, X: np.ndarray) -> np.ndarray:
+        """Arms (B,) for contexts ``X`` (B, d), each the best of one posterior draw per arm."""
+        model, n = self.model, self.n_arms
+        X = np.asarray(X, dtype=np.float64)
+        Y = X @ model.M.T  # (B, n * D + n): every arm's A^-1 x and mean for every row, one product
+        var = np.matmul(Y[:, : n * model.dim].reshape(len(X), n, model.dim), X[:, :, None])[..., 0]
+        scores = self.rng.standard_normal(var.shape)
+        scores *= np.sqrt(np.maximum(var, 0.0))
+        if self.alpha != 1.0:
+            scores *= self.alpha
+        scores += Y[:, n * model.dim :]
+        return scores.argmax(axis=1)
