@@ -247,7 +247,7 @@ class DisjointRidge:
                 np.matmul(rows.T, rows, out=gram[j])
             system = np.matmul(A_inv, gram)
             system[:, np.arange(self.dim), np.arange(self.dim)] += 1.0
-            self.A_inv[a] = np.linalg.solve(system, A_inv)
+            self.A_inv[a] = np.matmul(np.linalg.inv(system), A_inv)  # faster than a batched solve
         weighted = R[order, None] * X_sorted
         self.b[touched] += np.add.reduceat(weighted, starts, axis=0)
         self.fresh[touched] = False
@@ -485,7 +485,8 @@ class BenchLinUCB:
         Y = X @ model.M.T  # (B, n * D + n): every arm's A^-1 x and mean for every row, one product
         var = np.matmul(Y[:, : n * model.dim].reshape(len(X), n, model.dim), X[:, :, None])[..., 0]
         ucb = Y[:, n * model.dim :] + self.alpha * np.sqrt(np.maximum(var, 0.0))
-        ucb += 1e-12 * self.rng.random(ucb.shape)
+        if model.n_fresh > 1:  # exact ties happen only between arms never updated: break them at random
+            ucb += 1e-12 * self.rng.random(ucb.shape)
         return ucb.argmax(axis=1)
 
     def update(self, X: np.ndarray, A: np.ndarray, R: np.ndarray) -> None:

@@ -1,9 +1,9 @@
 """The ``bandits`` suite: metarec's disjoint linear bandits against peer libraries on one contextual problem.
 
-Every policy plays the same `LinearLogisticProblem` (common random numbers: the same contexts and the same
-coin flips), ``batch`` decisions at a time (``select`` a batch, then ``update`` on it), under the thread
-policy (``threads`` BLAS threads, default 1). Each row reports decisions per second (the best of
-``repeats`` timed plays), cumulative expected regret and the mean reward of the last tenth. Peers are
+Every policy plays the same `LinearLogisticProblem` of each seed (common random numbers: the same contexts
+and the same coin flips), ``batch`` decisions at a time (``select`` a batch, then ``update`` on it), under the
+thread policy (``threads`` BLAS threads, default 1). Each row reports decisions per second (the best of its
+timed plays), cumulative expected regret and the mean reward of the last tenth, both averaged over seeds. Peers are
 MABWiser, contextualbandits and Vowpal Wabbit, each when it is importable (``pip install metarec[bench]``);
 a missing one is reported, not an error. ``random`` and ``oracle`` bound the regret.
 
@@ -227,12 +227,15 @@ class BanditsConfig:
     sigma: float = 1.5
     """Standard deviation of the arms' true coefficients (larger: easier to tell arms apart)."""
     seed: int = 0
-    """Seed of the problem (contexts, coefficients, coin flips) and of every policy."""
-    repeats: int = 3
-    """Timed plays per policy; decisions/s is the best of them (each play starts from scratch)."""
+    """First seed: seed ``k`` fixes the problem (contexts, coefficients, coin flips) and every policy's draws."""
+    seeds: int = 5
+    """Seeds ``seed .. seed + seeds - 1``; regret and reward are averaged over them (one seed's regret
+    depends on the first, random, batch)."""
+    repeats: int = 1
+    """Timed plays per policy and seed; decisions/s is the best of all of a policy's plays."""
     threads: int = 1
     """BLAS / torch threads while playing (the thread policy)."""
-    max_seconds: float = 120.0
+    max_seconds: float = 30.0
     """Stop a policy's play after this many seconds (0: never); its row then reports the rounds done."""
     reference: str = "contextualbandits-linucb"
     """Peer whose decisions/s metarec's same-family policy is measured against (the issue's target)."""
@@ -242,7 +245,7 @@ class BanditsConfig:
     """Largest relative excess of metarec's regret over ``reference``'s that still counts as the same regret."""
 
     def __post_init__(self) -> None:
-        for name in ("arms", "dim", "rounds", "batch", "repeats"):
+        for name in ("arms", "dim", "rounds", "batch", "seeds", "repeats"):
             _check_int(name, getattr(self, name))
         _check_int("seed", self.seed, minimum=0)
         check_threads(self.threads)
@@ -288,9 +291,9 @@ def _version(spec: _Policy) -> str | None:
         return None
 
 
-def _play(name: str, problem: LinearLogisticProblem, config: BanditsConfig) -> dict[str, Any]:
+def _play(name: str, problem: LinearLogisticProblem, config: BanditsConfig, seed: int) -> dict[str, Any]:
     """One play of ``name`` over the problem: wall time, rounds done, regret and rewards."""
-    policy = POLICIES[name].make(config.arms, config.dim, config.seed, config.alpha)
+    policy = POLICIES[name].make(config.arms, config.dim, seed, config.alpha)
     rounds = len(problem.X)
     rewards = np.zeros(rounds)
     regret, done = 0.0, 0
@@ -317,33 +320,40 @@ def _play(name: str, problem: LinearLogisticProblem, config: BanditsConfig) -> d
 
 
 def compare_bandits(config: BanditsConfig) -> list[dict[str, Any]]:
-    """Play every policy of ``config``; one row per policy.
+    """Play every policy of ``config`` on every seed's problem; one row per policy.
 
     Returns
     -------
     list of dict
         ``policy``, ``family``, ``version``, ``status`` (``"ok"``, :data:`NOT_INSTALLED` or why it could not
-        run) and, when it ran, ``decisions_per_s`` (best of ``repeats``), ``rounds``, ``cum_regret``,
-        ``mean_reward_last10pct`` and ``oracle_mean_p``.
+        run) and, when it ran, ``decisions_per_s`` (best of its plays), ``rounds`` (the fewest a seed's play
+        reached, see ``max_seconds``), ``cum_regret`` and ``mean_reward_last10pct`` (means over seeds),
+        ``cum_regret_per_seed`` and ``oracle_mean_p``.
     """
-    problem = LinearLogisticProblem(config.arms, config.dim, config.rounds, config.sigma, config.seed)
-    rows = []
+    rows: dict[str, dict[str, Any]] = {}
     for name in config.policies:
         spec = POLICIES[name]
-        row: dict[str, Any] = {"policy": name, "family": spec.family, "version": None}
         why_not = _availability(spec)
-        if why_not is not None:
-            rows.append({**row, "status": why_not})
-            continue
-        row["version"] = _version(spec)
-        with thread_limits(config.threads):
-            plays = [_play(name, problem, config) for _ in range(config.repeats)]
-        fastest = min(plays, key=lambda play: play["wall_s"] / play["rounds"])
-        row.update(status="ok", decisions_per_s=fastest["rounds"] / fastest["wall_s"], rounds=fastest["rounds"],
-                   cum_regret=fastest["cum_regret"], mean_reward_last10pct=fastest["mean_reward_last10pct"],
-                   oracle_mean_p=float(problem.best[: fastest["rounds"]].mean()))
-        rows.append(row)
-    return rows
+        rows[name] = {"policy": name, "family": spec.family, "version": None if why_not else _version(spec),
+                      "status": why_not or "ok"}
+    plays: dict[str, list[list[dict[str, Any]]]] = {name: [] for name, row in rows.items() if row["status"] == "ok"}
+    oracle_p = []
+    for seed in range(config.seed, config.seed + config.seeds):
+        problem = LinearLogisticProblem(config.arms, config.dim, config.rounds, config.sigma, seed)
+        oracle_p.append(problem.best)
+        for name in plays:
+            with thread_limits(config.threads):
+                plays[name].append([_play(name, problem, config, seed) for _ in range(config.repeats)])
+    for name, per_seed in plays.items():
+        first = [seed_plays[0] for seed_plays in per_seed]  # the plays of one seed agree but for their times
+        rounds = min(play["rounds"] for play in first)
+        rows[name].update(
+            decisions_per_s=max(play["rounds"] / play["wall_s"] for seed_plays in per_seed for play in seed_plays),
+            rounds=rounds, cum_regret=float(np.mean([play["cum_regret"] for play in first])),
+            cum_regret_per_seed=[play["cum_regret"] for play in first],
+            mean_reward_last10pct=float(np.mean([play["mean_reward_last10pct"] for play in first])),
+            oracle_mean_p=float(np.mean([best[:rounds].mean() for best in oracle_p])))
+    return list(rows.values())
 
 
 def target_check(rows: list[dict[str, Any]], config: BanditsConfig) -> dict[str, Any]:
@@ -409,9 +419,10 @@ def run_bandits(config: BanditsConfig, out: str | os.PathLike, *,
                   if check["ratio"] is not None else f" ({check.get('note', '')})"))
     load = summary["machine"].get("load_average")
     context = (f"{config.arms} arms, d={config.dim}, {config.rounds:,} rounds in batches of {config.batch}, "
-               f"alpha={config.alpha}, seed {config.seed}, {config.threads} BLAS thread(s), best of "
-               f"{config.repeats}. Load average at the end "
-               f"{', '.join(f'{x:.1f}' for x in load) if load else 'unknown'}. Wall time {wall_s:.0f} s.")
+               f"alpha={config.alpha}, seeds {config.seed}..{config.seed + config.seeds - 1} (regret: mean over "
+               f"seeds; decisions/s: best of {config.seeds * config.repeats} plays), {config.threads} BLAS "
+               f"thread(s). Load average at the end {', '.join(f'{x:.1f}' for x in load) if load else 'unknown'}"
+               f" (other work on the machine lowers every figure). Wall time {wall_s:.0f} s.")
     atomic_write_text(out / "summary.json", json.dumps(to_jsonable(summary), indent=2))
     atomic_write_text(out / "results.md",
                       f"# {config.name}\n\n{config.description}\n\n{table}\n\n{verdict}\n\n{context}\n")

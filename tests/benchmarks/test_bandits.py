@@ -16,7 +16,7 @@ from metarec.benchmarks.bandits import (
 )
 from metarec.errors import ConfigError
 
-SMALL = dict(arms=5, dim=4, rounds=640, batch=64, repeats=1)
+SMALL = dict(arms=5, dim=4, rounds=640, batch=64, seeds=2)
 
 
 def test_problem_is_a_function_of_its_seed():
@@ -36,6 +36,8 @@ def test_metarec_policies_learn_between_random_and_oracle():
     for name in ("metarec-linucb", "metarec-linear-thompson"):
         assert 0 < rows[name]["cum_regret"] < 0.6 * rows["random"]["cum_regret"]
         assert rows[name]["decisions_per_s"] > 0 and rows[name]["family"] in ("LinUCB", "LinTS")
+        assert rows[name]["cum_regret"] == pytest.approx(np.mean(rows[name]["cum_regret_per_seed"]))
+        assert len(rows[name]["cum_regret_per_seed"]) == 2
 
 
 def test_plays_are_reproducible():
