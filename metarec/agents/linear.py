@@ -242,9 +242,11 @@ class DisjointRidge:
             a = touched[heavy]
             A_inv = self.A_inv[a]
             gram = np.empty_like(A_inv)
-            for j, (start, size) in enumerate(zip(starts[heavy], sizes[heavy])):
-                rows = X_sorted[start : start + size]
-                np.matmul(rows.T, rows, out=gram[j])
+            for groups, rows, valid in _width_buckets(starts[heavy], sizes[heavy]):
+                block = X_sorted[rows]
+                if not valid.all():
+                    block[~valid] = 0.0
+                gram[groups] = np.matmul(np.swapaxes(block, 1, 2), block)
             system = np.matmul(A_inv, gram)
             system[:, np.arange(self.dim), np.arange(self.dim)] += 1.0
             self.A_inv[a] = np.matmul(np.linalg.inv(system), A_inv)  # faster than a batched solve

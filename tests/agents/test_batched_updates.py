@@ -121,3 +121,12 @@ def test_tiny_world_decisions_equal_sequential(sequential, cls, form):
                  (batched_agent.model.theta, reference_agent.model.theta)]
     for new, old in pairs:
         assert _relative(new, old) < 1e-10
+
+
+def test_agent_benchmark_times_slates():
+    from metarec.agents import benchmark_agents
+
+    figures = benchmark_agents(n_users=16, K=5, d=4, steps=2, repeats=1, slate_size=3,
+                               agents=("linucb", "linear-thompson-disjoint"))
+    assert figures["config"]["slate_size"] == 3
+    assert all(rate > 0 for agent in figures["agents"].values() for rate in agent.values())
