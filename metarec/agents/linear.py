@@ -16,7 +16,8 @@ applied as one rank-k update per arm (`DisjointRidge.update_many`), not as k ran
 result equals the sequential one within floating-point rounding.
 
 ``BenchLinUCB`` is the disjoint LinUCB behind the duck-typed interface of ``shared/bench/bandit_bench.py``
-(``select`` / ``update``), with a single-decision fast path.
+(``select`` / ``update``), with a single-decision fast path; ``BenchLinearThompson`` is disjoint linear
+Thompson sampling behind the same interface (both are played by the ``bandits`` benchmark suite).
 
 References
 ----------
@@ -137,7 +138,7 @@ def _width_buckets(starts: np.ndarray, sizes: np.ndarray):
 
 
 class DisjointRidge:
-    """One ridge regression per arm over a ``dim``-dimensional context (Sherman-Morrison updates).
+    """One ridge regression per arm over a ``dim``-dimensional context (rank-one and rank-k inverse updates).
 
     ``A_inv`` (n, D, D) and ``theta`` (n, D) are views into one buffer ``M``, so that a single matrix product
     gives every arm's ``A^-1 x`` and mean at once (the single-decision fast path). ``fresh`` (n,) marks arms
@@ -213,8 +214,8 @@ class DisjointRidge:
 
         An arm with ``k < D / 2`` rows in the batch takes a rank-k Woodbury update (`woodbury_update`,
         Sherman-Morrison for k = 1; arms bucketed by k, zero-padded); one with more rows gets
-        ``(A + X^T X)^-1 = (I + A^-1 X^T X)^-1 A^-1``, one ``D x D`` solve whatever k. Equal to applying the rows one by one
-        (`update_one`) within floating-point rounding.
+        ``(A + X^T X)^-1 = (I + A^-1 X^T X)^-1 A^-1``, one ``D x D`` inverse whatever k. Equal to applying the
+        rows one by one (`update_one`) within floating-point rounding.
 
         Parameters
         ----------
@@ -223,6 +224,8 @@ class DisjointRidge:
         R : (n,) float64
         """
         arms = np.asarray(arms, dtype=np.int64)
+        if not len(arms):
+            return
         order = np.argsort(arms, kind="stable")
         sorted_arms = arms[order]
         starts = np.flatnonzero(np.r_[True, sorted_arms[1:] != sorted_arms[:-1]])
@@ -238,7 +241,7 @@ class DisjointRidge:
                 if not valid.all():
                     block[~valid] = 0.0  # a zero row is a no-op update
                 self.A_inv[a] = woodbury_update(self.A_inv[a], block)
-        if heavy.any():  # k >= D/2 rows: (A + G)^-1 = (I + A^-1 G)^-1 A^-1, one D x D solve whatever k
+        if heavy.any():  # k >= D/2 rows: (A + G)^-1 = (I + A^-1 G)^-1 A^-1, one D x D inverse whatever k
             a = touched[heavy]
             A_inv = self.A_inv[a]
             gram = np.empty_like(A_inv)
