@@ -34,7 +34,7 @@ def _best_rate(run, decisions: int, repeats: int) -> float:
 
 def _measure(agent, singles: list, batch: dict, clicks: np.ndarray, repeats: int, seed: int) -> dict:
     steps, n_users = clicks.shape[:2]
-    rewards = clicks[..., 0].astype(np.float64)
+    rewards = clicks.sum(axis=-1, dtype=np.float64)  # (steps, n_users): clicks on the slate
     agent.reset(seed=seed)
 
     def single_predict():
@@ -65,10 +65,12 @@ def _measure(agent, singles: list, batch: dict, clicks: np.ndarray, repeats: int
 
 
 def benchmark_agents(n_users: int = 1024, K: int = 20, d: int = 32, steps: int = 50, seed: int = 0,
-                     agents: tuple[str, ...] = BENCH_AGENTS, repeats: int = 3) -> dict:
+                     agents: tuple[str, ...] = BENCH_AGENTS, repeats: int = 3, slate_size: int = 1) -> dict:
     """Decisions per second of ``predict`` (one user) and ``predict_batch`` / ``update_batch`` (``n_users``).
 
-    Observations are random (no env), clicks are Bernoulli(0.2). Single-user figures time ``steps * 20``
+    Observations are random (no env), clicks are Bernoulli(0.2) per slate position; with ``slate_size``
+    > 1 each decision is a slate and each update a rank-``slate_size`` one per user (the shared linear
+    forms) or per arm (the disjoint ones). Single-user figures time ``steps * 20``
     decisions, batched figures ``steps`` steps of ``n_users`` users; each figure is the best of ``repeats``
     timings, so a busy machine disturbs it less.
 
@@ -89,8 +91,11 @@ def benchmark_agents(n_users: int = 1024, K: int = 20, d: int = 32, steps: int =
     pool = _observations(rng, 64, K, d, 10 * K)
     singles = [{k: v[i % 64] for k, v in pool.items()} for i in range(n_single)]
     batch = _observations(rng, n_users, K, d, 10 * K)
-    clicks = (rng.random((steps, n_users, 1)) < 0.2).astype(np.int8)
-    results = {name: _measure(make_agent(name, seed=seed), singles, batch, clicks, repeats, seed)
+    clicks = (rng.random((steps, n_users, slate_size)) < 0.2).astype(np.int8)
+    results = {name: _measure(make_agent(name, seed=seed, slate_size=slate_size), singles, batch, clicks, repeats,
+                              seed)
                for name in agents}
-    return {"config": {"n_users": n_users, "K": K, "d": d, "steps": steps, "seed": seed, "repeats": repeats},
-            "agents": results}
+    config = {"n_users": n_users, "K": K, "d": d, "steps": steps, "seed": seed, "repeats": repeats}
+    if slate_size != 1:
+        config["slate_size"] = slate_size
+    return {"config": config, "agents": results}

@@ -5,15 +5,19 @@
 ``x . theta_u + alpha * sqrt(x^T A_u^-1 x)``; linear Thompson sampling draws ``theta ~ N(theta_u, v^2 A_u^-1)``
 (through a Cholesky factor) and scores ``x . theta``. Per-user state is cleared for every new user. With a
 slate, every shown position is one observation (its reward is its click), clicked or not. ``A^-1`` is kept
-up to date by Sherman-Morrison rank-one updates, batched over users.
+up to date by one rank-k Woodbury update per user per step (`woodbury_update`; Sherman-Morrison when k = 1),
+batched over users.
 
 ``form="disjoint"`` (Li et al. 2010): one ridge regression per arm, here per catalogue item, over a context
 vector that describes the user (by default ``history_context``: a bias and the mean features of the items
 the user clicked in the observed history). The arm models are population-level: they learn across users,
-as in the original news-recommendation setting, and are kept across ``reset``.
+as in the original news-recommendation setting, and are kept across ``reset``. A batch of observations is
+applied as one rank-k update per arm (`DisjointRidge.update_many`), not as k rank-one updates in a row; the
+result equals the sequential one within floating-point rounding.
 
 ``BenchLinUCB`` is the disjoint LinUCB behind the duck-typed interface of ``shared/bench/bandit_bench.py``
-(``select`` / ``update``), with a single-decision fast path.
+(``select`` / ``update``), with a single-decision fast path; ``BenchLinearThompson`` is disjoint linear
+Thompson sampling behind the same interface (both are played by the ``bandits`` benchmark suite).
 
 References
 ----------
@@ -69,8 +73,72 @@ def stable_cholesky(cov: np.ndarray) -> np.ndarray:
         return V * np.sqrt(np.clip(w, 0.0, None))[..., None, :]
 
 
+def woodbury_update(A_inv: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Inverses after adding ``X^T X`` to each precision matrix: one rank-k Woodbury update per stack entry.
+
+    ``(A + X^T X)^-1 = A^-1 - P^T (I_k + X P^T)^-1 P`` with ``P = X A^-1`` (``A^-1`` symmetric). Zero rows of
+    ``X`` are no-ops, so ragged blocks can be zero-padded. With k = 1 this is the Sherman-Morrison formula, in
+    the same arithmetic as before the batched form (bit for bit).
+
+    Parameters
+    ----------
+    A_inv : (m, D, D) float64
+        Symmetric positive-definite inverses; updated in place and returned.
+    X : (m, k, D) float64
+        The new observations of each entry.
+
+    Returns
+    -------
+    (m, D, D) ndarray
+        ``A_inv``, updated.
+
+    Examples
+    --------
+    >>> A_inv, X = np.eye(2)[None].copy(), np.array([[[1.0, 0.0], [0.0, 2.0]]])
+    >>> woodbury_update(A_inv, X)[0]
+    array([[0.5, 0. ],
+           [0. , 0.2]])
+    """
+    if X.shape[1] == 1:
+        return _sherman_morrison(A_inv, X[:, 0])
+    P = np.matmul(X, A_inv)  # (m, k, D)
+    S = np.matmul(P, np.swapaxes(X, 1, 2))  # (m, k, k), eigenvalues >= 1 once I is added
+    S[:, np.arange(X.shape[1]), np.arange(X.shape[1])] += 1.0
+    A_inv -= np.matmul(np.swapaxes(P, 1, 2), np.linalg.solve(S, P))
+    return A_inv
+
+
+def _sherman_morrison(A_inv: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Rank-one update of (m, D, D) inverses by (m, D) rows, in place."""
+    Ax = np.matmul(A_inv, x[:, :, None])[..., 0]
+    A_inv -= (Ax / (1.0 + np.einsum("nd,nd->n", x, Ax))[:, None])[:, :, None] * Ax[:, None, :]
+    return A_inv
+
+
+def sequential_update(A_inv: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Reference for `woodbury_update`: the same update as k Sherman-Morrison rank-one updates in a row."""
+    for j in range(X.shape[1]):
+        _sherman_morrison(A_inv, X[:, j])
+    return A_inv
+
+
+def _width_buckets(starts: np.ndarray, sizes: np.ndarray):
+    """Groups of rows bucketed by their count rounded up to a power of two, for `DisjointRidge.update_many`.
+
+    Group ``i`` owns rows ``[starts[i], starts[i] + sizes[i])`` of a sorted array; zero-padding each bucket to
+    its width at most doubles the work. Yields ``(groups, rows, valid)``: group indices (m,), row indices
+    into the sorted array (m, w) and which of them are real (m, w).
+    """
+    width = 1 << np.ceil(np.log2(sizes)).astype(np.int64)
+    for w in np.unique(width):
+        groups = np.flatnonzero(width == w)
+        lane = np.arange(w)
+        valid = lane < sizes[groups, None]
+        yield groups, np.where(valid, starts[groups, None] + lane, 0), valid
+
+
 class DisjointRidge:
-    """One ridge regression per arm over a ``dim``-dimensional context (Sherman-Morrison updates).
+    """One ridge regression per arm over a ``dim``-dimensional context (rank-one and rank-k inverse updates).
 
     ``A_inv`` (n, D, D) and ``theta`` (n, D) are views into one buffer ``M``, so that a single matrix product
     gives every arm's ``A^-1 x`` and mean at once (the single-decision fast path). ``fresh`` (n,) marks arms
@@ -142,27 +210,51 @@ class DisjointRidge:
             self.n_fresh -= 1
 
     def update_many(self, arms: np.ndarray, X: np.ndarray, R: np.ndarray) -> None:
-        """Many observations (an arm may repeat): batched Sherman-Morrison in rounds of distinct arms.
+        """Many observations (an arm may repeat): one rank-k update per arm, batched over arms.
 
-        Round ``k`` holds every arm's ``k``-th observation, so the loop runs over the largest number of
-        observations of one arm in the batch, never over users.
+        An arm with ``k < D / 2`` rows in the batch takes a rank-k Woodbury update (`woodbury_update`,
+        Sherman-Morrison for k = 1; arms bucketed by k, zero-padded); one with more rows gets
+        ``(A + X^T X)^-1 = (I + A^-1 X^T X)^-1 A^-1``, one ``D x D`` inverse whatever k. Equal to applying the
+        rows one by one (`update_one`) within floating-point rounding.
+
+        Parameters
+        ----------
+        arms : (n,) int
+        X : (n, D) float64
+        R : (n,) float64
         """
         arms = np.asarray(arms, dtype=np.int64)
+        if not len(arms):
+            return
         order = np.argsort(arms, kind="stable")
         sorted_arms = arms[order]
         starts = np.flatnonzero(np.r_[True, sorted_arms[1:] != sorted_arms[:-1]])
         sizes = np.diff(np.r_[starts, len(arms)])
-        rank = np.empty(len(arms), dtype=np.int64)
-        rank[order] = np.arange(len(arms)) - np.repeat(starts, sizes)
-        for k in range(int(sizes.max())):
-            pick = np.flatnonzero(rank == k)
-            a, x = arms[pick], X[pick]
-            A_inv = self.A_inv[a]
-            Ax = np.matmul(A_inv, x[:, :, None])[..., 0]
-            A_inv -= (Ax / (1.0 + np.einsum("nd,nd->n", x, Ax))[:, None])[:, :, None] * Ax[:, None, :]
-            self.A_inv[a] = A_inv
-        np.add.at(self.b, arms, R[:, None] * X)
         touched = sorted_arms[starts]
+        X_sorted = X[order]
+        heavy = sizes >= max(2, self.dim // 2)
+        light = np.flatnonzero(~heavy)
+        if len(light):
+            for groups, rows, valid in _width_buckets(starts[light], sizes[light]):
+                a = touched[light[groups]]
+                block = X_sorted[rows]
+                if not valid.all():
+                    block[~valid] = 0.0  # a zero row is a no-op update
+                self.A_inv[a] = woodbury_update(self.A_inv[a], block)
+        if heavy.any():  # k >= D/2 rows: (A + G)^-1 = (I + A^-1 G)^-1 A^-1, one D x D inverse whatever k
+            a = touched[heavy]
+            A_inv = self.A_inv[a]
+            gram = np.empty_like(A_inv)
+            for groups, rows, valid in _width_buckets(starts[heavy], sizes[heavy]):
+                block = X_sorted[rows]
+                if not valid.all():
+                    block[~valid] = 0.0
+                gram[groups] = np.matmul(np.swapaxes(block, 1, 2), block)
+            system = np.matmul(A_inv, gram)
+            system[:, np.arange(self.dim), np.arange(self.dim)] += 1.0
+            self.A_inv[a] = np.matmul(np.linalg.inv(system), A_inv)  # faster than a batched solve
+        weighted = R[order, None] * X_sorted
+        self.b[touched] += np.add.reduceat(weighted, starts, axis=0)
         self.fresh[touched] = False
         self.n_fresh = int(self.fresh.sum())
         self.theta[touched] = np.matmul(self.A_inv[touched], self.b[touched, :, None])[..., 0]
@@ -240,11 +332,11 @@ class _LinearBandit(BatchedAgent):
         A_inv, b = (self.A_inv, self.b) if full else (self.A_inv[rows], self.b[rows])
         shown_X = np.take_along_axis(X[rows], actions[rows, :, None], axis=1).astype(np.float64)
         shown_X *= shown[rows, :, None]  # a zero vector is a no-op update
-        for j in range(self.slate_size):  # Sherman-Morrison, one slate position at a time
-            x = shown_X[:, j]
-            Ax = np.matmul(A_inv, x[:, :, None])[..., 0]
-            A_inv -= (Ax / (1.0 + np.einsum("bd,bd->b", x, Ax))[:, None])[:, :, None] * Ax[:, None, :]
-            b += r[rows, j, None] * x
+        woodbury_update(A_inv, shown_X)  # one rank-k update per user (Sherman-Morrison for a slate of one)
+        if self.slate_size == 1:
+            b += r[rows, 0, None] * shown_X[:, 0]
+        else:
+            b += np.einsum("bk,bkd->bd", r[rows], shown_X)
         theta = np.matmul(A_inv, b[:, :, None])[..., 0]
         if full:
             self.theta = theta
@@ -401,10 +493,11 @@ class BenchLinUCB:
                 self._next += 1
             return ucb.argmax(keepdims=True)
         X = np.asarray(X, dtype=np.float64)
-        Y = model.M @ X.T  # (n * D + n, B): every arm's A^-1 x and mean for every row, one product
-        var = np.einsum("adb,bd->ba", Y[: n * model.dim].reshape(n, model.dim, len(X)), X)
-        ucb = Y[n * model.dim :].T + self.alpha * np.sqrt(np.maximum(var, 0.0))
-        ucb += 1e-12 * self.rng.random(ucb.shape)
+        Y = X @ model.M.T  # (B, n * D + n): every arm's A^-1 x and mean for every row, one product
+        var = np.matmul(Y[:, : n * model.dim].reshape(len(X), n, model.dim), X[:, :, None])[..., 0]
+        ucb = Y[:, n * model.dim :] + self.alpha * np.sqrt(np.maximum(var, 0.0))
+        if model.n_fresh > 1:  # exact ties happen only between arms never updated: break them at random
+            ucb += 1e-12 * self.rng.random(ucb.shape)
         return ucb.argmax(axis=1)
 
     def update(self, X: np.ndarray, A: np.ndarray, R: np.ndarray) -> None:
@@ -414,3 +507,38 @@ class BenchLinUCB:
         else:
             self.model.update_many(np.asarray(A, dtype=np.int64), np.asarray(X, dtype=np.float64),
                                    np.asarray(R, dtype=np.float64))
+
+
+class BenchLinearThompson(BenchLinUCB):
+    """Disjoint linear Thompson sampling (ridge 1) behind the same duck-typed protocol as `BenchLinUCB`.
+
+    Each arm's score for a context is drawn from its marginal ``N(x . theta_a, v^2 x^T A_a^-1 x)``, the law
+    of ``x . theta`` under ``theta ~ N(theta_a, v^2 A_a^-1)`` (as `LinearThompson`'s disjoint form).
+
+    Parameters
+    ----------
+    n_arms, dim : int
+    seed : int
+        Sampling noise (``seed + 1``).
+    alpha : float >= 0
+        The posterior scale ``v`` (named ``alpha`` as the harness's exploration knob).
+
+    Examples
+    --------
+    >>> policy = BenchLinearThompson(n_arms=3, dim=2, seed=0, alpha=0.5)
+    >>> arms = policy.select(np.ones((4, 2)))
+    >>> policy.update(np.ones((4, 2)), arms, np.ones(4))
+    """
+
+    def select(self, X: np.ndarray) -> np.ndarray:
+        """Arms (B,) for contexts ``X`` (B, d), each the best of one posterior draw per arm."""
+        model, n = self.model, self.n_arms
+        X = np.asarray(X, dtype=np.float64)
+        Y = X @ model.M.T  # (B, n * D + n): every arm's A^-1 x and mean for every row, one product
+        var = np.matmul(Y[:, : n * model.dim].reshape(len(X), n, model.dim), X[:, :, None])[..., 0]
+        scores = self.rng.standard_normal(var.shape)
+        scores *= np.sqrt(np.maximum(var, 0.0))
+        if self.alpha != 1.0:
+            scores *= self.alpha
+        scores += Y[:, n * model.dim :]
+        return scores.argmax(axis=1)

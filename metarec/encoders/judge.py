@@ -1,6 +1,6 @@
 """LLM-as-user: ask a generative language model whether a persona would click on (or how it would rate) an item.
 
-`LLMJudge` fills a prompt template with a persona and an item, runs a decoder-only model once per prompt and
+`LLMJudge` fills a prompt template with a persona and an item, runs a decoder-only model on each prompt and
 reads the answer from the **next-token logits** of a fixed set of answer tokens (``" Yes"`` / ``" No"``, or
 ``" 1"`` ... ``" 5"``), renormalised over that set. Nothing is parsed from free text, so there is no
 "unparseable answer" to default silently. Prompts are batched with left padding (the next-token position is
@@ -8,18 +8,23 @@ the last one for every row), and every answer is cached on disk, keyed on the mo
 ``max_length``, answer tokens and the exact prompt text: a second run reads the cache and never loads the
 model.
 
-Cost: one forward pass per (user, item) prompt, ``n_users x n_items`` of them for a full grid. That is why
-the judge is called at build time, and why :mod:`metarec.encoders.distill` distils it into the fast
+Cost: every prompt of a persona starts with the same persona text (the template up to its first item
+placeholder), so the judge encodes that prefix once per persona and reuses its key-value cache for all the
+persona's items, running only the item suffixes (batched, ``reuse_prefix=True``; answers equal the
+uncached path's within float rounding). That still leaves ``n_users x n_items`` suffix passes for a full
+grid, which is why the judge is called at build time, and why :mod:`metarec.encoders.distill` distils it into the fast
 simulator. `judge_simulator` turns judged probabilities into a `Simulator` whose static utilities reproduce
 them under the click model. See ``docs/llm_judge.md``.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import inspect
 import json
 import os
+import re
 import string
 import warnings
 from collections.abc import Sequence
@@ -114,6 +119,33 @@ def format_prompt(template: str, persona: Persona, title: str, text: str) -> str
         title=title,
         text=text,
     )
+
+
+#: Placeholders that depend on the item; the others depend on the persona only.
+ITEM_PLACEHOLDERS = ("title", "text")
+
+
+def persona_part_pattern(template: str) -> re.Pattern[str]:
+    """A regex matching the persona part of a filled prompt: the template up to its first item placeholder.
+
+    Persona placeholders match any text (shortest first). Prompts with the same persona part are grouped for
+    prefix reuse; a grouping is only an optimisation (the shared tokens are found exactly), so a persona
+    text that happens to contain the next literal only splits a group.
+
+    Examples
+    --------
+    >>> persona_part_pattern("{name} likes {likes}. Item: {title}? Answer:").match("Ann likes jazz. Item: X? Answer:")[0]
+    'Ann likes jazz. Item: '
+    """
+    parts = []
+    for literal, field, _, _ in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if field is None:  # an escaped brace, or the end of the template
+            continue
+        if field in ITEM_PLACEHOLDERS:
+            break
+        parts.append(".*?")
+    return re.compile("".join(parts), re.DOTALL)
 
 
 class CausalLM:
@@ -336,6 +368,10 @@ class LLMJudge:
         Cache root; default `metarec.encoders.default_cache_dir()`.
     progress : bool, optional
         tqdm bar; ``None`` shows one when more than 50 prompts miss the cache.
+    reuse_prefix : bool, default True
+        Encode the prefix that a persona's prompts share once and reuse its key-value cache for all of its
+        items (see the module docstring); ``False`` runs every prompt in full. Answers agree within float
+        rounding either way, so the on-disk cache is shared.
 
     Examples
     --------
@@ -358,6 +394,7 @@ class LLMJudge:
         cache: bool = True,
         cache_dir: str | os.PathLike | None = None,
         progress: bool | None = None,
+        reuse_prefix: bool = True,
     ) -> None:
         if mode not in _MODES:
             raise ConfigError(f"`mode` must be one of {_MODES}, got {mode!r}")
@@ -389,6 +426,8 @@ class LLMJudge:
         self.answer_tokens = answer_tokens
         self.batch_size, self.max_length = int(batch_size), int(max_length)
         self.progress = progress
+        self.reuse_prefix = bool(reuse_prefix)
+        self._persona_part = persona_part_pattern(prompt_template)
         self.lm = CausalLM(model, device=device, dtype=dtype, revision=revision)
         self.answer_ids = _answer_ids(self.lm.tokenizer, answer_tokens, self.lm.model_id)
         self.cache_key = f"LLMJudge/v1|{self.lm.fingerprint}|max_length={self.max_length}|answers={json.dumps(answer_tokens)}"
@@ -498,26 +537,112 @@ class LLMJudge:
 
     def _score(self, prompts: list[str]) -> np.ndarray:
         """Run the model on ``prompts`` (cache misses): (n, n_answers) float32 log-probs over the answers."""
-        import torch
+        import torch  # deferred: torch loads only when a prompt misses the answer cache
         from tqdm.auto import tqdm
 
         self.lm.load()
         ids = self.lm.tokenize(prompts, self.max_length, "LLMJudge")
-        order = np.argsort([-len(row) for row in ids], kind="stable")  # similar lengths share a batch
         out = np.empty((len(prompts), len(self.answer_ids)), dtype=np.float32)
-        answer_ids = torch.tensor(self.answer_ids, device=self.lm.torch_device)
+        groups, singles = self._prefix_groups(prompts, ids) if self.reuse_prefix else ([], list(range(len(ids))))
         show = self.progress if self.progress is not None else len(prompts) > _PROGRESS_THRESHOLD
         with tqdm(total=len(prompts), disable=not show, desc="LLM judge", unit="prompt") as bar:
             with torch.inference_mode():
-                for start in range(0, len(prompts), self.batch_size):
-                    idx = order[start : start + self.batch_size]
-                    input_ids, mask = self.lm.pad([ids[i] for i in idx])
-                    logits, _ = self.lm.forward(input_ids, mask)
-                    out[idx] = torch.log_softmax(logits[:, answer_ids], dim=1).cpu().numpy()
-                    bar.update(len(idx))
+                singles += self._score_shared(ids, groups, out, bar)
+                self._score_full(ids, singles, out, bar)
         if not np.all(np.isfinite(out)):
             raise EncoderError(f"{self!r} produced non-finite answer log-probabilities; try dtype='float32'")
         return out
+
+    def _answers(self, logits) -> np.ndarray:
+        """(b, vocab) next-token logits -> (b, n_answers) log-probs renormalised over the answers."""
+        import torch  # deferred: torch loads only when a prompt misses the answer cache
+
+        answer_ids = torch.tensor(self.answer_ids, device=logits.device)
+        return torch.log_softmax(logits[:, answer_ids], dim=1).cpu().numpy()
+
+    def _score_full(self, ids: list[list[int]], rows: list[int], out: np.ndarray, bar) -> None:
+        """Whole prompts ``rows``, batched by similar length (left padded)."""
+        order = sorted(rows, key=lambda i: -len(ids[i]))  # stable: similar lengths share a batch
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            input_ids, mask = self.lm.pad([ids[i] for i in idx])
+            logits, _ = self.lm.forward(input_ids, mask)
+            out[idx] = self._answers(logits)
+            bar.update(len(idx))
+
+    def _prefix_groups(self, prompts: list[str], ids: list[list[int]]) -> tuple[list[tuple[int, list[int]]], list[int]]:
+        """Prompts that share a persona part, with the number of leading tokens all of them share.
+
+        Returns ``groups`` (shared token count, prompt indices), each of >= 2 prompts sharing >= 2 tokens and
+        leaving every prompt at least one token of its own, and the remaining prompt indices.
+        """
+        by_persona: dict[str, list[int]] = {}
+        for i, prompt in enumerate(prompts):
+            match = self._persona_part.match(prompt)
+            by_persona.setdefault(match[0] if match else prompt, []).append(i)
+        groups, singles = [], []
+        for rows in by_persona.values():
+            shared = 0
+            if len(rows) > 1:
+                common = os.path.commonprefix([ids[i] for i in rows])
+                shared = min(len(common), min(len(ids[i]) for i in rows) - 1)
+            if shared >= 2:
+                groups.append((shared, rows))
+            else:
+                singles += rows
+        return groups, singles
+
+    def _score_shared(self, ids: list[list[int]], groups: list[tuple[int, list[int]]], out: np.ndarray,
+                      bar) -> list[int]:
+        """Score grouped prompts: each group's prefix once (``batch_size`` groups a pass), then the suffixes.
+
+        The suffixes of a chunk of groups are batched together (``batch_size`` a pass, left padded), each
+        row attending to its group's cached prefix; positions count real tokens only, so every token sees
+        the positions and keys of its whole prompt. Returns the prompts left for `_score_full` (all of them
+        when the model's cache cannot be shared).
+        """
+        import torch  # deferred: torch loads only when a prompt misses the answer cache
+
+        for start in range(0, len(groups), self.batch_size):
+            chunk = groups[start : start + self.batch_size]
+            prefix_ids, prefix_mask = self.lm.pad([ids[rows[0]][:shared] for shared, rows in chunk])
+            _, cache = self.lm.forward(prefix_ids, prefix_mask, use_cache=True)
+            if not _shareable(cache):
+                return [i for _, rows in groups for i in rows]
+            members = sorted(((-(len(ids[i]) - shared), g, i) for g, (shared, rows) in enumerate(chunk)
+                              for i in rows))  # by suffix length, longest first
+            for first in range(0, len(members), self.batch_size):
+                batch = members[first : first + self.batch_size]
+                owner = torch.tensor([g for _, g, _ in batch], device=prefix_mask.device)
+                suffix_ids, suffix_mask = self.lm.pad([ids[i][chunk[g][0] :] for _, g, i in batch])
+                mask = torch.cat([prefix_mask[owner], suffix_mask], dim=1)
+                logits, _ = self.lm.forward(suffix_ids, mask, cache=_cache_rows(cache, owner), use_cache=True)
+                out[[i for _, _, i in batch]] = self._answers(logits)
+                bar.update(len(batch))
+        return []
+
+
+def _shareable(cache: Any) -> bool:
+    """Whether a key-value cache can be shared by row selection: full-attention `DynamicLayer` layers only."""
+    try:  # deferred: transformers loads only with the model
+        from transformers.cache_utils import DynamicCache, DynamicLayer
+    except ImportError:  # pragma: no cover - transformers < 4.56 has no layered caches
+        return False
+    return isinstance(cache, DynamicCache) and all(
+        type(layer) is DynamicLayer for layer in cache.layers
+    )
+
+
+def _cache_rows(cache: Any, rows: Any) -> Any:
+    """A cache holding batch rows ``rows`` of ``cache`` (repeats allowed); ``cache`` itself is left unchanged.
+
+    Layers are copied shallowly and `batch_select_indices` replaces their tensors by new ones, so the
+    forward pass that appends the suffix to the copy never writes into the shared prefix.
+    """
+    selected = copy.copy(cache)
+    selected.layers = [copy.copy(layer) for layer in cache.layers]
+    selected.batch_select_indices(rows)
+    return selected
 
 
 def _check_indices(index: np.ndarray, n: int, what: str) -> None:
@@ -641,5 +766,6 @@ __all__ = [
     "check_template",
     "format_prompt",
     "judge_simulator",
+    "persona_part_pattern",
     "judge_utility",
 ]

@@ -313,3 +313,63 @@ def test_encoder_only_model_is_an_error(tiny_model_factory, tmp_path):
     folder = tiny_model_factory(tmp_path / "bert", "bert")
     with pytest.raises(EncoderError, match="not a decoder-only language model"):
         LLMJudge(folder, cache=False)
+
+
+def _count_tokens(judge, monkeypatch) -> list[int]:
+    """Spy on the judge's forward passes: the number of new tokens each one runs."""
+    counts: list[int] = []
+    forward = judge.lm.forward
+
+    def spy(input_ids, attention_mask, cache=None, use_cache=False):
+        counts.append(int(input_ids.shape[0] * input_ids.shape[1]))
+        return forward(input_ids, attention_mask, cache=cache, use_cache=use_cache)
+
+    monkeypatch.setattr(judge.lm, "forward", spy)
+    return counts
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+@pytest.mark.parametrize("mode", ["click", "rating"])
+@pytest.mark.parametrize("batch_size", [2, 5])
+def test_prefix_reuse_matches_full_prompts(models, world, family, mode, batch_size, monkeypatch):
+    """Each persona's prefix encoded once, its items' suffixes batched on the cached keys and values."""
+    reused = LLMJudge(models[family], mode=mode, cache=False, batch_size=batch_size)
+    full = LLMJudge(models[family], mode=mode, cache=False, batch_size=batch_size, reuse_prefix=False)
+    tokens_reused, tokens_full = _count_tokens(reused, monkeypatch), _count_tokens(full, monkeypatch)
+    a = reused.distribution_matrix(world.population, world.catalog, USERS, ITEMS)
+    b = full.distribution_matrix(world.population, world.catalog, USERS, ITEMS)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert sum(tokens_reused) < 0.8 * sum(tokens_full)  # the shared prefixes ran once per persona
+
+
+def test_prefix_groups_follow_the_persona_part(models, world):
+    judge = LLMJudge(models["llama"], cache=False)
+    p0, p1 = world.population[0], world.population[1]
+    items = [(world.catalog.titles[i], world.catalog.texts[i]) for i in (0, 1, 2)]
+    prompts = judge.prompts([p0, p1, p0, p0], [items[0], items[0], items[1], items[2]])
+    prompts.append("a raw prompt, no persona part. Answer:")
+    groups, singles = judge._prefix_groups(prompts, judge.lm.tokenize(prompts, 512, "test"))
+    assert [rows for _, rows in groups] == [[0, 2, 3]] and sorted(singles) == [1, 4]
+    shared = groups[0][0]
+    assert judge.lm.tokenize([judge.format_prompt(p0, "", "")], 512, "t")[0][:shared] == \
+        judge.lm.tokenize(prompts[:1], 512, "t")[0][:shared]
+
+
+def test_mixed_groups_and_unshareable_caches_fall_back(models, world, monkeypatch):
+    """Pairs where some personas occur once, and a model whose cache cannot be shared: same answers."""
+    import metarec.encoders.judge as judge_module
+
+    pairs = np.array([(0, 1), (3, 1), (0, 5), (7, 2), (0, 9), (3, 4)])
+    full = LLMJudge(models["gpt2"], cache=False, reuse_prefix=False).judge_pairs(world.population, world.catalog, pairs)
+    reused = LLMJudge(models["gpt2"], cache=False, batch_size=3)
+    np.testing.assert_allclose(reused.judge_pairs(world.population, world.catalog, pairs), full, atol=1e-5)
+    monkeypatch.setattr(judge_module, "_shareable", lambda cache: False)
+    np.testing.assert_allclose(reused.judge_pairs(world.population, world.catalog, pairs), full, atol=1e-5)
+
+
+def test_persona_part_pattern_stops_at_the_first_item_placeholder():
+    from metarec.encoders.judge import persona_part_pattern
+
+    pattern = persona_part_pattern("{{x}} {name}: {likes}\nItem: {title} ({text}) {dislikes}? Answer:")
+    assert pattern.match("{x} Ann: jazz; blues\nItem: T (X) rock? Answer:")[0] == "{x} Ann: jazz; blues\nItem: "
+    assert persona_part_pattern("{title}: {description}").match("T: D")[0] == ""
