@@ -26,6 +26,7 @@ from dataclasses import fields
 from metarec.benchmarks.config_cli import add_config_arguments, flag_name, overrides_from_args
 from metarec.benchmarks.demo import demo_session
 from metarec.benchmarks.suites import available_suites, get_spec, get_suite, run_registered
+from metarec.envs.worlds import DATA_WORLDS
 from metarec.errors import ConfigError, MetarecError
 
 DATA_ENV = "METAREC_DATA"
@@ -126,6 +127,10 @@ def run_bench(args: argparse.Namespace) -> int:
     spec = get_spec(args.suite)
     cls = spec.config_class()
     overrides = overrides_from_args(cls, args)
+    world = overrides.get("world", spec.defaults.get("world", getattr(cls, "world", None)))
+    if "data_path" in overrides and isinstance(world, str) and world not in DATA_WORLDS:
+        raise ConfigError(f"`data_path` applies to worlds that read data ({sorted(DATA_WORLDS)}), not {world!r}; "
+                          "drop --data-path or pass --world movielens")
     names = {f.name for f in fields(cls)}
     overrides.update({k: getattr(args, k) for k in RUN_OPTIONS if k in names and k in vars(args)})
     if "data_path" not in overrides and any(f.name == "data_path" for f in fields(cls)) and os.environ.get(DATA_ENV):

@@ -21,7 +21,7 @@ UNDER_A_FILE = "{file}/sub"  # a path under a regular file: unwritable even as r
 
 ROWS = [
     # ----- suites and options
-    ("suite-typo", ["bench", "quik"], r"unknown suite 'quik'\. Did you mean 'quick'\? Available: cold-start"),
+    ("suite-typo", ["bench", "quik"], r"unknown suite 'quik'\. Did you mean 'quick'\? Available: bandits, cold-start"),
     ("suite-empty", ["bench", ""], r"unknown suite ''\. Available:"),
     ("suite-missing", ["bench"], r"the following arguments are required: suite"),
     ("command-typo", ["benchh"], r"argument COMMAND: invalid choice: 'benchh' \(choose from 'bench', 'demo', 'train-meta'\)"),
@@ -102,27 +102,17 @@ ROWS = [
     ("train-candidates", ["train-meta", *TRAIN, "--num-candidates", "100"], r"`num_candidates` must be in \[1, n_items=40\]"),
 ]
 
-XFAIL = [
-    # owners: metarec/benchmarks (play.py make_cell_agent), metarec/benchmarks/demo.py, cold_start/train_meta.py, config.py
+FIXED_GAPS = [
+    # once gaps (formerly strict xfails): agent import paths, demo env ids, an ignored --data-path, train-meta --out
     pytest.param("agent-not-a-class", ["bench", "quick", *QUICK, "--agents", "os:path"],
-                 r"agent 'os:path' .*(not|must be) (callable|an agent class)",
-                 marks=pytest.mark.xfail(strict=True, reason="benchmarks/play.py calls the imported object unchecked: "
-                                         "TypeError 'module' object is not callable, traceback")),
+                 r"agent 'os:path' must name an agent class or factory \('module:Class'\), got the module"),
     pytest.param("agent-empty-module", ["bench", "quick", *QUICK, "--agents", ":x"],
-                 r"agent ':x'.*'module:attr'",
-                 marks=pytest.mark.xfail(strict=True, reason="benchmarks/play.py prints 'Empty module name' without the "
-                                         "spec or the expected form")),
-    pytest.param("demo-non-metarec-env", ["demo", "--env-id", "CartPole-v1"], r"'CartPole-v1' is not a metarec env",
-                 marks=pytest.mark.xfail(strict=True, reason="benchmarks/demo.py: AttributeError 'CartPoleEnv' object has "
-                                         "no attribute 'slate_size', traceback")),
+                 r"agent ':x' must look like 'module:Class'"),
+    pytest.param("demo-non-metarec-env", ["demo", "--env-id", "CartPole-v1"], r"'CartPole-v1' is not a metarec env"),
     pytest.param("data-path-ignored", ["bench", "quick", *QUICK, "--agents", "random", "--data-path", "/tmp"],
-                 r"`data_path` applies to worlds that read data",
-                 marks=pytest.mark.xfail(strict=True, reason="an explicit --data-path with a world that reads no data is "
-                                         "silently ignored (benchmarks config / cli)")),
+                 r"`data_path` applies to worlds that read data"),
     pytest.param("train-out-under-a-file", ["train-meta", *TRAIN, "--out", UNDER_A_FILE + "/x.pt"],
-                 r"^metarec: error: cannot use .*afile.*$",
-                 marks=pytest.mark.xfail(strict=True, reason="train-meta trains fully before it finds --out unwritable "
-                                         "(progress bar then error; the work is lost); check the folder first")),
+                 r"^metarec: error: cannot use .*afile.*$"),
 ]
 
 
@@ -157,7 +147,7 @@ def test_bad_command_line(argv, match, tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize(("name", "argv", "match"), XFAIL, ids=[p.values[0] for p in XFAIL])
+@pytest.mark.parametrize(("name", "argv", "match"), FIXED_GAPS, ids=[p.values[0] for p in FIXED_GAPS])
 def test_bad_command_line_known_gaps(name, argv, match, tmp_path, capsys):
     code, err = run(argv, tmp_path, capsys)
     lines = err.strip().splitlines()

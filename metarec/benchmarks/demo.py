@@ -16,10 +16,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from metarec.agents import make_agent
+from metarec.agents import AGENT_ARTIFACTS, make_agent
+from metarec.benchmarks.play import check_agent_names
 from metarec.benchmarks.rollout import rollout
 from metarec.envs import register_envs
-from metarec.errors import MetarecError
+from metarec.errors import ConfigError, MetarecError
 
 
 def demo_session(
@@ -56,9 +57,19 @@ def demo_session(
         If ``env_id`` is not registered (the message lists the registered ``metarec/*`` ids).
     """
     register_envs()
+    ids = sorted(i for i in gym.registry if i.startswith("metarec/"))
     if env_id not in gym.registry:
-        ids = sorted(i for i in gym.registry if i.startswith("metarec/"))
         raise MetarecError(f"unknown env id {env_id!r}; registered metarec ids: {', '.join(ids)}")
+    if not env_id.startswith("metarec/"):
+        raise MetarecError(f"{env_id!r} is not a metarec env; the demo renders metarec sessions: use one of "
+                           f"{', '.join(ids)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"`seed` must be an int >= 0, got {seed!r}")
+    # check the agent before the world is built (building it may load the language model)
+    check_agent_names([agent_name])
+    if AGENT_ARTIFACTS.get(agent_name):
+        raise ConfigError(f"agent {agent_name!r} needs trained artifact(s) {list(AGENT_ARTIFACTS[agent_name])}, "
+                          "which the demo does not take; pick an agent that learns online, e.g. linucb")
     env = gym.make(env_id, render_mode="ansi")
     base = env.unwrapped
     agent = make_agent(agent_name, slate_size=base.slate_size, seed=seed, env=env)

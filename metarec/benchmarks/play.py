@@ -34,11 +34,7 @@ def make_cell_agent(spec: str, config: SuiteConfig, env, seed: int):
     """Build the agent ``spec`` for ``env`` (a registry name or a ``"module:attr"`` import path)."""
     kwargs = dict(config.agent_kwargs.get(spec, {}))
     if ":" in spec:
-        module, _, attr = spec.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"cannot import agent {spec!r}: {exc}") from None
+        factory = resolve_agent_spec(spec)
         # A custom agent needs no particular constructor: pass only what it accepts (the runner seeds it
         # through reset(seed) anyway).
         offered = {"env": env, "slate_size": config.slate_size, "seed": seed}
@@ -52,8 +48,27 @@ def make_cell_agent(spec: str, config: SuiteConfig, env, seed: int):
     return make_agent(spec, slate_size=config.slate_size, seed=seed, env=env, **kwargs)
 
 
+def resolve_agent_spec(spec: str) -> Any:
+    """The agent class or factory a ``"module:attr"`` spec names; a clear error for anything else."""
+    module, _, attr = spec.partition(":")
+    if not module or not attr or ":" in attr:
+        raise ConfigError(f"agent {spec!r} must look like 'module:Class' (an importable module and an agent class "
+                          "or factory in it)")
+    try:
+        factory = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import agent {spec!r}: {exc}") from None
+    if inspect.ismodule(factory) or not callable(factory):
+        raise ConfigError(f"agent {spec!r} must name an agent class or factory ('module:Class'), got the "
+                          f"{type(factory).__name__} {factory!r}")
+    return factory
+
+
 def check_agent_names(specs: Iterable[str]) -> None:
-    """Fail early, before any cell runs, on an agent name the registry does not know."""
+    """Fail early, before any cell runs, on an agent name the registry does not know or a bad import path."""
+    for spec in specs:
+        if ":" in spec:
+            resolve_agent_spec(spec)
     names = [spec for spec in specs if ":" not in spec]
     if not names:
         return

@@ -110,8 +110,10 @@ def test_data_path_from_option_or_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("METAREC_DATA", "/data/from-env")
     assert cli.main(["bench", "quick", "--out", str(tmp_path)]) == 0
     assert seen["config"].data_path == "/data/from-env"
-    assert cli.main(["bench", "quick", "--out", str(tmp_path), "--data-path", "/data/flag"]) == 0
+    assert cli.main(["bench", "quick", "--out", str(tmp_path), "--world", "movielens", "--data-path", "/data/flag"]) == 0
     assert seen["config"].data_path == "/data/flag"
+    # an explicit --data-path for a world that reads no data is an error, the environment variable is not
+    assert cli.main(["bench", "quick", "--out", str(tmp_path), "--data-path", "/data/flag"]) == 2
 
 
 def test_subcommands_and_lazy_train_meta_options():

@@ -139,6 +139,10 @@ def check_out_path(out: str | os.PathLike) -> Path:
     if path.is_dir() or text.endswith(("/", os.sep)):
         raise ConfigError(f"`out` must name the checkpoint file, got the folder {text!r}; pass e.g. "
                           f"{str(path / 'learner.pt')!r}")
+    # fail now, not after training: the folder must exist (or be creatable) and be writable
+    path.parent.mkdir(parents=True, exist_ok=True)  # raises OSError naming the path (the CLI prints one line)
+    if not os.access(path.parent, os.W_OK):
+        raise PermissionError(13, "folder is not writable", str(path.parent))
     return path
 
 
