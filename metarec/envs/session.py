@@ -215,10 +215,11 @@ class SessionBatch:
         uniforms = self.uniforms[0, position]
         candidates = self.candidates[0]
         user = int(state.users[0])
-        if sim.dynamics.drifts or sim.dynamics.bores:
+        cache = sim.utility_cache
+        if sim.dynamics.drifts or sim.dynamics.bores or cache is None:
             utility = sim.utilities(state, candidates[None])[0]
         else:
-            utility = sim.static_utility[user, candidates]
+            utility = cache[user, candidates]
         valid = first_occurrence(slate[None])[0]
         clicks, expected, optimal = sim.response.respond_one(
             utility, slate, valid, sim.temperature[user], uniforms, user=user
