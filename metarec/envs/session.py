@@ -236,10 +236,10 @@ class SessionBatch:
 
     def _push_history(self, rows, shown, clicks, valid) -> None:
         s, H = self.s, self.H
-        new = (self.features[shown], clicks, self._feedback_position, valid)
+        new = (np.take(self.features, shown, axis=0), clicks, self._feedback_position, valid)
         if s >= H:
             shown, clicks, valid = shown[:, -H:], clicks[:, -H:], valid[:, -H:]
-            new = (self.features[shown], clicks, self._feedback_position[:, -H:], valid)
+            new = (np.take(self.features, shown, axis=0), clicks, self._feedback_position[:, -H:], valid)
             s = H
         names = ("hist_feats", "hist_clicks", "hist_positions", "hist_mask")
         if rows is None:
@@ -276,7 +276,7 @@ class SessionBatch:
             return {key: value[rows] for key, value in self.observation().items()}
         self._exported = True  # the history arrays are handed out: copy before writing in place
         return {
-            "candidates": self.features[self.candidates],
+            "candidates": np.take(self.features, self.candidates, axis=0),
             "candidate_ids": self.candidates.copy(),
             "history_items": self.hist_feats,
             "history_feedback": np.stack((self.hist_clicks, self.hist_positions), axis=-1),

@@ -73,24 +73,21 @@ class StepResult:
 class _UtilityFactors:
     """What on-demand utilities are computed from (see ``Simulator._utility_factors``).
 
-    ``items`` (n_items, d + 1): each item's embedding and a 1. ``statements`` (m + 1, d + 1): each like and
-    dislike statement scaled by 1 / std, with -mean / std last, so ``items @ statements.T`` is the standardised
-    similarity; the last row is a zero statement. ``index`` (n_users, S_like + S_dislike): each user's like
-    then dislike statement rows (padded with the user's own first statement of the kind, or the zero row for
-    a user without any).
+    One matrix product gives every term: ``items`` (n_items, W) holds each item's factors
+    ``[embedding (d), 1, latent (L), log_pop, quality and clickbait term]``; ``rows`` (m + 1 + n_users, W) holds
+    the like and dislike statements (scaled by 1 / std, with -mean / std against the 1), a zero statement, and
+    one linear row per user ``[0, 0, w_latent latent_u, w_popularity bias_u, 1]``. ``index`` (n_users, S + 1):
+    each user's like then dislike statement rows (padded with the user's own first statement of the kind, or
+    the zero row for a user without any), then its linear row. ``items[i] . rows[index[u, j]]`` is the
+    standardised similarity of statement j with item i, and for the last j the linear terms.
     """
 
     items: np.ndarray
-    statements: np.ndarray
+    rows: np.ndarray
     index: np.ndarray
     n_like: int
     w_like: float
     w_dislike: float
-    item_term: np.ndarray
-    log_pop: np.ndarray
-    popularity_weight: np.ndarray
-    user_latent: np.ndarray | None
-    item_latent: np.ndarray | None
 
 
 def standardized_similarity(statements: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -307,41 +304,10 @@ class Simulator:
         """
         config, catalog, population = self.utility_config, self.catalog, self.population
         embeddings = self.item_embeddings
-        n_items, d = embeddings.shape
-        items = np.empty((n_items, d + 1))
-        items[:, :d] = embeddings
-        items[:, d] = 1.0
-        mean = items[:, :d].sum(axis=0) / n_items
-        covariance = np.zeros((d, d))
-        for start in range(0, n_items, _COVARIANCE_CHUNK):
-            centred = items[start : start + _COVARIANCE_CHUNK, :d] - mean
-            covariance += centred.T @ centred
-        covariance /= n_items
-        blocks, columns = [], []
-        for kind in ("likes", "dislikes"):
-            owners, texts = self._statements(kind)
-            if not texts or (kind == "dislikes" and not any(p.dislikes for p in population)):
-                columns.append(np.zeros((len(population), 0), dtype=np.int64))
-                continue
-            unique = sorted(set(texts))
-            matrix = self._statement_matrix(encoder, known, unique).astype(np.float64)
-            std = np.sqrt(np.maximum(np.einsum("md,de,me->m", matrix, covariance, matrix), 0.0))
-            std = np.where(std > 0, std, 1.0)
-            first = sum(len(b) for b in blocks)
-            blocks.append(np.hstack([matrix / std[:, None], -(matrix @ mean / std)[:, None]]))
-            row = {t: first + j for j, t in enumerate(unique)}
-            per_user: list[list[int]] = [[] for _ in range(len(population))]
-            for u, text in zip(owners, texts):
-                per_user[u].append(row[text])
-            width = max(len(rows) for rows in per_user)
-            index = np.full((len(population), width), -1, dtype=np.int64)  # -1: the zero row, appended last
-            for u, rows in enumerate(per_user):  # pad with the user's own first statement: the max is unchanged
-                if rows:
-                    index[u] = rows + rows[:1] * (width - len(rows))
-            columns.append(index)
-        statements = np.vstack([*blocks, np.zeros((1, d + 1))])
-        index = np.hstack(columns)
-        index[index < 0] = len(statements) - 1
+        (n_items, d), n_users = embeddings.shape, len(population)
+        user_latent = self._user_latent()
+        width_latent = 0 if user_latent is None else user_latent.shape[1]
+        width = d + 1 + width_latent + 2
         log_pop = np.log(catalog.popularity)
         log_pop = (log_pop - log_pop.mean()) / (log_pop.std() + 1e-12)
         item_term = config.w_quality * catalog.quality
@@ -354,25 +320,66 @@ class Simulator:
                     f"utilities contain NaN or inf: user 0 ({population[0].name!r}), item {catalog.ids[item]!r} "
                     f"has {float(values[item])!r}; check the embeddings, traits and weights"
                 )
-        user_latent = self._user_latent()
+        items = np.empty((n_items, width))
+        items[:, :d] = embeddings
+        items[:, d] = 1.0
+        if user_latent is not None:
+            items[:, d + 1 : d + 1 + width_latent] = catalog.latent
+        items[:, -2] = log_pop
+        items[:, -1] = item_term
+        mean = items[:, :d].sum(axis=0) / n_items
+        covariance = np.zeros((d, d))
+        for start in range(0, n_items, _COVARIANCE_CHUNK):
+            centred = items[start : start + _COVARIANCE_CHUNK, :d] - mean
+            covariance += centred.T @ centred
+        covariance /= n_items
+        blocks, columns = [], []
+        for kind in ("likes", "dislikes"):
+            owners, texts = self._statements(kind)
+            if not texts or (kind == "dislikes" and not any(p.dislikes for p in population)):
+                columns.append(np.zeros((n_users, 0), dtype=np.int64))
+                continue
+            unique = sorted(set(texts))
+            matrix = self._statement_matrix(encoder, known, unique).astype(np.float64)
+            std = np.sqrt(np.maximum(np.einsum("md,de,me->m", matrix, covariance, matrix), 0.0))
+            std = np.where(std > 0, std, 1.0)
+            block = np.zeros((len(unique), width))
+            block[:, :d] = matrix / std[:, None]
+            block[:, d] = -(matrix @ mean) / std
+            first = sum(len(b) for b in blocks)
+            blocks.append(block)
+            row = {t: first + j for j, t in enumerate(unique)}
+            per_user: list[list[int]] = [[] for _ in range(n_users)]
+            for u, text in zip(owners, texts):
+                per_user[u].append(row[text])
+            size = max(len(rows) for rows in per_user)
+            index = np.full((n_users, size), -1, dtype=np.int64)  # -1: the zero statement
+            for u, rows in enumerate(per_user):  # pad with the user's own first statement: the max is unchanged
+                if rows:
+                    index[u] = rows + rows[:1] * (size - len(rows))
+            columns.append(index)
+        zero = sum(len(b) for b in blocks)
+        linear = np.zeros((n_users, width))
+        if user_latent is not None:
+            linear[:, d + 1 : d + 1 + width_latent] = config.w_latent * user_latent
+        linear[:, -2] = config.w_popularity * self.traits["popularity_bias"]
+        linear[:, -1] = 1.0
+        index = np.hstack([*columns, zero + 1 + np.arange(n_users)[:, None]])
+        index[index < 0] = zero
         return _UtilityFactors(
             items=items,
-            statements=statements,
+            rows=np.vstack([*blocks, np.zeros((1, width)), linear]),
             index=index,
             n_like=columns[0].shape[1],
             w_like=config.w_like,
             w_dislike=config.w_dislike,
-            item_term=item_term,
-            log_pop=log_pop,
-            popularity_weight=config.w_popularity * self.traits["popularity_bias"],
-            user_latent=None if user_latent is None else config.w_latent * user_latent,
-            item_latent=None if user_latent is None else catalog.latent,
         )
 
-    def _combine(self, z: np.ndarray, utility: np.ndarray) -> np.ndarray:
-        """Add ``w_like max(like columns) - w_dislike max(dislike columns)`` of ``z`` (..., S) to ``utility``."""
+    def _combine(self, z: np.ndarray) -> np.ndarray:
+        """``linear + w_like max(like columns) - w_dislike max(dislike columns)`` of ``z`` (..., S + 1)."""
         f = self._factors
-        for first, stop, weight in ((0, f.n_like, f.w_like), (f.n_like, z.shape[-1], -f.w_dislike)):
+        utility = z[..., -1].copy()
+        for first, stop, weight in ((0, f.n_like, f.w_like), (f.n_like, z.shape[-1] - 1, -f.w_dislike)):
             if stop > first:
                 best = z[..., first]
                 for column in range(first + 1, stop):  # a few columns: elementwise maxima beat a reduction
@@ -389,14 +396,8 @@ class Simulator:
         if self.utility_cache is not None:
             return self.utility_cache[users[:, None], items]
         f = self._factors
-        utility = f.item_term[items] + f.popularity_weight[users][:, None] * f.log_pop[items]
-        if f.index.shape[1]:
-            statements = f.statements[f.index[users]]  # (B, S, d + 1)
-            z = np.matmul(f.items[items], statements.transpose(0, 2, 1))  # (B, K, S)
-            self._combine(z, utility)
-        if f.user_latent is not None:
-            utility += np.matmul(f.item_latent[items], f.user_latent[users][:, :, None])[:, :, 0]
-        return utility
+        rows = np.take(f.rows, np.take(f.index, users, axis=0), axis=0)  # (B, S + 1, W); take: faster than []
+        return self._combine(np.matmul(np.take(f.items, items, axis=0), rows.transpose(0, 2, 1)))  # (B, K)
 
     def static_rows(self, users: np.ndarray) -> np.ndarray:
         """Static utilities of every item for ``users`` (B,) population indices, (B, n_items) float64."""
@@ -404,12 +405,9 @@ class Simulator:
         if self.utility_cache is not None:
             return self.utility_cache[users]
         f = self._factors
-        utility = f.item_term[None, :] + f.popularity_weight[users][:, None] * f.log_pop[None, :]
-        for row, user in enumerate(users):  # one user at a time: (n_items, S) temporaries
-            if f.index.shape[1]:
-                self._combine(f.items @ f.statements[f.index[user]].T, utility[row])
-        if f.user_latent is not None:
-            utility += f.user_latent[users] @ f.item_latent.T
+        utility = np.empty((len(users), len(self.catalog)))
+        for row, user in enumerate(users):  # one user at a time: (n_items, S + 1) temporaries
+            utility[row] = self._combine(f.items @ f.rows[f.index[user]].T)
         return utility
 
     def init_state(self, users: np.ndarray) -> UserState:

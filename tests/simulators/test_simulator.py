@@ -366,7 +366,7 @@ def test_on_demand_utilities_agree_with_the_cache(clickbait):
     )
     rng = np.random.default_rng(0)
     users = rng.integers(30, size=16)
-    items = rng.integers(40, size=(16, 7))
+    items = np.stack([rng.permutation(40)[:7] for _ in range(16)])  # distinct: no exact ties for the oracle
     tolerance = dict(rtol=0, atol=1e-9)
     np.testing.assert_allclose(on_demand.static_utilities(users, items), cached.static_utilities(users, items), **tolerance)
     np.testing.assert_allclose(on_demand.static_utility, cached.static_utility, **tolerance)
@@ -388,7 +388,8 @@ def test_on_demand_factors_are_not_users_by_items():
     sim = Simulator(world.catalog, world.population, encoder=text_encoder("hashing:8"), cache_utilities=False)
     arrays = [v for v in vars(sim._factors).values() if isinstance(v, np.ndarray)]
     assert sim.utility_cache is None and arrays
-    assert max(a.size for a in arrays) <= (300 + 200) * 9  # (n_items + n_users) x (d + 1), not 300 x 200
+    width = sim._factors.items.shape[1]  # d + 1 + L + 2 <= 8 + 1 + 8 + 2
+    assert width <= 19 and max(a.size for a in arrays) <= (300 + 200 + 129) * width  # not 300 x 200 (+ statements)
     users, items = np.arange(200), np.broadcast_to(np.arange(300), (200, 300))
     np.testing.assert_allclose(sim.static_utilities(users, items), world.static_utility, rtol=0, atol=1e-9)
 
