@@ -73,18 +73,22 @@ class StepResult:
 class _UtilityFactors:
     """What on-demand utilities are computed from (see ``Simulator._utility_factors``).
 
-    One matrix product gives every term: ``items`` (n_items, W) holds each item's factors
-    ``[embedding (d), 1, latent (L), log_pop, quality and clickbait term]``; ``rows`` (m + 1 + n_users, W) holds
-    the like and dislike statements (scaled by 1 / std, with -mean / std against the 1), a zero statement, and
-    one linear row per user ``[0, 0, w_latent latent_u, w_popularity bias_u, 1]``. ``index`` (n_users, S + 1):
-    each user's like then dislike statement rows (padded with the user's own first statement of the kind, or
-    the zero row for a user without any), then its linear row. ``items[i] . rows[index[u, j]]`` is the
-    standardised similarity of statement j with item i, and for the last j the linear terms.
+    Two matrix products give every term. Items: their float32 embeddings (the catalogue's own array, cast to
+    float64 after the gather, exactly) and ``extras`` (n_items, X) = ``[1, latent (L), log_pop, quality and
+    clickbait term]``. Rows: ``statements`` (m + 1, d), each like and dislike statement scaled by 1 / std, then a
+    zero statement; ``row_extras`` (m + 1 + n_users, X), ``[-mean / std, 0, 0, 0]`` per statement, zeros, then
+    one linear row per user ``[0, w_latent latent_u, w_popularity bias_u, 1]``. ``index`` (n_users, S + 1): each
+    user's like then dislike statement rows (padded with the user's own first statement of the kind, or the
+    zero statement for a user without any), then the zero statement; ``extras_index`` the same with the user's
+    linear row last. Column j of ``e . statements[index] + extras . row_extras[extras_index]`` is the
+    standardised similarity of the user's statement j, and the last column the linear terms.
     """
 
-    items: np.ndarray
-    rows: np.ndarray
+    extras: np.ndarray
+    statements: np.ndarray
+    row_extras: np.ndarray
     index: np.ndarray
+    extras_index: np.ndarray
     n_like: int
     w_like: float
     w_dislike: float
@@ -307,7 +311,7 @@ class Simulator:
         (n_items, d), n_users = embeddings.shape, len(population)
         user_latent = self._user_latent()
         width_latent = 0 if user_latent is None else user_latent.shape[1]
-        width = d + 1 + width_latent + 2
+        width = 1 + width_latent + 2
         log_pop = np.log(catalog.popularity)
         log_pop = (log_pop - log_pop.mean()) / (log_pop.std() + 1e-12)
         item_term = config.w_quality * catalog.quality
@@ -320,20 +324,22 @@ class Simulator:
                     f"utilities contain NaN or inf: user 0 ({population[0].name!r}), item {catalog.ids[item]!r} "
                     f"has {float(values[item])!r}; check the embeddings, traits and weights"
                 )
-        items = np.empty((n_items, width))
-        items[:, :d] = embeddings
-        items[:, d] = 1.0
+        extras = np.empty((n_items, width))
+        extras[:, 0] = 1.0
         if user_latent is not None:
-            items[:, d + 1 : d + 1 + width_latent] = catalog.latent
-        items[:, -2] = log_pop
-        items[:, -1] = item_term
-        mean = items[:, :d].sum(axis=0) / n_items
+            extras[:, 1 : 1 + width_latent] = catalog.latent
+        extras[:, -2] = log_pop
+        extras[:, -1] = item_term
+        mean = np.zeros(d)
+        for start in range(0, n_items, _COVARIANCE_CHUNK):
+            mean += embeddings[start : start + _COVARIANCE_CHUNK].astype(np.float64).sum(axis=0)
+        mean /= n_items
         covariance = np.zeros((d, d))
         for start in range(0, n_items, _COVARIANCE_CHUNK):
-            centred = items[start : start + _COVARIANCE_CHUNK, :d] - mean
+            centred = embeddings[start : start + _COVARIANCE_CHUNK].astype(np.float64) - mean
             covariance += centred.T @ centred
         covariance /= n_items
-        blocks, columns = [], []
+        blocks, block_extras, columns = [], [], []
         for kind in ("likes", "dislikes"):
             owners, texts = self._statements(kind)
             if not texts or (kind == "dislikes" and not any(p.dislikes for p in population)):
@@ -343,11 +349,10 @@ class Simulator:
             matrix = self._statement_matrix(encoder, known, unique).astype(np.float64)
             std = np.sqrt(np.maximum(np.einsum("md,de,me->m", matrix, covariance, matrix), 0.0))
             std = np.where(std > 0, std, 1.0)
-            block = np.zeros((len(unique), width))
-            block[:, :d] = matrix / std[:, None]
-            block[:, d] = -(matrix @ mean) / std
             first = sum(len(b) for b in blocks)
-            blocks.append(block)
+            blocks.append(matrix / std[:, None])
+            block_extras.append(np.zeros((len(unique), width)))
+            block_extras[-1][:, 0] = -(matrix @ mean) / std
             row = {t: first + j for j, t in enumerate(unique)}
             per_user: list[list[int]] = [[] for _ in range(n_users)]
             for u, text in zip(owners, texts):
@@ -361,15 +366,19 @@ class Simulator:
         zero = sum(len(b) for b in blocks)
         linear = np.zeros((n_users, width))
         if user_latent is not None:
-            linear[:, d + 1 : d + 1 + width_latent] = config.w_latent * user_latent
+            linear[:, 1 : 1 + width_latent] = config.w_latent * user_latent
         linear[:, -2] = config.w_popularity * self.traits["popularity_bias"]
         linear[:, -1] = 1.0
-        index = np.hstack([*columns, zero + 1 + np.arange(n_users)[:, None]])
+        index = np.hstack([*columns, np.full((n_users, 1), zero, dtype=np.int64)])
         index[index < 0] = zero
+        extras_index = index.copy()
+        extras_index[:, -1] = zero + 1 + np.arange(n_users)
         return _UtilityFactors(
-            items=items,
-            rows=np.vstack([*blocks, np.zeros((1, width)), linear]),
+            extras=extras,
+            statements=np.vstack([*blocks, np.zeros((1, d))]),
+            row_extras=np.vstack([*block_extras, np.zeros((1, width)), linear]),
             index=index,
+            extras_index=extras_index,
             n_like=columns[0].shape[1],
             w_like=config.w_like,
             w_dislike=config.w_dislike,
@@ -395,9 +404,13 @@ class Simulator:
         """
         if self.utility_cache is not None:
             return self.utility_cache[users[:, None], items]
-        f = self._factors
-        rows = np.take(f.rows, np.take(f.index, users, axis=0), axis=0)  # (B, S + 1, W); take: faster than []
-        return self._combine(np.matmul(np.take(f.items, items, axis=0), rows.transpose(0, 2, 1)))  # (B, K)
+        f = self._factors  # np.take: faster than fancy indexing for row gathers
+        statements = np.take(f.statements, np.take(f.index, users, axis=0), axis=0)  # (B, S + 1, d)
+        row_extras = np.take(f.row_extras, np.take(f.extras_index, users, axis=0), axis=0)  # (B, S + 1, X)
+        embeddings = np.take(self.item_embeddings, items, axis=0).astype(np.float64)  # (B, K, d), exact
+        z = np.matmul(embeddings, statements.transpose(0, 2, 1))
+        z += np.matmul(np.take(f.extras, items, axis=0), row_extras.transpose(0, 2, 1))  # (B, K, S + 1)
+        return self._combine(z)
 
     def static_rows(self, users: np.ndarray) -> np.ndarray:
         """Static utilities of every item for ``users`` (B,) population indices, (B, n_items) float64."""
@@ -405,9 +418,11 @@ class Simulator:
         if self.utility_cache is not None:
             return self.utility_cache[users]
         f = self._factors
+        embeddings = self.item_embeddings.astype(np.float64)
         utility = np.empty((len(users), len(self.catalog)))
         for row, user in enumerate(users):  # one user at a time: (n_items, S + 1) temporaries
-            utility[row] = self._combine(f.items @ f.rows[f.index[user]].T)
+            z = embeddings @ f.statements[f.index[user]].T + f.extras @ f.row_extras[f.extras_index[user]].T
+            utility[row] = self._combine(z)
         return utility
 
     def init_state(self, users: np.ndarray) -> UserState:
