@@ -138,7 +138,8 @@ class Simulator:
         items asked for on demand from the factors: statement and item embeddings, latent vectors and item
         terms, O((n_users + n_items) d) memory (``False``). ``"auto"`` (default) caches when
         ``n_users * n_items <= UTILITY_CACHE_CELLS``. Both give the same utilities within 1e-9 (the cache is
-        computed as before, the factors reorder the floating-point sums; see :meth:`static_utilities`).
+        computed as before, the factors reorder the floating-point sums; see :meth:`static_utilities`), so
+        clicks and oracle slates agree except at exact ties. ``utility_cache`` holds the table, or None.
 
     Examples
     --------
