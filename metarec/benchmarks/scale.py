@@ -25,8 +25,11 @@ import numpy as np
 from metarec.benchmarks.config import _check_int
 from metarec.benchmarks.report import machine_info
 from metarec.benchmarks.serialization import to_jsonable
+from metarec.envs.vector import RecommendationVectorEnv
+from metarec.envs.worlds import synthetic_world, text_encoder
 from metarec.errors import ConfigError
 from metarec.io import atomic_write_text
+from metarec.simulators import Simulator
 
 AXES = ("items", "users", "num_candidates")
 
@@ -140,10 +143,6 @@ def measure_point(point: dict[str, Any], settings: dict[str, Any]) -> dict[str, 
         The point plus ``build_s``, ``user_steps_per_s``, ``utility_cache`` (bool), ``baseline_rss_mb`` (after
         the imports) and ``peak_rss_mb``.
     """
-    from metarec.envs.vector import RecommendationVectorEnv
-    from metarec.envs.worlds import synthetic_world, text_encoder
-    from metarec.simulators import Simulator
-
     baseline = _peak_rss_mb()
     start = time.perf_counter()
     encoder = text_encoder(settings["text_encoder"])
