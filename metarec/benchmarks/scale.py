@@ -222,7 +222,7 @@ def _plot(rows: list[dict[str, Any]], out: Path) -> list[str]:
         x = [r[key] for r in points]
         figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
         left.plot(x, [r["user_steps_per_s"] for r in points], marker="o")
-        left.set(xscale="log", xlabel=label, ylabel="user-steps/s", title="vector-env throughput")
+        left.set(xscale="log", xlabel=label, ylabel="user-steps/s", title="vector-env throughput", ylim=(0, None))
         right.plot(x, [r["peak_rss_mb"] for r in points], marker="o")
         right.set(xscale="log", yscale="log", xlabel=label, ylabel="peak memory (MiB)", title="peak memory")
         figure.tight_layout()
