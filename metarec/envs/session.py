@@ -3,19 +3,21 @@
 Each of the ``B`` slots is one user's session with its own ``np.random.Generator``: the slot draws its
 user, its candidate order and its click uniforms from that generator only, in a fixed order, so a vector
 env of N slots seeded ``seed + i`` reproduces N single envs seeded ``seed + i`` bit for bit. Random draws
-are made per slot in blocks (a permutation of the catalogue per pass, uniforms for 64 steps at a time),
+are made per slot in blocks (the keys of a catalogue permutation per pass, uniforms for 64 steps at a time),
 and everything else is vectorised over slots.
 
-Candidate sampler ``"random"``: each slot walks through a random permutation of the catalogue, ``K``
-items a step, and draws a new permutation when fewer than ``K`` remain. Each step's candidates are a
-uniformly random ``K``-subset, and an item is not offered again until the catalogue is used up (a feed
-does not reshow). ``"all"``: every item is a candidate every step, in catalogue order.
+Candidate sampler ``"random"``: each slot walks through a pseudo-random permutation of the catalogue
+(:class:`~metarec.envs.sampler.FeistelPermutation`: a keyed bijection evaluated at the positions shown, so a
+step costs O(K), not O(n_items)), ``K`` items a step, and draws new keys when fewer than ``K`` remain. An
+item is not offered again until the catalogue is used up (a feed does not reshow); every item appears once
+per pass. ``"all"``: every item is a candidate every step, in catalogue order.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from metarec.envs.sampler import N_KEYS, FeistelPermutation, draw_keys
 from metarec.errors import ConfigError
 from metarec.simulators import SPLITS, Simulator, StepResult, UserState, first_occurrence
 
@@ -63,7 +65,8 @@ class SessionBatch:
         d = features.shape[1]
         B, K, H = n_slots, num_candidates, history_len
         self.rngs: list[np.random.Generator | None] = [None] * B
-        self.perm = np.zeros((B, self.n_items), dtype=np.int64)
+        self.permutation = FeistelPermutation(self.n_items)
+        self.keys = np.zeros((N_KEYS, B), dtype=np.uint32)  # each slot's permutation keys, one column a slot
         self.offset = np.zeros(B, dtype=np.int64)
         self.uniforms = np.zeros((B, UNIFORM_BLOCK, self.n_uniforms))
         self.u_pos = np.zeros(B, dtype=np.int64)
@@ -79,7 +82,7 @@ class SessionBatch:
         self._pools: dict[str | None, np.ndarray] = {}
         self.user_features = user_feature_matrix(simulator)
         self._exported = False
-        self._arange_K = np.arange(num_candidates, dtype=np.int64)
+        self._arange_K = np.arange(num_candidates, dtype=np.uint32)
         self._feedback_position = (np.arange(slate_size, dtype=np.float32) / slate_size)[None, :]
 
     # ------------------------------------------------------------------ resets
@@ -91,7 +94,7 @@ class SessionBatch:
         split: str | None = None,
         draw: bool = True,
     ) -> None:
-        """Start a new session in slot ``i``: draw (or take) the user, a candidate order and uniforms.
+        """Start a new session in slot ``i``: draw (or take) the user, permutation keys and uniforms.
 
         With ``draw=False`` the caller draws the first candidates later with ``draw_candidates`` (batched).
         """
@@ -113,7 +116,7 @@ class SessionBatch:
         state.patience[i] = self.sim.traits["patience"][user]
         self.cum_regret[i] = 0.0
         if self.mode == "random":
-            self.perm[i] = rng.permutation(self.n_items)
+            self.keys[:, i] = draw_keys(rng)
             self.offset[i] = 0
         self.uniforms[i] = rng.random((UNIFORM_BLOCK, self.n_uniforms))
         self.u_pos[i] = 0
@@ -134,19 +137,28 @@ class SessionBatch:
             self.candidates[rows if rows is not None else slice(None)] = self._all_items
             return
         K, n = self.K, self.n_items
-        if self.B == 1:  # the single env: plain ints, no fancy indexing
+        if self.B == 1:  # the single env: plain ints
             offset = int(self.offset[0])
             if offset + K > n:
-                self.perm[0] = self.rngs[0].permutation(n)
+                self.keys[:, 0] = draw_keys(self.rngs[0])
                 offset = 0
-            self.candidates[0] = self.perm[0, offset : offset + K]
+            positions = (self._arange_K + np.uint32(offset))[None]
+            self.candidates[0] = self.permutation(positions, self.keys)[0]
             self.offset[0] = offset + K
             return
-        rows = self._all_rows if rows is None else rows
+        if rows is None:
+            for i in np.flatnonzero(self.offset + K > n):
+                self.keys[:, i] = draw_keys(self.rngs[i])
+                self.offset[i] = 0
+            positions = self.offset.astype(np.uint32)[:, None] + self._arange_K
+            self.candidates = self.permutation(positions, self.keys)
+            self.offset += K
+            return
         for i in rows[self.offset[rows] + K > n]:
-            self.perm[i] = self.rngs[i].permutation(n)
+            self.keys[:, i] = draw_keys(self.rngs[i])
             self.offset[i] = 0
-        self.candidates[rows] = self.perm[rows[:, None], self.offset[rows, None] + self._arange_K]
+        positions = self.offset[rows].astype(np.uint32)[:, None] + self._arange_K
+        self.candidates[rows] = self.permutation(positions, self.keys[:, rows])
         self.offset[rows] += K
 
     # ------------------------------------------------------------------ stepping
@@ -203,10 +215,11 @@ class SessionBatch:
         uniforms = self.uniforms[0, position]
         candidates = self.candidates[0]
         user = int(state.users[0])
-        if sim.dynamics.drifts or sim.dynamics.bores:
+        cache = sim.utility_cache
+        if sim.dynamics.drifts or sim.dynamics.bores or cache is None:
             utility = sim.utilities(state, candidates[None])[0]
         else:
-            utility = sim.static_utility[user, candidates]
+            utility = cache[user, candidates]
         valid = first_occurrence(slate[None])[0]
         clicks, expected, optimal = sim.response.respond_one(
             utility, slate, valid, sim.temperature[user], uniforms, user=user
@@ -223,10 +236,10 @@ class SessionBatch:
 
     def _push_history(self, rows, shown, clicks, valid) -> None:
         s, H = self.s, self.H
-        new = (self.features[shown], clicks, self._feedback_position, valid)
+        new = (np.take(self.features, shown, axis=0), clicks, self._feedback_position, valid)
         if s >= H:
             shown, clicks, valid = shown[:, -H:], clicks[:, -H:], valid[:, -H:]
-            new = (self.features[shown], clicks, self._feedback_position[:, -H:], valid)
+            new = (np.take(self.features, shown, axis=0), clicks, self._feedback_position[:, -H:], valid)
             s = H
         names = ("hist_feats", "hist_clicks", "hist_positions", "hist_mask")
         if rows is None:
@@ -263,7 +276,7 @@ class SessionBatch:
             return {key: value[rows] for key, value in self.observation().items()}
         self._exported = True  # the history arrays are handed out: copy before writing in place
         return {
-            "candidates": self.features[self.candidates],
+            "candidates": np.take(self.features, self.candidates, axis=0),
             "candidate_ids": self.candidates.copy(),
             "history_items": self.hist_feats,
             "history_feedback": np.stack((self.hist_clicks, self.hist_positions), axis=-1),

@@ -346,3 +346,67 @@ def test_nan_precomputed_statement_embeddings_are_rejected():
     catalog, population, known = _nan_statements()
     with pytest.raises((ConfigError, CatalogError), match=r"NaN"):
         Simulator(catalog.with_embeddings(tiny_encoder()), population, statement_embeddings=known)
+
+
+# ---------------------------------------------------------------------- on-demand utilities (no dense table)
+def _cached_and_on_demand(**kwargs):
+    catalog, population = tiny_parts()
+    kwargs = dict(encoder=tiny_encoder(), **kwargs)
+    cached = Simulator(catalog, population, cache_utilities=True, **kwargs)
+    on_demand = Simulator(catalog, population, cache_utilities=False, **kwargs)
+    assert cached.utility_cache is not None and on_demand.utility_cache is None
+    return cached, on_demand
+
+
+@pytest.mark.parametrize("clickbait", [0.0, 0.7])
+def test_on_demand_utilities_agree_with_the_cache(clickbait):
+    cached, on_demand = _cached_and_on_demand(
+        dynamics=Dynamics(drift_rate=0.2, boredom_rate=0.3, churn=True),
+        utility=UtilityConfig(w_clickbait=clickbait),
+    )
+    rng = np.random.default_rng(0)
+    users = rng.integers(30, size=16)
+    items = np.stack([rng.permutation(40)[:7] for _ in range(16)])  # distinct: no exact ties for the oracle
+    tolerance = dict(rtol=0, atol=1e-9)
+    np.testing.assert_allclose(on_demand.static_utilities(users, items), cached.static_utilities(users, items), **tolerance)
+    np.testing.assert_allclose(on_demand.static_utility, cached.static_utility, **tolerance)
+    states = [sim.init_state(users) for sim in (cached, on_demand)]
+    for _ in range(6):  # same steps on both: identical clicks and states, utilities within tolerance
+        slate = rng.integers(7, size=(16, 2))
+        uniforms = rng.random((16, cached.response.n_uniforms(2)))
+        results = [sim.step(state, items, slate, uniforms) for sim, state in zip((cached, on_demand), states)]
+        np.testing.assert_array_equal(results[0].clicks, results[1].clicks)
+        np.testing.assert_allclose(results[0].regret, results[1].regret, **tolerance)
+        np.testing.assert_allclose(on_demand.utility_matrix(states[1]), cached.utility_matrix(states[0]), **tolerance)
+        np.testing.assert_array_equal(cached.oracle(states[0], items, 2)[0], on_demand.oracle(states[1], items, 2)[0])
+
+
+def test_on_demand_factors_are_not_users_by_items():
+    from metarec.envs.worlds import synthetic_world, text_encoder
+
+    world = synthetic_world(n_items=300, n_topics=6, n_users=200, text_encoder="hashing:8")
+    sim = Simulator(world.catalog, world.population, encoder=text_encoder("hashing:8"), cache_utilities=False)
+    arrays = [v for v in vars(sim._factors).values() if isinstance(v, np.ndarray)]
+    assert sim.utility_cache is None and arrays
+    assert max(a.size for a in arrays) <= (300 + 200 + 129) * 11  # (items + users + statements) x (L + 3), not 300 x 200
+    users, items = np.arange(200), np.broadcast_to(np.arange(300), (200, 300))
+    np.testing.assert_allclose(sim.static_utilities(users, items), world.static_utility, rtol=0, atol=1e-9)
+
+
+def test_auto_cache_follows_the_threshold(monkeypatch):
+    import metarec.simulators.simulator as module
+
+    catalog, population = tiny_parts()
+    assert Simulator(catalog, population, encoder=tiny_encoder()).utility_cache is not None  # 1,200 cells
+    monkeypatch.setattr(module, "UTILITY_CACHE_CELLS", len(catalog) * len(population) - 1)
+    big = Simulator(catalog, population, encoder=tiny_encoder())
+    assert big.utility_cache is None
+    np.testing.assert_allclose(big.static_utility, tiny_world().static_utility, rtol=0, atol=1e-9)
+
+
+def test_cache_setting_errors():
+    catalog, population = tiny_parts()
+    with pytest.raises(ConfigError, match="`cache_utilities` must be True, False or 'auto', got 'yes'"):
+        Simulator(catalog, population, encoder=tiny_encoder(), cache_utilities="yes")
+    with pytest.raises(ConfigError, match="a given `static_utility` table .* is always kept"):
+        Simulator(tiny_world().catalog, population, static_utility=np.zeros((30, 40)), cache_utilities=False)
