@@ -247,6 +247,12 @@ register_suite(
     description="metarec's disjoint LinUCB / linear Thompson against MABWiser, contextualbandits and Vowpal Wabbit "
     "(when installed) on one seeded contextual problem: decisions/s and regret, 20 arms, batch 1,024, 1 BLAS thread",
 )
+register_suite(
+    "scale", config="metarec.benchmarks.scale:ScaleConfig", run="metarec.benchmarks.scale:run_scale",
+    description="Vector-env user-steps/s (1,024 users, K=20, slate 5) and peak memory vs catalogue size (500 -> 1M "
+    "items), population (1k -> 1M personas) and K on hashing-encoder worlds; one subprocess per point, Markdown "
+    "table and plots.",
+)
 
 
 def __getattr__(name: str) -> Any:
