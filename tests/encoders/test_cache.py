@@ -75,11 +75,15 @@ def test_dim_known_without_the_encoder(tmp_path):
     assert json.loads((reader.directory / "meta.json").read_text())["dim"] == 5
 
 
+@pytest.mark.bitwise
 def test_cache_hit_does_not_load_hf_model(tiny_models, sentences, tmp_path):
     folder = str(tiny_models["bert"])
     written = CachedTextEncoder(HFTextEncoder(folder), tmp_path).encode(sentences)
     reader = CachedTextEncoder(HFTextEncoder(folder), tmp_path)
     np.testing.assert_array_equal(reader.encode(sentences), written)
+    # cached or fresh, in any order and company: the same bits
+    np.testing.assert_array_equal(HFTextEncoder(folder).encode(sentences[::-1])[::-1], written)
+    np.testing.assert_array_equal(reader.encode([sentences[2]]), written[2:3])
     assert reader.dim == 32
     assert reader.encoder._model is None
 
