@@ -80,7 +80,6 @@ def test_make_vec_with_the_vector_entry_point(env_id, world_for):
     envs.close()
 
 
-@pytest.mark.bitwise
 @pytest.mark.parametrize("env_id", params())
 def test_registered_env_rollout_is_deterministic(env_id, world_for):
     world_for(env_id)

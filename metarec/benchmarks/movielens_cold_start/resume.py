@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from metarec import __version__
 from metarec.io import CorruptFileError, atomic_write_bytes, read_verified
 
 if TYPE_CHECKING:
@@ -54,11 +55,9 @@ def run_key(
     config: MovieLensColdStartConfig, data: MovieLensData, item_x: torch.Tensor, user_x: torch.Tensor
 ) -> str:
     """A 16-hex-digit hash of the config, the data, the features and the library versions."""
-    import metarec  # the package itself is loaded already; only its version is read
-
     settings = {k: v for k, v in asdict(config).items() if k not in _REPORT_ONLY}
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    h.update(f"metarec={metarec.__version__}|torch={torch.__version__}|numpy={np.__version__}".encode())
+    h.update(f"metarec={__version__}|torch={torch.__version__}|numpy={np.__version__}".encode())
     for array in (data.user, data.item, data.rating, data.user_ids, item_x.numpy(), user_x.numpy()):
         array = np.ascontiguousarray(array)
         h.update(f"{array.dtype}{array.shape}".encode())
