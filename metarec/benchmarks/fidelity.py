@@ -44,6 +44,7 @@ from metarec.simulators.movielens import (
     load_movielens,
     resolve_movielens_path,
 )
+from metarec.threads import DEFAULT_THREADS, check_threads, thread_limits, thread_settings
 
 #: Ablation rows: name -> utility terms (each row's weights are refitted on ``train`` users).
 ABLATIONS: dict[str, tuple[str, ...]] = {
@@ -102,14 +103,18 @@ class FidelityConfig(SuiteConfig):
         if not 0.0 < self.holdout < 1.0:
             raise ConfigError(f"`holdout` must be in (0, 1), got {self.holdout}")
 
-    def run(self, out, *, jobs: int = 1, progress: bool = True, echo=print, **_: Any) -> dict[str, Any]:
+    def run(self, out, *, jobs: int = 1, progress: bool = True, echo=print, threads: int = DEFAULT_THREADS,
+            **_: Any) -> dict[str, Any]:
         """Run the suite (the runner's ``run_suite`` calls this); see :func:`run_fidelity`."""
-        return run_fidelity(self.data_path, out, self.seed, self, verbose=echo is not None)
+        return run_fidelity(self.data_path, out, self.seed, self, verbose=echo is not None, threads=threads,
+                            progress=progress)
 
 
-def run_fidelity_suite(config: FidelityConfig, out: str | os.PathLike, *, echo=print, **_: Any) -> dict[str, Any]:
+def run_fidelity_suite(config: FidelityConfig, out: str | os.PathLike, *, echo=print, progress: bool = True,
+                       threads: int = DEFAULT_THREADS, **_: Any) -> dict[str, Any]:
     """The registered suite's run function: :func:`run_fidelity` with the config's data path and seed."""
-    return run_fidelity(config.data_path, out, config.seed, config, verbose=echo is not None)
+    return run_fidelity(config.data_path, out, config.seed, config, verbose=echo is not None, threads=threads,
+                        progress=progress)
 
 
 def _resolve_data(data_path: str | os.PathLike | None) -> Path:
@@ -164,6 +169,8 @@ def run_fidelity(
     encoder=None,
     command: str | None = None,
     verbose: bool = True,
+    threads: int = DEFAULT_THREADS,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Build the MovieLens world from training ratings and measure it against held-out real ratings.
 
@@ -182,6 +189,11 @@ def run_fidelity(
         The command line recorded in the report (default: the equivalent ``metarec bench`` command).
     verbose : bool
         Print the table.
+    threads : int
+        BLAS / torch threads while the fit world is evaluated (:mod:`metarec.threads`); the world itself
+        (embeddings and fits) is always built with one. Both are recorded in ``summary.json``.
+    progress : bool
+        ``False`` silences the default encoder's progress bar.
 
     Returns
     -------
@@ -189,11 +201,12 @@ def run_fidelity(
         The summary (also written to ``summary.json``).
     """
     config = replace(config or FidelityConfig(), seed=seed)
+    check_threads(threads)
     folder = _resolve_data(data_path if data_path is not None else config.data_path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if encoder is None:
-        encoder = default_text_encoder()
+        encoder = default_text_encoder(progress=None if progress else False)
     command = command or f"metarec bench fidelity --data-path {folder} --out {out}" + (
         f" (seed {seed}, users {config.users})" if seed or config.users < 943 else ""
     )
@@ -202,16 +215,18 @@ def run_fidelity(
     data = load_movielens(folder)
     if config.users < data.n_users:
         data = data.subset_users(subset_rng.choice(data.n_users, size=config.users, replace=False))
-    build = build_movielens(
-        data,
-        encoder,
-        split_seed=config.seed,
-        holdout=config.holdout,
-        latent_dim=config.latent_dim,
-        ablations=ABLATIONS,
-    )
+    with thread_limits(1):  # a world never depends on the thread count (metarec.threads)
+        build = build_movielens(
+            data,
+            encoder,
+            split_seed=config.seed,
+            holdout=config.holdout,
+            latent_dim=config.latent_dim,
+            ablations=ABLATIONS,
+        )
     build_s = time.perf_counter() - start
-    rows, curves = _evaluate(build, config, pair_rng, star_rng, boot_rng)
+    with thread_limits(threads):
+        rows, curves = _evaluate(build, config, pair_rng, star_rng, boot_rng)
     full, text_free = (
         rows["full"],
         max(rows["latent-only"]["uniform"]["accuracy"], rows["popularity-only"]["uniform"]["accuracy"]),
@@ -241,6 +256,7 @@ def run_fidelity(
             for name, w in build.split.weights.items()
         },  # fmt: skip
         "rating_model": _rating_model_dict(build.split.rating_model),
+        "threads": {**thread_settings(threads), "world_threads": 1},
         "build_s": build_s,
         "wall_s": time.perf_counter() - start,
     }

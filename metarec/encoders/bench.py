@@ -112,7 +112,7 @@ def benchmark_text_encoder(
     n_texts: int = 10_000,
     *,
     model: str | os.PathLike = DEFAULT_MODEL,
-    batch_size: int = 64,
+    batch_size: int = 16,
     dtype: str = "float32",
     device: str = "cpu",
     cache_dir: str | os.PathLike | None = None,

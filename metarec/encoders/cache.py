@@ -365,7 +365,7 @@ class CachedTextEncoder:
 
 
 def default_text_encoder(
-    cache_dir: str | os.PathLike | None = None, device: str = "cpu"
+    cache_dir: str | os.PathLike | None = None, device: str = "cpu", progress: bool | None = None
 ) -> CachedTextEncoder:
     """The default text encoder: all-MiniLM-L6-v2 (bundled, offline) behind the disk cache.
 
@@ -375,8 +375,11 @@ def default_text_encoder(
         Cache root; ``None`` uses `default_cache_dir`.
     device : {"cpu", "cuda", "auto"}, default "cpu"
         Where the model runs when a text misses the cache.
+    progress : bool or None, default None
+        The encoding progress bar (`HFTextEncoder`'s ``progress``; ``None``: `text_progress` decides, else a
+        bar for more than 1000 texts).
     """
-    return CachedTextEncoder(HFTextEncoder(DEFAULT_MODEL, device=device), cache_dir=cache_dir)
+    return CachedTextEncoder(HFTextEncoder(DEFAULT_MODEL, device=device, progress=progress), cache_dir=cache_dir)
 
 
 __all__ = ["CachedTextEncoder", "default_cache_dir", "default_text_encoder", "text_digests"]

@@ -12,7 +12,9 @@ import hashlib
 import inspect
 import json
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -52,6 +54,7 @@ _DECODER_TYPES = frozenset(
     "granite smollm3 ministral".split()
 )
 _PROGRESS_THRESHOLD = 1000
+_PROGRESS_DEFAULT: bool | None = None  # set by `text_progress`
 
 
 @runtime_checkable
@@ -232,21 +235,25 @@ class HFTextEncoder:
     dtype : {"float32", "float16", "bfloat16"}, default "float32"
         Weight and activation dtype. The returned array is always float32. On CPUs with AMX,
         ``"bfloat16"`` is 2-3x faster at about 0.999 cosine to float32.
-    batch_size : int, default 64
-        Texts per forward pass (texts are sorted by length first, so batches pad little).
+    batch_size : int, default 16
+        Rows of every forward pass. A batch holds texts of one token length only (no padding), filled up
+        to ``batch_size`` rows with repeats, so a text's embedding does not depend on which texts share its
+        batch. It can change the last bits of the output, so it is part of `cache_key`.
     max_length : int, default 256
         Tokens kept per text; longer texts are truncated.
     revision : str or None, default None
         Hub revision (branch, tag or commit) for hub ids; part of `cache_key`.
     progress : bool or None, default None
-        Show a tqdm bar; ``None`` shows one for more than 1000 texts.
+        Show a tqdm bar; ``None`` follows `text_progress` (``metarec bench --quiet``) and otherwise shows
+        one for more than 1000 texts.
 
     Attributes
     ----------
     dim : int
         Embedding width, read from the model config (no model load unless the config lacks it).
     cache_key : str
-        Identifies the model files, revision, pooling, max_length and dtype.
+        Identifies the model files, revision, pooling, max_length, dtype and batch_size (``v2``: unpadded,
+        fixed-shape batches; ``v1`` caches, computed from padded batches, are not reused).
 
     Examples
     --------
@@ -262,7 +269,7 @@ class HFTextEncoder:
         pooling: Pooling | None = None,
         device: str = "cpu",
         dtype: Literal["float32", "float16", "bfloat16"] = "float32",
-        batch_size: int = 64,
+        batch_size: int = 16,
         max_length: int = 256,
         revision: str | None = None,
         progress: bool | None = None,
@@ -303,6 +310,8 @@ class HFTextEncoder:
         self._dim: int | None = _hidden_size(self._config)
         self._model: Any = None  # loaded by _load(), on first use
         self._tokenizer: Any = None
+        self._rows_checked = False  # the one-time check that a row does not depend on its batch
+        self._per_text = False  # True if that check failed: one text per forward pass
 
     @property
     def model_id(self) -> str:
@@ -319,12 +328,13 @@ class HFTextEncoder:
 
     @property
     def cache_key(self) -> str:
-        """Everything that changes the output: model files, revision, pooling, max_length, dtype."""
+        """Everything that changes the output: model files, revision, pooling, max_length, dtype, batch_size."""
         if self._files_hash is None:
             self._files_hash = _fingerprint(self._resolved.folder)
         return (
-            f"HFTextEncoder/v1|model={self._resolved.model_id}|revision={self._resolved.revision}"
+            f"HFTextEncoder/v2|model={self._resolved.model_id}|revision={self._resolved.revision}"
             f"|files={self._files_hash}|pooling={self.pooling}|max_length={self.max_length}|dtype={self.dtype}"
+            f"|batch={self.batch_size}"
         )
 
     def __repr__(self) -> str:
@@ -403,7 +413,12 @@ class HFTextEncoder:
         self._dim = int(model.config.hidden_size) if hasattr(model.config, "hidden_size") else self._dim
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts``.
+        """Embed ``texts``; each row is a function of its text alone (not of the other texts or their order).
+
+        Texts are tokenised without padding and grouped by exact token count ``L``; every forward pass
+        has the fixed shape ``(batch_size, L)`` (a short batch is filled with repeats whose outputs are
+        dropped). So a text's vector does not depend on which texts share its batch, nor on what a cache
+        already holds (see ``docs/determinism.md``).
 
         Parameters
         ----------
@@ -422,34 +437,62 @@ class HFTextEncoder:
         import torch
         from tqdm.auto import tqdm
 
-        # Longest first: batches hold texts of similar length (little padding) and OOM shows up at once.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        tokens = self._tokenizer(texts, padding=False, truncation=True, max_length=self.max_length)
+        columns = {k: tokens[k] for k in tokens.keys()}
+        columns.setdefault("attention_mask", [[1] * len(ids) for ids in columns["input_ids"]])
+        lengths = np.array([len(ids) for ids in columns["input_ids"]], dtype=np.int64)
+        if (lengths == 0).any():
+            i = int(np.flatnonzero(lengths == 0)[0])
+            raise ValueError(f"`texts[{i}]` = {texts[i]!r} has no tokens under this tokenizer; pass non-empty texts")
+        # Longest first (OOM shows up at once), then by position; every batch holds one exact length.
+        order = np.lexsort((np.arange(len(texts)), -lengths))
+        groups = np.split(order, np.flatnonzero(np.diff(lengths[order])) + 1)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        show = self.progress if self.progress is not None else len(texts) > _PROGRESS_THRESHOLD
+        show = _show_progress(self.progress, len(texts))
         with tqdm(total=len(texts), disable=not show, desc="encoding texts", unit="text") as bar:
             with torch.inference_mode():
-                for start in range(0, len(texts), self.batch_size):
-                    idx = order[start : start + self.batch_size]
-                    out[idx] = self._encode_batch([texts[i] for i in idx], idx)
-                    bar.update(len(idx))
+                for group in groups:
+                    start = 0
+                    while start < len(group):
+                        idx = group[start : start + (1 if self._per_text else self.batch_size)]
+                        out[idx] = self._encode_rows(columns, idx)
+                        bar.update(len(idx))
+                        start += len(idx)
         return out
 
-    def _encode_batch(self, batch: list[str], idx: np.ndarray) -> np.ndarray:
+    def _encode_rows(self, columns: dict[str, list[list[int]]], idx: np.ndarray) -> np.ndarray:
+        """Encode the texts ``idx`` (all of one token length) in one forward pass of exactly ``batch_size`` rows.
+
+        A short batch is filled up with repeats of its last text, whose outputs are dropped: every text of
+        length ``L`` goes through a ``(batch_size, L)`` pass, so its vector cannot depend on its companions
+        through the shape. Checked once per encoder that the row's position and companions do not matter
+        either; where they do (an unusual BLAS), it falls back to one text per pass with a warning.
+        """
+        rows = len(idx)
+        full = idx if self._per_text else np.concatenate([idx, np.repeat(idx[-1:], self.batch_size - rows)])
+        out = self._forward({k: [v[i] for i in full] for k, v in columns.items()})
+        if not self._rows_checked and not self._per_text and rows >= 2:
+            self._rows_checked = True
+            rolled = self._forward({k: [v[i] for i in np.roll(full, 1)] for k, v in columns.items()})
+            if not np.array_equal(np.roll(out, 1, axis=0), rolled):
+                warnings.warn(
+                    f"{self!r}: on this machine a text's embedding changes with its row in the batch; encoding "
+                    "one text per forward pass so that it stays a function of the text alone (slower; see "
+                    "docs/determinism.md)",
+                    stacklevel=4,
+                )
+                self._per_text = True
+                return np.concatenate([self._forward({k: [v[i]] for k, v in columns.items()}) for i in idx])
+        return out[:rows]
+
+    def _forward(self, columns: dict[str, list[list[int]]]) -> np.ndarray:
+        """Pooled, L2-normalised states of ``b`` equally long token sequences, shape ``(b, dim)``."""
         import torch
 
-        tokens = self._tokenizer(
-            batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
-        mask = tokens["attention_mask"].to(self._torch_device_name)
-        empty = (mask.sum(dim=1) == 0).nonzero().flatten().tolist()
-        if empty:
-            raise ValueError(
-                f"`texts[{int(idx[empty[0]])}]` = {batch[empty[0]]!r} has no tokens under this tokenizer; "
-                "pass non-empty texts"
-            )
-        inputs = {k: v.to(self._torch_device_name) for k, v in tokens.items()}
+        device = self._torch_device_name
+        inputs = {k: torch.tensor(v, dtype=torch.long, device=device) for k, v in columns.items()}
+        mask = inputs["attention_mask"]
         if self._pass_positions:
-            # Positions count real tokens only, so left and right padding give the same states.
             inputs["position_ids"] = (mask.cumsum(dim=1) - 1).clamp(min=0)
         if self._pass_no_cache:
             inputs["use_cache"] = False
@@ -463,8 +506,31 @@ class HFTextEncoder:
             pooled = hidden[rows, mask.argmax(dim=1)]  # first real token
         else:
             positions = torch.arange(mask.shape[1], device=mask.device)
-            pooled = hidden[rows, (mask * positions).argmax(dim=1)]  # last real token, either padding side
+            pooled = hidden[rows, (mask * positions).argmax(dim=1)]  # last real token
         return torch.nn.functional.normalize(pooled, p=2, dim=1).cpu().numpy()
 
 
-__all__ = ["DEFAULT_MODEL", "TextEncoder", "HFTextEncoder", "check_texts"]
+@contextmanager
+def text_progress(enabled: bool | None) -> Iterator[None]:
+    """Inside the block, encoders built with ``progress=None`` show their bar only if ``enabled``.
+
+    ``False`` silences them (``metarec bench ... --quiet``), ``True`` shows the bar for any number of
+    texts, ``None`` keeps the default (a bar for more than 1000 texts).
+    """
+    global _PROGRESS_DEFAULT
+    before, _PROGRESS_DEFAULT = _PROGRESS_DEFAULT, enabled
+    try:
+        yield
+    finally:
+        _PROGRESS_DEFAULT = before
+
+
+def _show_progress(progress: bool | None, n_texts: int) -> bool:
+    if progress is not None:
+        return progress
+    if _PROGRESS_DEFAULT is not None:
+        return _PROGRESS_DEFAULT
+    return n_texts > _PROGRESS_THRESHOLD
+
+
+__all__ = ["DEFAULT_MODEL", "TextEncoder", "HFTextEncoder", "check_texts", "text_progress"]

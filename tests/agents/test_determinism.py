@@ -19,6 +19,7 @@ def _params(agent):
     return out
 
 
+@pytest.mark.bitwise
 @pytest.mark.parametrize("name", LEARNERS)
 def test_batched_runs_are_bit_identical(name, make_vector_env):
     runs = []
@@ -35,6 +36,7 @@ def test_batched_runs_are_bit_identical(name, make_vector_env):
         np.testing.assert_array_equal(p1[key], p2[key], err_msg=key)
 
 
+@pytest.mark.bitwise
 @pytest.mark.parametrize("name", ["linucb", "linear-thompson", "neural-linear", "epsilon-greedy"])
 def test_single_runs_are_identical_and_seed_matters(name, make_env):
     first = play_single(make_agent(name, seed=11), make_env(), steps=15, seed=2)[0]

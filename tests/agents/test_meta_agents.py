@@ -105,6 +105,7 @@ def test_episode_start_clears_the_users_support():
     assert agent.steps[1] == 0 and agent.stale[1] == np.False_  # re-adapted on its (empty) support
 
 
+@pytest.mark.bitwise
 def test_determinism():
     a = _play(MetaAgent(_learner(), history_len=10, seed=3), seed=1)
     b = _play(MetaAgent(_learner(), history_len=10, seed=3), seed=1)

@@ -80,6 +80,8 @@ def test_reduced_fidelity_run_end_to_end(ml_path, tmp_path, capsys):
         assert (tmp_path / "plots" / name).stat().st_size > 1000
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert summary["suite"]["name"] == "fidelity" and summary["suite"]["users"] == 150
+    assert on_disk["threads"]["threads_per_process"] == 1 and on_disk["threads"]["world_threads"] == 1
+    assert on_disk["threads"]["blas"]  # the BLAS libraries found are recorded
     again = run_fidelity(ml_path, tmp_path / "again", seed=0, config=FidelityConfig(
         users=150, n_boot=100, latent_dim=8, plots=False), encoder=HashingEncoder(128), verbose=False)  # fmt: skip
     assert again["rows"]["full"] == summary["rows"]["full"]

@@ -225,6 +225,7 @@ def test_bootstrap_constant_values_give_a_degenerate_interval():
     assert bootstrap_ci(np.full(10, 2.0), clusters=np.arange(10) % 3, rng=0) == (2.0, 2.0, 2.0)
 
 
+@pytest.mark.bitwise
 @pytest.mark.parametrize("clusters", [None, np.repeat(np.arange(5), 20), np.arange(100) % 7])
 def test_bootstrap_is_deterministic_given_the_seed(clusters):
     values = np.random.default_rng(1).normal(size=100)

@@ -62,6 +62,7 @@ def test_split_is_disjoint_8_1_1_with_10_query_items_never_in_support(data):
         assert np.array_equal(np.sort(np.concatenate([q, s])), np.flatnonzero(data.user == u))  # all of u's ratings
 
 
+@pytest.mark.bitwise
 def test_split_is_deterministic_by_seed_and_differs_across_seeds(data):
     pool = eligible_users(data)
     a, b, c = coldstart_split(data, 0, pool), coldstart_split(data, 0, pool), coldstart_split(data, 1, pool)
@@ -260,3 +261,74 @@ def test_the_config_runs_without_the_registry(movielens_path, tmp_path):
                                                                               "seeds": 1, "plots": False})
     outcome = run_registered(config, tmp_path, progress=False, echo=None)
     assert outcome["summary"]["rows"]["user-mean"]["n"] == outcome["summary"]["choices"][0]["n_users"]["test"]
+
+
+# -------------------------------------------------------------------------------------------- resume
+@pytest.mark.bitwise
+def test_an_interrupted_run_resumes_and_gives_identical_figures(movielens_path, tmp_path, monkeypatch):
+    from metarec.benchmarks.movielens_cold_start import pipeline
+
+    config = MovieLensColdStartConfig(data_path=str(movielens_path.parent), **{**TINY, "plots": False})
+    full = run_movielens_coldstart(config, tmp_path / "full", encoder=HashingEncoder(64), progress=False, echo=None)
+    assert full["summary"]["resumed"] == []
+    assert full["summary"]["threads"]["threads_per_process"] == 1 and full["summary"]["threads"]["blas"]
+
+    real_pooled_train, calls = pipeline.pooled_train, []
+
+    def interrupted(*args, **kwargs):  # the second seed dies after MAML trained, inside pooled training
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_pooled_train(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "pooled_train", interrupted)
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        run_movielens_coldstart(config, out, encoder=HashingEncoder(64), progress=False, echo=None)
+    monkeypatch.setattr(pipeline, "pooled_train", real_pooled_train)
+    (key,) = (out / "resume").iterdir()
+    assert sorted(p.name for p in key.iterdir()) == ["seed-0-maml-lr0.05.pt", "seed-0-pooled.pt", "seed-0.json",
+                                                      "seed-1-maml-lr0.05.pt"]
+    assert not (out / "summary.json").exists()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished seed or a trained network was recomputed")
+
+    monkeypatch.setattr(pipeline, "meta_train", no_training)  # seed 0 is finished, seed 1's MAML is trained
+    resumed = run_movielens_coldstart(config, out, encoder=HashingEncoder(64), progress=False, echo=None)
+    assert resumed["summary"]["resumed"] == ["seed-0.json", "seed-1-maml-lr0.05.pt"]
+    for field in ("rows", "maml_vs", "choices"):
+        assert resumed["summary"][field] == full["summary"][field], field
+    assert (out / "records.csv").read_bytes() == (tmp_path / "full" / "records.csv").read_bytes()
+    def table(folder):  # the report without its wall-time line
+        return [line for line in (folder / "results.md").read_text().splitlines() if not line.startswith("Wall time")]
+
+    assert table(out) == table(tmp_path / "full")
+
+    # a damaged resume file is reported with its path and recomputed, never loaded
+    monkeypatch.setattr(pipeline, "meta_train", no_training)
+    seed_file = key / "seed-1.json"
+    seed_file.write_bytes(seed_file.read_bytes()[:-5] + b"xxxxx")
+    with pytest.warns(UserWarning, match=r"damaged resume file .*seed-1\.json"):
+        again = run_movielens_coldstart(config, out, encoder=HashingEncoder(64), progress=False, echo=None)
+    assert again["summary"]["rows"] == full["summary"]["rows"]
+    assert "seed-1.json" not in again["summary"]["resumed"]
+
+    # a fresh run that may not resume recomputes everything (and still gives the same figures)
+    monkeypatch.undo()
+    fresh = run_movielens_coldstart(config, out, encoder=HashingEncoder(64), progress=False, echo=None, resume=False)
+    assert fresh["summary"]["resumed"] == [] and fresh["summary"]["rows"] == full["summary"]["rows"]
+
+
+def test_the_resume_key_tracks_results_not_the_report(data):
+    from dataclasses import replace
+
+    from metarec.benchmarks.movielens_cold_start.resume import run_key
+
+    config = MovieLensColdStartConfig(**TINY)
+    item_x, user_x = torch.zeros(data.n_items, 4), torch.zeros(data.n_users, 2)
+    key = run_key(config, data, item_x, user_x)
+    assert run_key(replace(config, seeds=7, n_boot=50, plots=False), data, item_x, user_x) == key
+    assert run_key(replace(config, hidden=16), data, item_x, user_x) != key
+    assert run_key(replace(config, threads=2), data, item_x, user_x) != key
+    assert run_key(config, data, item_x + 1e-7, user_x) != key  # other item features (another encoder)

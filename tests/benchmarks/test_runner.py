@@ -162,6 +162,7 @@ def test_cell_seeds_depend_on_seed_and_split_only():
 
 
 # ------------------------------------------------------------------------------------------ playing
+@pytest.mark.bitwise
 def test_determinism_same_seed_identical_records():
     c = config()
     a = play_cell(c, Cell("test_runner:NoisyRandom", 0, "test"), tiny_world())
@@ -273,6 +274,7 @@ def test_resume_recomputes_only_missing_cells_and_leaves_no_temp_files(tmp_path)
     assert data["hash"] == cell_hash(replace(c, horizon=10), Cell("test_runner:Oracle", 1, "test"))
 
 
+@pytest.mark.bitwise
 def test_process_backend_matches_in_process(tmp_path):
     c = config()
     serial = run_suite(c, tmp_path / "serial", progress=False, report=False)
@@ -284,6 +286,7 @@ def test_process_backend_matches_in_process(tmp_path):
             np.testing.assert_array_equal(a.metrics[name], b.metrics[name], err_msg=name)
 
 
+@pytest.mark.bitwise
 def test_ray_backend(tmp_path):
     # Ray 2.60 removed local_mode; a one-CPU local cluster with this folder on the workers' path instead.
     ray = pytest.importorskip("ray")

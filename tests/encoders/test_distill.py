@@ -93,6 +93,7 @@ def test_distillation_of_a_noisy_judge_still_agrees(world, features, labels):
     assert "Spearman" in markdown and "| w_like |" in markdown and f"{labels} labels" in markdown
 
 
+@pytest.mark.bitwise
 def test_distillation_is_deterministic_and_seeded(world, features):
     P = _judge(world, features, noise=0.5)
     pairs = sample_pairs(30, 40, 600, seed=3)

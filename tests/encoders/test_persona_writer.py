@@ -100,6 +100,7 @@ def test_llm_writer_returns_a_valid_population_and_warns_on_fallbacks(catalog, t
             assert ((written.name, f"likes[{k}]") in fields) == (statement == reference.likes[k])
 
 
+@pytest.mark.bitwise
 def test_generation_is_deterministic_and_batch_independent(catalog, tiny_lm):
     prompts = [LIKE_PROMPT.format(name="Ada", statement=s) for s in ("loves spy thrillers", "avoids romance")]
     prompts.append(

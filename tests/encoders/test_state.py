@@ -72,6 +72,7 @@ def test_empty_history_is_finite_and_learned(kind):
     assert enc.empty_state.grad.abs().sum() > 0
 
 
+@pytest.mark.bitwise
 @pytest.mark.parametrize("kind", KINDS)
 def test_seed_reproducibility_and_no_global_rng(kind):
     torch.manual_seed(123)

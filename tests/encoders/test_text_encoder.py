@@ -33,6 +33,7 @@ def test_minilm_semantics(minilm):
     assert query @ spy > query @ baking + 0.1
 
 
+@pytest.mark.bitwise
 def test_order_restored_after_length_sorting(minilm):
     texts = [
         "short",
@@ -43,9 +44,10 @@ def test_order_restored_after_length_sorting(minilm):
     ]
     together = minilm.encode(texts)
     one_by_one = np.concatenate([minilm.encode([t]) for t in texts])
-    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+    assert np.array_equal(together, one_by_one)  # a text's vector does not depend on its companions
 
 
+@pytest.mark.tolerance
 def test_batch_size_does_not_change_results(minilm):
     texts = [f"item {i}: " + "a story about a spy " * (i % 7 + 1) for i in range(20)]
     small = HFTextEncoder(batch_size=3)
@@ -93,12 +95,13 @@ def test_last_token_pooling_ignores_padding_side(tiny_models, sentences, family)
     np.testing.assert_allclose(results["left"][0], alone, atol=1e-5)
 
 
+@pytest.mark.bitwise
 @pytest.mark.parametrize("pooling", ["mean", "cls", "last"])
 def test_every_pooling_is_padding_invariant(tiny_models, sentences, pooling):
     encoder = HFTextEncoder(str(tiny_models["bert"]), pooling=pooling)
     alone = encoder.encode([sentences[0]])[0]
     batched = encoder.encode([sentences[0], sentences[3]])[0]
-    np.testing.assert_allclose(batched, alone, atol=1e-5)
+    assert np.array_equal(batched, alone)
 
 
 def test_decoder_tokenizer_without_pad_uses_eos(tmp_path, sentences, tiny_model_factory):
@@ -135,7 +138,92 @@ def test_cache_key_tracks_settings_and_weights(tiny_models, tmp_path, tiny_model
     keys = [v.cache_key for v in variants]
     assert base not in keys
     assert len(set(keys)) == len(keys)
-    assert HFTextEncoder(folder, batch_size=7).cache_key == base  # batch size does not change the output
+    # the batch shape can change the last bits, so the batch size is part of the key
+    assert HFTextEncoder(folder, batch_size=7).cache_key != base
+    assert "HFTextEncoder/v2|" in base and "|batch=16" in base  # v1 caches came from padded batches
+
+
+# --------------------------------------------------------------------------- batch independence
+
+WORDS = "spy thriller cold war berlin baking show cake village sea quiet secret".split()
+
+
+def _texts(n, length, seed):
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=length)) for _ in range(n)]
+
+
+@pytest.mark.bitwise
+@pytest.mark.parametrize("family", ["bert", "llama"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_embedding_is_a_function_of_the_text_alone(tiny_models, tmp_path, family, threads):
+    from metarec.encoders import CachedTextEncoder
+    from metarec.threads import thread_limits
+
+    target = "a spy thriller set in cold war berlin"
+    same_length, other_lengths = _texts(20, 7, 1), _texts(5, 3, 2) + _texts(5, 12, 3)
+    with thread_limits(threads):
+        encoder = HFTextEncoder(str(tiny_models[family]), batch_size=4)
+        alone = encoder.encode([target])[0]
+        ways = {
+            "first of a full batch": encoder.encode([target] + same_length[:3])[0],
+            "last of many batches": encoder.encode(same_length + [target])[-1],
+            "among other lengths": encoder.encode(other_lengths[:5] + [target] + other_lengths[5:])[5],
+            "other companions": encoder.encode(same_length[10:] + [target] + same_length[:2])[10],
+            "fresh encoder, batch_size=4": HFTextEncoder(str(tiny_models[family]), batch_size=4).encode(
+                same_length[5:9] + [target])[-1],
+        }
+        cold = CachedTextEncoder(HFTextEncoder(str(tiny_models[family]), batch_size=4), tmp_path)
+        cold.encode(same_length[:6])  # the cache holds some companions ...
+        ways["partly warm cache"] = cold.encode(same_length[:6] + [target] + same_length[6:9])[6]
+        warm = CachedTextEncoder(HFTextEncoder(str(tiny_models[family]), batch_size=4), tmp_path)
+        ways["warm cache"] = warm.encode([target])[0]
+    assert warm.encoder._model is None  # read from disk
+    assert not encoder._per_text  # the one-time row check passed: batched passes are used
+    for way, vector in ways.items():
+        assert np.array_equal(vector, alone), way
+
+
+def test_a_row_that_depends_on_its_batch_position_falls_back_to_one_text_per_pass(tiny_models, monkeypatch):
+    encoder = HFTextEncoder(str(tiny_models["bert"]), batch_size=4)
+    texts = _texts(6, 5, 4)
+    expected = np.concatenate([encoder.encode([t]) for t in texts])
+    fresh = HFTextEncoder(str(tiny_models["bert"]), batch_size=4)
+    fresh._load()
+    forward = fresh._forward
+    calls = []
+
+    def position_dependent(columns):  # a BLAS whose rows change with their position in the batch
+        out = forward(columns)
+        calls.append(len(columns["input_ids"]))
+        if len(calls) == 2:
+            out[0] += 1e-3
+        return out
+
+    monkeypatch.setattr(fresh, "_forward", position_dependent)
+    with pytest.warns(UserWarning, match="one text per forward pass"):
+        got = fresh.encode(texts)
+    assert fresh._per_text
+    assert calls[:2] == [4, 4] and set(calls[2:]) == {1}
+    # one-text passes are what a text alone gets with this batch size, a batch filled with its repeats
+    assert np.allclose(got, expected, atol=1e-5)
+
+
+def test_text_progress_switches_the_bar(tiny_models, capsys):
+    from metarec.encoders.text import text_progress
+
+    encoder = HFTextEncoder(str(tiny_models["bert"]))
+    with text_progress(True):
+        encoder.encode(["a spy thriller"])
+    assert "encoding texts" in capsys.readouterr().err
+    quiet = HFTextEncoder(str(tiny_models["bert"]))
+    with text_progress(False):
+        quiet.encode(_texts(1001, 2, 5))  # over the threshold: would show a bar by default
+    assert "encoding texts" not in capsys.readouterr().err
+    loud = HFTextEncoder(str(tiny_models["bert"]), progress=True)
+    with text_progress(False):  # an explicit `progress` wins
+        loud.encode(["a spy thriller"])
+    assert "encoding texts" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- bad input as data

@@ -172,6 +172,7 @@ def test_user_features_are_observed():
 
 
 # ---------------------------------------------------------------------- determinism
+@pytest.mark.bitwise
 @pytest.mark.parametrize("layout", ["single", "slate"])
 @pytest.mark.parametrize("dynamics", [None, "long_term"])
 def test_same_seed_same_rollout(layout, dynamics):
@@ -183,6 +184,7 @@ def test_same_seed_same_rollout(layout, dynamics):
     assert sum(1 for out in a if len(out) == 2) >= 3  # several episodes were played
 
 
+@pytest.mark.bitwise
 def test_same_seed_same_rollout_past_the_uniform_block():
     a = rollout(tiny_env(horizon=100), seed=5, steps=90)
     b = rollout(tiny_env(horizon=100), seed=5, steps=90)
@@ -340,6 +342,7 @@ def test_render_without_mode_returns_none():
 
 
 # ---------------------------------------------------------------------- pickling
+@pytest.mark.bitwise
 def test_env_pickles_and_continues_identically():
     env = tiny_env(slate_size=2, simulator=tiny_world(dynamics=Dynamics.long_term()), horizon=100)
     env.reset(seed=4)

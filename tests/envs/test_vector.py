@@ -82,6 +82,7 @@ def test_oracle_actions_have_zero_regret():
 
 
 # ---------------------------------------------------------------------- determinism
+@pytest.mark.bitwise
 @pytest.mark.parametrize("world", ["static", "long_term"])
 def test_same_seed_same_rollout(world):
     simulator = WORLD if world == "static" else LONG_TERM
@@ -181,6 +182,7 @@ def test_observations_handed_out_are_not_changed_by_later_steps():
         assert_same(obs, copy)
 
 
+@pytest.mark.bitwise
 def test_vector_env_pickles_and_continues_identically():
     envs = tiny_vector_env(num_envs=3, simulator=LONG_TERM, horizon=6)
     envs.reset(seed=2)

@@ -15,6 +15,7 @@ def _fields(catalog: Catalog):
 
 
 # ---------------------------------------------------------------------- synthetic
+@pytest.mark.bitwise
 def test_synthetic_is_deterministic_per_seed():
     a, b = Catalog.synthetic(60, 6, seed=3), Catalog.synthetic(60, 6, seed=3)
     assert _fields(a) == _fields(b)

@@ -193,6 +193,7 @@ def test_real_catalog(ml_path, ml_data):
     np.testing.assert_array_equal(q1, movielens_catalog(changed, train=split.train).quality)
 
 
+@pytest.mark.bitwise
 @pytest.mark.movielens
 def test_split_is_per_user_and_deterministic(ml_data):
     a, b = split_ratings(ml_data, seed=3), split_ratings(ml_data, seed=3)

@@ -31,6 +31,7 @@ def _same(a: Population, b: Population) -> bool:
 
 
 # ---------------------------------------------------------------------- synthetic
+@pytest.mark.bitwise
 def test_synthetic_is_deterministic_per_seed(catalog):
     a = Population.synthetic(catalog, 50, seed=5)
     assert _same(a, Population.synthetic(catalog, 50, seed=5))

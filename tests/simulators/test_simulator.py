@@ -264,6 +264,7 @@ def test_clickbait_weight_raises_clicks_now():
 
 
 # ---------------------------------------------------------------------- pickling
+@pytest.mark.bitwise
 def test_simulator_pickles_and_continues_identically():
     simulator = tiny_world(response="cascade", dynamics=Dynamics.long_term())
     state = simulator.init_state(np.arange(5))

@@ -22,6 +22,7 @@ from metarec.benchmarks.movielens_cold_start.report import (
     summarise,
     write_plot,
 )
+from metarec.benchmarks.movielens_cold_start.resume import SeedStore, normalise, run_key
 from metarec.benchmarks.movielens_cold_start.rows import MODELS
 from metarec.benchmarks.movielens_cold_start.split import (
     SPLIT_NAMES,
@@ -47,6 +48,7 @@ from metarec.simulators.movielens import (
     movielens_catalog,
     resolve_movielens_path,
 )
+from metarec.threads import thread_limits, thread_settings
 
 if TYPE_CHECKING:
     from metarec.benchmarks.movielens_cold_start.config import MovieLensColdStartConfig
@@ -58,12 +60,17 @@ def run_movielens_coldstart(
     *,
     encoder: Any = None,
     progress: bool = True,
+    resume: bool = True,
     echo: Any = print,
 ) -> dict[str, Any]:
     """Run the protocol for ``config.seeds`` seeds and write the report under ``out``.
 
     Writes ``summary.json``, ``records.csv`` (one row per seed, test user and model), ``results.md`` and
-    ``plots/movielens_coldstart.png``, each atomically.
+    ``plots/movielens_coldstart.png``, each atomically. Each finished seed and each trained network is kept
+    under ``out/resume/`` (checksummed, keyed by the config, the data and the versions:
+    :mod:`~metarec.benchmarks.movielens_cold_start.resume`), so the same command after an interruption
+    resumes where it stopped and gives the same figures. The item texts are embedded with one BLAS / torch
+    thread, the seeds computed with ``config.threads`` (:mod:`metarec.threads`); ``summary.json`` records both.
 
     Parameters
     ----------
@@ -73,7 +80,10 @@ def run_movielens_coldstart(
     encoder : TextEncoder, optional
         Embeds the item texts; default ``metarec.encoders.default_text_encoder()`` (all-MiniLM-L6-v2, cached).
     progress : bool
-        Progress bars over seeds and meta-training.
+        Progress bars over seeds, meta-training and (when the encoder's ``progress`` is ``None``) embedding.
+    resume : bool
+        Reuse the verified finished seeds and trained networks under ``out/resume/`` (``False``: recompute
+        them all, and store the new ones).
     echo : callable or None
         Prints the Markdown table (``None``: silent).
 
@@ -93,9 +103,10 @@ def run_movielens_coldstart(
     data = load_movielens(folder)
     if encoder is None:
         # deferred: the default encoder loads transformers; callers that pass an encoder never need it
-        encoder = default_text_encoder()
+        encoder = default_text_encoder(progress=None if progress else False)
     texts = movielens_catalog(data).texts
-    item_x = torch.from_numpy(np.ascontiguousarray(encoder.encode(list(texts)), dtype=np.float32))
+    with thread_limits(1):  # the features never depend on the thread count (metarec.threads)
+        item_x = torch.from_numpy(np.ascontiguousarray(encoder.encode(list(texts)), dtype=np.float32))
     demo = user_demographics(data) if config.user_features else np.zeros((data.n_users, 0), dtype=np.float32)
     user_x = torch.from_numpy(demo)
     embed_s = time.perf_counter() - start
@@ -106,16 +117,17 @@ def run_movielens_coldstart(
         raise ConfigError(
             f"only {len(pool)} users have {config.min_ratings}-{config.max_ratings} ratings; need >= 10"
         )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
-    try:
-        records, choices = [], []
+    out = Path(out)
+    store = SeedStore(out, run_key(config, data, item_x, user_x), enabled=resume)
+    records, choices = [], []
+    with thread_limits(config.threads):
         for seed in tqdm(range(config.seeds), desc="movielens-coldstart seeds", disable=not progress):
-            recs, chosen = run_seed(data, config, seed, pool, item_x, user_x, progress)
-            records += recs
-            choices.append(chosen)
-    finally:
-        torch.set_num_threads(threads)
+            finished = store.load_seed(seed)
+            if finished is None:
+                finished = normalise(run_seed(data, config, seed, pool, item_x, user_x, progress, store=store))
+                store.save_seed(seed, *finished)
+            records += finished[0]
+            choices.append(finished[1])
     summary = summarise(
         config,
         records,
@@ -126,8 +138,9 @@ def run_movielens_coldstart(
         time.perf_counter() - start,
         encoder_name(encoder),
     )
+    summary["threads"] = {**thread_settings(config.threads), "embedding_threads": 1}
+    summary["resumed"] = sorted(store.reused)
     table = render_markdown(summary)
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     atomic_write_text(out / "records.csv", records_csv(records))
@@ -147,8 +160,11 @@ def run_seed(
     item_x: torch.Tensor,
     user_x: torch.Tensor,
     progress: bool = False,
+    store: SeedStore | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Every model on one seed's split of the users ``pool``.
+
+    ``store`` (optional) keeps each trained network and reuses the ones a previous, interrupted run kept.
 
     Returns
     -------
@@ -181,15 +197,13 @@ def run_seed(
         runs = []
         for lr in config.inner_lrs:
             net = rating_net(*net_args, seed=torch_seed)
-            info = meta_train(
-                net,
-                tasks["train"],
-                tasks["val"],
-                config,
-                lr,
-                np.random.default_rng(train_rng.integers(2**63)),
-                progress,
-            )
+            lr_rng = np.random.default_rng(train_rng.integers(2**63))  # drawn either way: the stream stays put
+            name = f"maml-lr{lr!r}"
+            info = store.load_model(seed, name, net) if store is not None else None
+            if info is None:
+                info = meta_train(net, tasks["train"], tasks["val"], config, lr, lr_rng, progress)
+                if store is not None:
+                    store.save_model(seed, name, net, info)
             runs.append((info["val_mae"], lr, info, net))
         best_mae, lr, info, net = min(runs, key=lambda r: r[0])
         chosen["maml"] = {
@@ -203,7 +217,11 @@ def run_seed(
             preds[name]["maml"] = p
     if {"pooled", "pooled-finetune"} & set(config.agents):
         net = rating_net(*net_args, seed=torch_seed)
-        info = pooled_train(net, data, split, tasks["val"], item_x, user_x, config, pooled_rng)
+        info = store.load_model(seed, "pooled", net) if store is not None else None
+        if info is None:
+            info = pooled_train(net, data, split, tasks["val"], item_x, user_x, config, pooled_rng)
+            if store is not None:
+                store.save_model(seed, "pooled", net, info)
         chosen["pooled"] = {"epoch": info["epoch"], "val_mae": info["val_mae"]}
         for name, p in predictions(net, 0, 1.0).items():
             preds[name]["pooled"] = p

@@ -108,6 +108,7 @@ def test_learnability_maml_beats_pooled_and_initialisation():
     assert maml["loss_after"] < pooled["loss_before"] - 0.05, (maml, pooled)
 
 
+@pytest.mark.bitwise
 def test_fit_records_validation_keeps_best_and_is_deterministic():
     def run():
         learner = MetaLearner(make_model(), algorithm="fomaml", tasks_per_batch=4, seed=3)
