@@ -26,6 +26,7 @@ from dataclasses import fields
 from metarec.benchmarks.config_cli import add_config_arguments, flag_name, overrides_from_args
 from metarec.benchmarks.demo import demo_session
 from metarec.benchmarks.suites import available_suites, get_spec, get_suite, run_registered
+from metarec.encoders.text import text_progress
 from metarec.envs.worlds import DATA_WORLDS
 from metarec.errors import ConfigError, MetarecError
 
@@ -137,8 +138,9 @@ def run_bench(args: argparse.Namespace) -> int:
         overrides["data_path"] = os.environ[DATA_ENV]
     config = get_suite(args.suite, **overrides)
     out = args.out or os.path.join("runs", args.suite)
-    outcome = run_registered(config, out, jobs=args.jobs, backend=args.backend, progress=not args.quiet,
-                             resume=not args.no_resume, threads=args.threads)
+    with text_progress(False if args.quiet else None):  # --quiet silences the text encoder's bar too
+        outcome = run_registered(config, out, jobs=args.jobs, backend=args.backend, progress=not args.quiet,
+                                 resume=not args.no_resume, threads=args.threads)
     print(f"\nwrote {out} in {outcome['wall_s']:.1f} s")
     return 0
 

@@ -35,6 +35,7 @@ from metarec.benchmarks.report import write_report
 from metarec.benchmarks.serialization import config_hash
 from metarec.benchmarks.suites import get_spec, run_registered, suite_name_of
 from metarec.benchmarks.throughput import ThroughputConfig, run_throughput
+from metarec.encoders.text import text_progress
 from metarec.errors import ConfigError
 from metarec.threads import DEFAULT_THREADS, check_threads, thread_limits
 
@@ -87,8 +88,12 @@ def run_cell(
 
 def cell_job(config: SuiteConfig, agent: str, seed: int, split: str, out: str, progress: bool = False,
              threads: int = DEFAULT_THREADS) -> CellResult:
-    """One cell as a dispatch job (module level, so it pickles to worker processes and Ray)."""
-    return run_cell(config, agent, seed, split, out=out, progress=progress, threads=threads)
+    """One cell as a dispatch job (module level, so it pickles to worker processes and Ray).
+
+    Without ``progress`` (worker processes, ``--quiet``) the text encoder shows no bar either.
+    """
+    with text_progress(None if progress else False):
+        return run_cell(config, agent, seed, split, out=out, progress=progress, threads=threads)
 
 
 def run_cells(
