@@ -38,7 +38,33 @@ def _check_int(name: str, value: Any, minimum: int = 1) -> None:
 
 
 @dataclass(frozen=True)
-class SuiteConfig:
+class SuiteBase:
+    """What every suite config has; a suite's config adds only the fields its run function reads.
+
+    Examples
+    --------
+    >>> SuiteBase(name="mine").to_dict()
+    {'kind': 'SuiteBase', 'name': 'mine', 'description': ''}
+    """
+
+    name: str
+    """Suite name: the default output folder is ``runs/<name>``."""
+    description: str = ""
+    """What the suite measures (shown in the report)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as JSON-ready values (with its kind)."""
+        return {"kind": type(self).__name__, **asdict(self)}
+
+    @staticmethod
+    def check_counts(config: Any, names: tuple[str, ...], minimum: int = 1) -> None:
+        """Each field in ``names`` must be an int >= ``minimum`` (a ConfigError names the first that is not)."""
+        for name in names:
+            _check_int(name, getattr(config, name), minimum)
+
+
+@dataclass(frozen=True)
+class SuiteConfig(SuiteBase):
     """An agent-comparison suite: agents x seeds x splits, each cell B users played for ``horizon`` steps.
 
     Examples
@@ -47,10 +73,6 @@ class SuiteConfig:
     1
     """
 
-    name: str
-    """Suite name: the default output folder is ``runs/<name>``."""
-    description: str = ""
-    """What the suite measures (shown in the report)."""
     world: str = "synthetic"
     """World builder name in :data:`WORLDS` (``"synthetic"``: 500 items, 12 topics, 1,000 MiniLM-grounded
     users; ``"tiny"``: the 40-item test world, no model load)."""
@@ -130,4 +152,4 @@ class SuiteConfig:
                       obs_dim=self.obs_dim, horizon=self.horizon)
 
 
-__all__ = ["SuiteConfig", "QUICK_AGENTS"]
+__all__ = ["SuiteBase", "SuiteConfig", "QUICK_AGENTS"]

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from metarec.benchmarks.config import SuiteConfig
+from metarec.benchmarks.config import SuiteBase
 from metarec.benchmarks.metrics import bootstrap_ci, paired_difference_ci
 from metarec.benchmarks.serialization import to_jsonable
 from metarec.encoders import default_text_encoder
@@ -60,11 +60,8 @@ TARGETS = {"accuracy_uniform": 0.85, "auc": 0.75, "tv": 0.10, "text_gain_points"
 
 
 @dataclass(frozen=True)
-class FidelityConfig(SuiteConfig):
-    """The fidelity suite (``metarec bench fidelity``); fields beyond :class:`SuiteConfig`'s are documented.
-
-    ``users`` keeps a random subset of that many users (all 943 by default); ``data_path`` is the
-    ``movielens-100k`` folder or a root holding it; the agent fields are unused (no agent is run).
+class FidelityConfig(SuiteBase):
+    """The fidelity suite (``metarec bench fidelity``), one docstring per field.
 
     Examples
     --------
@@ -73,14 +70,16 @@ class FidelityConfig(SuiteConfig):
     """
 
     name: str = "fidelity"
+    """Suite name: the default output folder is ``runs/fidelity``."""
     description: str = (
         "MovieLens-100K simulator vs held-out real ratings: taste alignment (uniform and popularity-matched "
         "unseen items), AUC, rating-histogram distance, and text / latent / popularity ablations."
     )
-    world: str = "movielens"
-    agents: tuple[str, ...] = ("oracle",)
-    seeds: int = 1
+    """What the suite measures (shown in the report)."""
+    data_path: str | None = None
+    """The ``movielens-100k`` folder or a root holding it (``--data-path`` / ``METAREC_DATA``)."""
     users: int = 943
+    """Keep a random subset of this many users (all 943 by default; at least 20)."""
     seed: int = 0
     """Seed of the rating and user split, the factorisation and every sampled negative or star."""
     holdout: float = 0.2
@@ -93,13 +92,10 @@ class FidelityConfig(SuiteConfig):
     """Write the PNG plots."""
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        self.check_counts(self, ("users", "latent_dim", "n_boot"))
+        self.check_counts(self, ("seed",), minimum=0)
         if self.users < 20:
             raise ConfigError(f"`users` must be >= 20 (943 keeps every user), got {self.users}")
-        if self.seeds != 1:
-            raise ConfigError(
-                f"the fidelity suite runs one split; pass --seeds 1 (or omit it), got {self.seeds}"
-            )
         if not 0.0 < self.holdout < 1.0:
             raise ConfigError(f"`holdout` must be in (0, 1), got {self.holdout}")
 

@@ -47,8 +47,10 @@ def test_best_threshold_maximises_accuracy(score, label, accuracy):
 def test_config_and_data_errors(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"`users` must be >= 20"):
         FidelityConfig(users=5)
-    with pytest.raises(ConfigError, match=r"runs one split; pass --seeds 1"):
-        FidelityConfig(seeds=3)
+    from metarec.benchmarks.suites import get_suite
+
+    with pytest.raises(ConfigError, match=r"suite 'fidelity' has no option\(s\) \['seeds'\]"):
+        get_suite("fidelity", seeds=3)  # the config carries only the fields the suite reads
     monkeypatch.delenv("METAREC_DATA", raising=False)
     with pytest.raises(ConfigError, match=r"--data-path PATH .* or set METAREC_DATA"):
         run_fidelity(None, tmp_path)
@@ -91,7 +93,7 @@ def test_fidelity_is_a_registered_suite(tmp_path, monkeypatch):
     from metarec.benchmarks.suites import get_suite
 
     config = get_suite("fidelity", users=40)
-    assert isinstance(config, FidelityConfig) and config.world == "movielens" and config.users == 40
+    assert isinstance(config, FidelityConfig) and config.users == 40
     monkeypatch.delenv("METAREC_DATA", raising=False)
     with pytest.raises(ConfigError, match=r"--data-path"):
         config.run(tmp_path)

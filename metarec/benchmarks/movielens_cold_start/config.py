@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from metarec.benchmarks.config import SuiteBase
 from metarec.benchmarks.movielens_cold_start.rows import MODELS
-from metarec.benchmarks.suites import SuiteConfig
 from metarec.errors import ConfigError
 
 #: Fields that must be ints >= 1 (``inner_steps`` may be 0).
@@ -16,11 +16,11 @@ _GRID_FIELDS = ("inner_lrs", "finetune_steps", "finetune_lrs", "mf_ranks", "mf_r
 
 
 @dataclass(frozen=True)
-class MovieLensColdStartConfig(SuiteConfig):
-    """The MovieLens cold-start suite (MeLU protocol); fields beyond :class:`SuiteConfig`'s are documented one by one.
+class MovieLensColdStartConfig(SuiteBase):
+    """The MovieLens cold-start suite (MeLU protocol), one docstring per field.
 
-    ``horizon`` and the env fields of :class:`SuiteConfig` are unused. :meth:`run` runs the suite without any
-    registry (see :func:`metarec.benchmarks.movielens_cold_start.pipeline.run_movielens_coldstart`).
+    Run it with :func:`metarec.benchmarks.movielens_cold_start.pipeline.run_movielens_coldstart` (or
+    ``metarec bench movielens-coldstart``).
 
     Examples
     --------
@@ -39,8 +39,8 @@ class MovieLensColdStartConfig(SuiteConfig):
         "user): MAE and nDCG@1/@3 on new users for MAML on LM item embeddings, pooled, pooled + fine-tune and MF."
     )
     """What the suite measures (shown in the report)."""
-    world: str = "movielens"
-    """Always ``"movielens"``: the suite reads the rating files itself."""
+    data_path: str | None = None
+    """Data root holding ``movielens-100k/`` (``--data-path`` / ``METAREC_DATA``)."""
     agents: tuple[str, ...] = MODELS
     """The model rows to run, a subset of :data:`~metarec.benchmarks.movielens_cold_start.rows.MODELS`."""
     seeds: int = 5
@@ -97,7 +97,9 @@ class MovieLensColdStartConfig(SuiteConfig):
     """Torch intra-op threads during the run (tiny networks run fastest on one; restored afterwards)."""
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        self.check_counts(self, ("seeds", "users", "n_boot"))
+        if not self.agents or len(set(self.agents)) != len(self.agents):
+            raise ConfigError(f"`agents` must list each model once, at least one, got {self.agents!r}")
         bad = [a for a in self.agents if a not in MODELS]
         if bad:
             raise ConfigError(f"unknown movielens-coldstart model(s) {bad}; choose from {list(MODELS)}")
