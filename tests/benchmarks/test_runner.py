@@ -22,7 +22,7 @@ from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.play import play_cell
 from metarec.benchmarks.runner import run_cell, run_suite
 from metarec.envs.testing import tiny_world
-from metarec.envs.worlds import register_world
+from metarec.envs.worlds import WORLDS
 from metarec.errors import ConfigError
 from metarec.io import read_verified
 from metarec.simulators import Dynamics
@@ -217,8 +217,8 @@ def test_oracle_has_zero_regret_and_perfect_ranking():
     assert 0 < result.cell_metrics["coverage"] <= 1
 
 
-def test_churned_slots_are_masked_and_never_updated():
-    register_world("tiny-churn", "test_runner:churn_world")
+def test_churned_slots_are_masked_and_never_updated(monkeypatch):
+    monkeypatch.setitem(WORLDS, "tiny-churn", "test_runner:churn_world")  # registered for this test only
     c = config(world="tiny-churn", horizon=20, users=8, seeds=1)
     UPDATES.clear()
     rec = play_cell(c, Cell("test_runner:UpdateRecorder", 0, "test"), churn_world())

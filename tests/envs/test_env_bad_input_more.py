@@ -49,7 +49,7 @@ K5 = r"in \[0, num_candidates=5\)"
 MAKE = [
     # ----- world specs through gym.make
     ("world-unknown", lambda: make(world={"name": "tinyy"}), ConfigError,
-     r"unknown world 'tinyy'; use one of \[.*'tiny'\].*Did you mean 'tiny'\?"),
+     r"unknown world 'tinyy'; use one of \[.*'tiny'.*\].*Did you mean 'tiny'\?"),
     ("world-str", lambda: make(world="tiny"), ConfigError, r"`world` must be a dict like \{'name': 'tiny'\}.*got str 'tiny'"),
     ("world-list", lambda: make(world=["tiny"]), ConfigError, r"`world` must be a dict.*got list"),
     ("world-name-int", lambda: make(world={"name": 3}), ConfigError, r"unknown world 3; use one of"),
