@@ -175,3 +175,33 @@ def test_cold_start_killed_three_times_resumes_bit_for_bit(tmp_path):
     assert "recomputing" not in done.stdout
     # 12 test cells; val: linucb and maml 2 grid points each, the other four agents 1
     assert assert_same_results(tmp_path / "reference", out) == 12 + 2 * 2 + 4
+
+
+MOVIELENS = ["bench", "movielens-coldstart", "--users", "60", "--seeds", "2", "--iterations", "6", "--val-every", "3",
+             "--tasks-per-batch", "8", "--inner-lrs", "0.05", "--pooled-epochs", "2", "--finetune-steps", "1,5",
+             "--finetune-lrs", "0.05", "--mf-ranks", "2", "--mf-regs", "0.1", "--mf-sweeps", "3",
+             "--item-shrinkage", "5.0", "--n-boot", "100", "--quiet"]
+
+
+@pytest.mark.expensive  # the item texts go through the default language model once (then its disk cache)
+@pytest.mark.movielens
+def test_movielens_cold_start_killed_mid_run_resumes_bit_for_bit(tmp_path, movielens_path):
+    """Killed after the first trained network of seed 0, then after seed 0 finished; the rerun matches."""
+    args = [*MOVIELENS, "--data-path", str(movielens_path.parent)]
+    run_to_end(args, tmp_path / "reference")
+    out = tmp_path / "killed"
+    for kill_at in ("resume/*/seed-0-*.pt", "resume/*/seed-0.json"):
+        kill_when(args, out, kill_at, timeout=240)
+        for path in out.rglob("resume/*/*"):
+            if not path.name.startswith("."):
+                read_verified(path)  # nothing partial under a final name
+    assert not (out / "summary.json").exists()
+    done = run_to_end(args, out)
+    a = normalized(json.loads((tmp_path / "reference" / "summary.json").read_text()), tmp_path / "reference")
+    b = normalized(json.loads((out / "summary.json").read_text()), out)
+    for summary in (a, b):
+        summary.pop("resumed", None)  # which files the second run reused
+        summary["threads"].pop("blas", None)  # libraries loaded so far (a cache hit loads no language model)
+    assert a == b
+    assert (tmp_path / "reference" / "records.csv").read_text() == (out / "records.csv").read_text()
+    assert done.returncode == 0
