@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from metarec.encoders.judge import CausalLM
+from metarec.encoders.causal_lm import CausalLM
 from metarec.errors import ConfigError
 from metarec.seeding import SeedLike
 from metarec.simulators import Catalog, Population

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from metarec.encoders import judge, text
+from metarec.encoders import causal_lm, text
 from metarec.encoders.torch_options import DTYPES, is_device
 
 
@@ -13,5 +13,5 @@ def test_is_device(value, ok):
 
 
 def test_text_encoder_and_judge_share_one_definition():
-    assert text._DTYPES is judge._DTYPES is DTYPES
-    assert text._DEVICE_RE is judge._DEVICE_RE
+    assert text._DTYPES is causal_lm._DTYPES is DTYPES
+    assert text._DEVICE_RE is causal_lm._DEVICE_RE
