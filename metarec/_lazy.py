@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,7 +40,6 @@ def lazy_exports(
         if name in names:
             return getattr(importlib.import_module(names[name]), name)
         if name in deprecated:
-            import warnings
 
             module, new = deprecated[name]
             warnings.warn(f"{package}.{name} is deprecated; use {module}.{new}", DeprecationWarning, stacklevel=2)

@@ -55,7 +55,7 @@ def derive_seed(rng: np.random.Generator) -> int:
 
 def seed_torch(seed: int, device: str = "cpu"):
     """Return a ``torch.Generator`` on ``device`` seeded with ``seed`` (torch imported lazily)."""
-    import torch
+    import torch  # deferred: heavy dependency, loaded on first use
 
     _check_seed(seed)
     generator = torch.Generator(device=device)

@@ -85,8 +85,8 @@ class NeuralLinear(BatchedAgent):
 
     # ---------------------------------------------------------------- population level
     def _build(self, d: int) -> None:
-        import torch
-        from torch import nn
+        import torch  # deferred: heavy dependency, loaded on first use
+        from torch import nn  # deferred: heavy dependency, loaded on first use
 
         h = self.hidden
         self.generator = torch.Generator().manual_seed(self.torch_seed)
@@ -104,7 +104,7 @@ class NeuralLinear(BatchedAgent):
 
     def embed(self, X: np.ndarray) -> np.ndarray:
         """``phi(X)`` for item features (..., d) -> (..., h) float64."""
-        import torch
+        import torch  # deferred: heavy dependency, loaded on first use
 
         with torch.no_grad():
             Z = self.phi(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32).reshape(-1, self.dim)))
@@ -115,7 +115,7 @@ class NeuralLinear(BatchedAgent):
 
     def _fit(self) -> None:
         """A few Adam steps of squared error on the replay buffer, then rebuild every user's posterior."""
-        import torch
+        import torch  # deferred: heavy dependency, loaded on first use
 
         size = min(self.n_pairs, self.buffer_size)
         X, r = torch.from_numpy(self.buffer_x[:size]), torch.from_numpy(self.buffer_r[:size])

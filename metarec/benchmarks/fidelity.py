@@ -20,8 +20,10 @@ Writes ``summary.json``, ``results.md`` (printed too) and PNG plots under ``out_
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -436,10 +438,10 @@ def render_markdown(summary: dict[str, Any]) -> str:
 
 
 def _plots(out: Path, curves: dict[str, Any]) -> None:
-    import matplotlib
+    import matplotlib  # deferred: heavy dependency, loaded on first use
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: heavy dependency, loaded on first use
 
     plot_dir = out / "plots"
     plot_dir.mkdir(exist_ok=True)
@@ -478,9 +480,6 @@ def _plots(out: Path, curves: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m metarec.benchmarks.fidelity --data-path PATH --out DIR [--seed N] [--users N]``."""
-    import argparse
-    import sys
-
     parser = argparse.ArgumentParser(
         prog="python -m metarec.benchmarks.fidelity", description=__doc__.splitlines()[0]
     )

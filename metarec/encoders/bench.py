@@ -142,7 +142,7 @@ def benchmark_text_encoder(
         (a fresh process-like reader: new encoder objects, model never loaded), ``model_load_s``,
         ``n_texts``, ``batch_size``, ``dtype``, ``device``, ``torch_threads``.
     """
-    import torch
+    import torch  # deferred: heavy dependency, loaded on first use
 
     if isinstance(n_texts, bool) or not isinstance(n_texts, int) or n_texts < 1:
         raise ValueError(f"`n_texts` must be an int >= 1, got {n_texts!r}")

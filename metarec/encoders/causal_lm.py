@@ -52,7 +52,7 @@ class CausalLM:
         self._fingerprint: str | None = None
 
     def _load_tokenizer(self):
-        from transformers import AutoTokenizer
+        from transformers import AutoTokenizer  # deferred: heavy dependency, loaded on first use
 
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(self.resolved.folder), local_files_only=True)
@@ -86,8 +86,8 @@ class CausalLM:
         """Load the weights (once)."""
         if self.model is not None:
             return
-        import torch
-        from transformers import AutoModelForCausalLM
+        import torch  # deferred: heavy dependency, loaded on first use
+        from transformers import AutoModelForCausalLM  # deferred: heavy dependency, loaded on first use
 
         device = self.device
         if device == "auto":
@@ -148,7 +148,7 @@ class CausalLM:
 
     def pad(self, rows: list[list[int]]):
         """Left-pad token id lists into ``input_ids`` and ``attention_mask`` tensors on the model device."""
-        import torch
+        import torch  # deferred: heavy dependency, loaded on first use
 
         width = max(len(r) for r in rows)
         pad_id = self.tokenizer.pad_token_id
@@ -200,7 +200,10 @@ def _answer_ids(tokenizer, answers: tuple[str, ...], model_id: str) -> list[int]
 def _shareable(cache: Any) -> bool:
     """Whether a key-value cache can be shared by row selection: full-attention `DynamicLayer` layers only."""
     try:  # deferred: transformers loads only with the model
-        from transformers.cache_utils import DynamicCache, DynamicLayer
+        from transformers.cache_utils import (  # deferred: heavy dependency, loaded on first use
+            DynamicCache,
+            DynamicLayer,
+        )
     except ImportError:  # pragma: no cover - transformers < 4.56 has no layered caches
         return False
     return isinstance(cache, DynamicCache) and all(

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from metarec.encoders.cache import CachedTextEncoder, default_cache_dir
 from metarec.encoders.causal_lm import CausalLM, _answer_ids, _cache_rows, _shareable
@@ -260,7 +261,6 @@ class LLMJudge:
     def _score(self, prompts: list[str]) -> np.ndarray:
         """Run the model on ``prompts`` (cache misses): (n, n_answers) float32 log-probs over the answers."""
         import torch  # deferred: torch loads only when a prompt misses the answer cache
-        from tqdm.auto import tqdm
 
         self.lm.load()
         ids = self.lm.tokenize(prompts, self.max_length, "LLMJudge")

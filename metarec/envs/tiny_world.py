@@ -7,6 +7,9 @@ No language model is loaded: the embeddings ship in ``envs/data/tiny_world.npz``
 from __future__ import annotations
 
 import inspect
+import os
+import tempfile
+import zlib
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -65,8 +68,6 @@ class HashingEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts``, (n, dim) float32 with unit rows."""
-        import zlib
-
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in text.lower().replace(".", " ").replace(",", " ").split():
@@ -126,9 +127,6 @@ def tiny_world(response: str = "mnl", dynamics: Dynamics | None = None, **respon
 
 def regenerate(path: Path | None = None) -> Path:
     """Embed the tiny world's texts with the default model and write the shipped file (atomically)."""
-    import os
-    import tempfile
-
     texts = _texts(*_tiny_parts())
     embeddings = HFTextEncoder().encode(texts)
     path = path or Path(__file__).parent / "data" / _DATA

@@ -139,10 +139,10 @@ def records_csv(records: list[dict[str, Any]]) -> str:
 def write_plot(out: Path, summary: dict[str, Any]) -> None:
     """``out/plots/movielens_coldstart.png``: MAE, nDCG@1 and nDCG@3 bars with CIs and MeLU's ML-1M values."""
     # deferred: matplotlib is optional and slow to import
-    import matplotlib
+    import matplotlib  # deferred: heavy dependency, loaded on first use
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: heavy dependency, loaded on first use
 
     rows = summary["rows"]
     names = list(rows)
