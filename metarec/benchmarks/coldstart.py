@@ -8,9 +8,7 @@ is registered by entry point in :mod:`metarec.benchmarks.suites`; ``metarec trai
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import Any
+from metarec._lazy import lazy_exports
 
 #: old name -> "new.module:name"
 _MOVED = {
@@ -48,13 +46,9 @@ _MOVED = {
 }
 
 
-def __getattr__(attr: str) -> Any:
-    if attr in _MOVED:
-        module, _, name = _MOVED[attr].partition(":")
-        warnings.warn(f"metarec.benchmarks.coldstart.{attr} is deprecated; use {module}.{name}",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(module), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+__getattr__, __dir__ = lazy_exports(
+    __name__, {}, deprecated={old: tuple(new.split(":")) for old, new in _MOVED.items()}
+)
 
 
 __all__: list[str] = []

@@ -18,6 +18,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from metarec._lazy import lazy_exports
 from metarec.benchmarks.cell_metrics import cell_metrics
 from metarec.benchmarks.cells import (
     Cell,
@@ -246,15 +247,7 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib  # deferred: only the deprecated aliases need it
-        import warnings  # deferred: likewise
-
-        warnings.warn(f"metarec.benchmarks.runner.{name} moved to {_MOVED[name]}.{name}", DeprecationWarning,
-                      stacklevel=2)
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {}, deprecated={name: (module, name) for name, module in _MOVED.items()})
 
 
 __all__ = ["run_cell", "run_cells", "run_suite", "cell_job", "completed", "BACKENDS"]

@@ -10,8 +10,7 @@ Names are exported lazily, so that importing the config loads no torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from metarec._lazy import lazy_exports
 
 _EXPORTS = {
     "ColdStartConfig": "config",
@@ -34,14 +33,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
+__getattr__, __dir__ = lazy_exports(__name__, {name: f"{__name__}.{module}" for name, module in _EXPORTS.items()})
 
 __all__ = list(_EXPORTS)

@@ -61,12 +61,9 @@ References
    42(8), 2009.
 """
 
-
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from metarec._lazy import lazy_exports
 from metarec.benchmarks.movielens_cold_start.baselines import ItemMean, fit_mf, user_mean_predictions
 from metarec.benchmarks.movielens_cold_start.config import MovieLensColdStartConfig
 from metarec.benchmarks.movielens_cold_start.metrics import METRICS, ndcg_ratings, user_metrics
@@ -94,14 +91,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, {name: f"{__name__}.{module}" for name, module in _LAZY.items()})
 
 
 __all__ = [
