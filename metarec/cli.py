@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import shlex
 import signal
@@ -107,6 +108,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser, suite: str | None = Non
     run.add_argument("--out", default=None, help="output folder (default runs/SUITE)")
     run.add_argument("--jobs", type=_positive_int, default=1, help="worker processes or Ray CPUs (default 1)")
     run.add_argument("--backend", choices=("process", "ray"), default="process", help="parallel backend")
+    run.add_argument("--address", default=None,
+                     help="with --backend ray: the address of an existing Ray cluster to run on (e.g. "
+                          "ray-head:6379 or auto); its nodes must see --out")
     run.add_argument("--threads", type=_positive_int, default=1,
                      help="BLAS / torch threads per process while results are computed (default 1: results do not "
                           "depend on the machine's thread settings; parallelism comes from --jobs)")
@@ -120,7 +124,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser, suite: str | None = Non
 
 
 #: Options of how a suite runs (not config fields); a config field of the same name takes the option's value.
-RUN_OPTIONS = ("out", "jobs", "backend", "threads", "no_resume", "quiet")
+RUN_OPTIONS = ("out", "jobs", "backend", "address", "threads", "no_resume", "quiet")
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -136,11 +140,17 @@ def run_bench(args: argparse.Namespace) -> int:
     overrides.update({k: getattr(args, k) for k in RUN_OPTIONS if k in names and k in vars(args)})
     if "data_path" not in overrides and any(f.name == "data_path" for f in fields(cls)) and os.environ.get(DATA_ENV):
         overrides["data_path"] = os.environ[DATA_ENV]
+    if args.address is not None and args.backend != "ray":
+        raise ConfigError(f"--address {args.address} is for the Ray backend; add --backend ray")
+    if args.address is not None and "address" not in inspect.signature(spec.run_function()).parameters:
+        raise ConfigError(f"suite {args.suite!r} runs in this process and cannot use a Ray cluster (--address); "
+                          "the agent-comparison suites (e.g. quick) can")
     config = get_suite(args.suite, **overrides)
     out = args.out or os.path.join("runs", args.suite)
     with text_progress(False if args.quiet else None):  # --quiet silences the text encoder's bar too
         outcome = run_registered(config, out, jobs=args.jobs, backend=args.backend, progress=not args.quiet,
-                                 resume=not args.no_resume, threads=args.threads)
+                                 resume=not args.no_resume, threads=args.threads,
+                                 **({"address": args.address} if args.address is not None else {}))
     print(f"\nwrote {out} in {outcome['wall_s']:.1f} s")
     return 0
 

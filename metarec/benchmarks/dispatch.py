@@ -24,6 +24,7 @@ from pathlib import Path
 
 from metarec.benchmarks.cells import Cell, CellResult
 from metarec.benchmarks.config import SuiteConfig
+from metarec.errors import ConfigError
 
 BACKENDS = ("process", "ray")
 #: Seconds between the fallback parent checks of a worker process.
@@ -72,14 +73,18 @@ CellJob = Callable[[SuiteConfig, str, int, str, str, bool, int], CellResult]
 
 
 def dispatch(job: CellJob, config: SuiteConfig, todo: list[Cell], out: Path, jobs: int, backend: str,
-             on_done: Callable[[CellResult], None], progress: bool, threads: int = 1) -> None:
+             on_done: Callable[[CellResult], None], progress: bool, threads: int = 1,
+             address: str | None = None) -> None:
     """Run ``job`` for every cell of ``todo`` and call ``on_done`` with each result as it finishes.
 
     ``jobs == 1`` with the process backend runs in this process (with ``progress`` bars over steps);
     otherwise ``jobs`` spawned worker processes, or Ray tasks of one CPU each (a Ray cluster already
-    initialised is used as it is). Every job computes with ``threads`` BLAS / torch threads, wherever it runs
-    (:mod:`metarec.threads`), so the backends give identical results.
+    initialised is used as it is; ``address`` connects to an existing cluster, e.g. ``"ray-head:6379"`` or
+    ``"auto"``, whose nodes must see ``out`` and this code). Every job computes with ``threads`` BLAS / torch
+    threads, wherever it runs (:mod:`metarec.threads`), so the backends and clusters give identical results.
     """
+    if address is not None and backend != "ray":
+        raise ConfigError(f"`address` {address!r} is for the Ray backend; pass backend='ray' (--backend ray)")
     if jobs == 1 and backend == "process":
         for cell in todo:
             on_done(job(config, cell.agent, cell.seed, cell.split, str(out), progress, threads))
@@ -91,8 +96,11 @@ def dispatch(job: CellJob, config: SuiteConfig, todo: list[Cell], out: Path, job
         if started:
             # Workers import agents by module path: give them this process's sys.path.
             path = os.pathsep.join(p for p in sys.path if p)
-            ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": {"PYTHONPATH": path}})
+            runtime_env = {"env_vars": {"PYTHONPATH": path}}
+            if address is None:  # a local cluster of `jobs` CPUs
+                ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
+            else:  # an existing cluster: its nodes bring their own CPUs
+                ray.init(address=address, log_to_driver=False, runtime_env=runtime_env)
         try:
             remote = ray.remote(num_cpus=1)(job)
             pending = [remote.remote(config, c.agent, c.seed, c.split, str(out), False, threads) for c in todo]

@@ -108,6 +108,7 @@ def run_cells(
     resume: bool = True,
     echo: Callable[[str], None] | None = print,
     threads: int = DEFAULT_THREADS,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Run the unfinished cells of ``cells`` under ``out`` and load the finished ones (no report).
 
@@ -144,7 +145,7 @@ def run_cells(
         bar.update(1)
 
     try:
-        dispatch(cell_job, config, todo, out, jobs, backend, on_done, progress and jobs == 1, threads)
+        dispatch(cell_job, config, todo, out, jobs, backend, on_done, progress and jobs == 1, threads, address)
     finally:
         bar.close()
     return {"cells": [results[c] for c in cells], "computed": computed, "recomputed": recomputed}
@@ -171,6 +172,7 @@ def run_suite(
     report: bool = True,
     echo: Callable[[str], None] | None = print,
     threads: int = DEFAULT_THREADS,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Run every cell of ``config`` (skipping finished ones) and write the report under ``out``.
 
@@ -192,6 +194,9 @@ def run_suite(
         Write the report (and print its table with ``echo``).
     threads : int
         BLAS / torch threads per process while cells are computed (:mod:`metarec.threads`).
+    address : str, optional
+        With ``backend="ray"``: the address of an existing Ray cluster (``ray start --head`` prints it) to
+        run the cells on; its nodes must see ``out`` (a shared file system) and this code.
 
     Returns
     -------
@@ -214,7 +219,7 @@ def run_suite(
     check_agent_names(config.agents)
     start = time.perf_counter()
     outcome = run_cells(config, expand_cells(config), out, jobs=jobs, backend=backend, progress=progress,
-                        resume=resume, echo=echo, threads=threads)
+                        resume=resume, echo=echo, threads=threads, address=address)
     outcome["wall_s"] = time.perf_counter() - start
     if report:
         summary, table = write_report(out, config, outcome["cells"], wall_s=outcome["wall_s"],

@@ -336,3 +336,29 @@ def test_unknown_registry_agent_fails_before_any_cell(tmp_path):
     with pytest.raises(UnregisteredAgent, match="unknown agent 'linucbb'. Did you mean 'linucb'"):
         run_suite(config(agents=("random", "linucbb")), tmp_path, progress=False)
     assert not (tmp_path / "cells").exists()
+
+
+def test_ray_cluster_of_two_nodes_gives_the_local_results(tmp_path):
+    """``--backend ray --address ADDR`` on an existing two-node cluster equals the in-process run."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    c = config(seeds=1)
+    local = run_suite(c, tmp_path / "local", progress=False, report=False)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    try:
+        remote = run_suite(c, tmp_path / "cluster", jobs=2, backend="ray", address=cluster.address, progress=False,
+                           report=False)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert sorted(remote["computed"]) == sorted(cell.key for cell in expand_cells(c))
+    for a, b in zip(local["cells"], remote["cells"]):
+        for name in a.metrics:
+            np.testing.assert_array_equal(a.metrics[name], b.metrics[name], err_msg=name)
+
+
+def test_address_needs_the_ray_backend(tmp_path):
+    with pytest.raises(ConfigError, match=r"`address` 'auto' is for the Ray backend; pass backend='ray'"):
+        run_suite(config(seeds=1), tmp_path, address="auto", progress=False, report=False)
