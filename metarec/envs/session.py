@@ -24,6 +24,9 @@ from metarec.simulators import SPLITS, Simulator, StepResult, UserState, first_o
 UNIFORM_BLOCK = 64
 
 
+#: Catalogues up to this size: the single env computes a pass's permutation once (<= 512 KiB).
+SINGLE_PASS_TABLE_ITEMS = 2**16
+
 class SessionBatch:
     """``B`` user sessions stepped together (no Python loop over users except for block refills).
 
@@ -83,6 +86,10 @@ class SessionBatch:
         self.user_features = user_feature_matrix(simulator)
         self._exported = False
         self._arange_K = np.arange(num_candidates, dtype=np.uint32)
+        # The single env evaluates its whole pass at once when the catalogue is small: one vectorised call per
+        # pass instead of a few dozen numpy calls on K numbers every step (same permutation, same candidates).
+        self._pass_keys: bytes | None = None
+        self._pass_table: np.ndarray | None = None
         self._feedback_position = (np.arange(slate_size, dtype=np.float32) / slate_size)[None, :]
 
     # ------------------------------------------------------------------ resets
@@ -142,8 +149,15 @@ class SessionBatch:
             if offset + K > n:
                 self.keys[:, 0] = draw_keys(self.rngs[0])
                 offset = 0
-            positions = (self._arange_K + np.uint32(offset))[None]
-            self.candidates[0] = self.permutation(positions, self.keys)[0]
+            if n <= SINGLE_PASS_TABLE_ITEMS:
+                keys = self.keys[:, 0].tobytes()
+                if keys != self._pass_keys:
+                    every = np.arange(n, dtype=np.uint32)[None]
+                    self._pass_table, self._pass_keys = self.permutation(every, self.keys)[0], keys
+                self.candidates[0] = self._pass_table[offset:offset + K]
+            else:
+                positions = (self._arange_K + np.uint32(offset))[None]
+                self.candidates[0] = self.permutation(positions, self.keys)[0]
             self.offset[0] = offset + K
             return
         if rows is None:

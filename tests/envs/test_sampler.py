@@ -103,3 +103,24 @@ def test_draws_are_roughly_uniform():
 def test_index_space_bounds():
     with pytest.raises(ValueError, match="1 <= n < 2"):
         FeistelPermutation(0)
+
+
+def test_single_env_pass_table_gives_the_per_step_candidates(monkeypatch):
+    """The single env's whole-pass table (small catalogues) shows exactly the per-step permutation's items."""
+    from metarec.envs import session
+    from metarec.envs.testing import tiny_env
+
+    def candidates(table_items: int) -> list[list[int]]:
+        monkeypatch.setattr(session, "SINGLE_PASS_TABLE_ITEMS", table_items)
+        env = tiny_env(horizon=30)
+        obs, _ = env.reset(seed=3)
+        shown = [obs["candidate_ids"].tolist()]
+        for t in range(60):
+            obs, _, terminated, truncated, _ = env.step(t % 5)
+            shown.append(obs["candidate_ids"].tolist())
+            if terminated or truncated:
+                obs, _ = env.reset()
+                shown.append(obs["candidate_ids"].tolist())
+        return shown
+
+    assert candidates(2**16) == candidates(0)
