@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from metarec.encoders import DEFAULT_MODEL, CachedTextEncoder, HFTextEncoder, default_text_encoder
 from metarec.envs.tiny_world import HashingEncoder, tiny_encoder
 from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Dynamics, Population, Simulator, UtilityConfig, make_response_model
@@ -169,14 +170,10 @@ def text_encoder(spec: str | None = None):
         if not width.isdigit() or int(width) < 1:
             raise ConfigError(f"a hashing text encoder is 'hashing:D' with an int D >= 1, got {spec!r}")
         return HashingEncoder(int(width))
-    from metarec.encoders import DEFAULT_MODEL, default_text_encoder  # deferred: loads torch and transformers
-
     if spec is None or spec == DEFAULT_MODEL:
         return default_text_encoder()
     if not isinstance(spec, str) or not spec:
         raise ConfigError(f"`text_encoder` must be a model name, hub id or local path, got {spec!r}")
-    from metarec.encoders import CachedTextEncoder, HFTextEncoder  # deferred: loads torch and transformers
-
     return CachedTextEncoder(HFTextEncoder(spec))
 
 
