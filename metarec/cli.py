@@ -92,7 +92,7 @@ def _train_meta_module():
 def run_train_meta(args: argparse.Namespace) -> int:
     """Handler of ``metarec train-meta``: every field of ``TrainMetaConfig`` is a flag."""
     module = _train_meta_module()
-    used = [old for old in TRAIN_META_OLD_FLAGS if old in sys.argv[1:] or old in getattr(args, "_argv", ())]
+    used = [old for old in TRAIN_META_OLD_FLAGS if old in getattr(args, "_argv", ())]  # set by main()
     for old in used:
         warnings.warn(f"`metarec train-meta {old}` is deprecated; use {flag_name(TRAIN_META_OLD_FLAGS[old])}",
                       DeprecationWarning, stacklevel=2)

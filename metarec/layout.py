@@ -23,7 +23,8 @@ from typing import Any
 from metarec.errors import ConfigError
 
 
-def _check_int(name: str, value: Any, minimum: int = 1) -> None:
+def check_int(name: str, value: Any, minimum: int = 1) -> None:
+    """``value`` must be an int (not a bool) >= ``minimum``; a ConfigError names ``name`` and the value."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"`{name}` must be an int >= {minimum}, got {value!r}")
 
@@ -55,7 +56,7 @@ class Layout:
 
     def __post_init__(self) -> None:
         for name in ("num_candidates", "slate_size", "history_len", "obs_dim", "horizon"):
-            _check_int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         if self.slate_size > self.num_candidates:
             raise ConfigError(
                 f"`slate_size` must be in [1, num_candidates={self.num_candidates}], got {self.slate_size}"
@@ -70,4 +71,4 @@ class Layout:
         return replace(self, **changes)
 
 
-__all__ = ["Layout"]
+__all__ = ["Layout", "check_int"]

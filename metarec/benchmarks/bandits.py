@@ -32,11 +32,11 @@ import numpy as np
 
 import metarec
 from metarec.agents.linear import BenchLinearThompson, BenchLinUCB
-from metarec.benchmarks.config import _check_int
 from metarec.benchmarks.report import machine_info
 from metarec.benchmarks.serialization import to_jsonable
 from metarec.errors import ConfigError
 from metarec.io import atomic_write_text
+from metarec.layout import check_int
 from metarec.threads import check_threads, thread_limits, thread_settings
 
 NOT_INSTALLED = "not installed (pip install metarec[bench])"
@@ -246,8 +246,8 @@ class BanditsConfig:
 
     def __post_init__(self) -> None:
         for name in ("arms", "dim", "rounds", "batch", "seeds", "repeats"):
-            _check_int(name, getattr(self, name))
-        _check_int("seed", self.seed, minimum=0)
+            check_int(name, getattr(self, name))
+        check_int("seed", self.seed, minimum=0)
         check_threads(self.threads)
         if not self.policies:
             raise ConfigError("`policies` is empty; pass at least one, e.g. policies=('metarec-linucb',)")

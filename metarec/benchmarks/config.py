@@ -16,7 +16,7 @@ from typing import Any
 
 from metarec.envs.worlds import check_world
 from metarec.errors import ConfigError
-from metarec.layout import Layout
+from metarec.layout import Layout, check_int
 from metarec.simulators import SPLITS
 
 #: The agents of the ``quick`` suite, in table order.
@@ -30,11 +30,6 @@ QUICK_AGENTS = (
     "neural-linear",
     "oracle",
 )
-
-
-def _check_int(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"`{name}` must be an int >= {minimum}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -60,7 +55,7 @@ class SuiteBase:
     def check_counts(config: Any, names: tuple[str, ...], minimum: int = 1) -> None:
         """Each field in ``names`` must be an int >= ``minimum`` (a ConfigError names the first that is not)."""
         for name in names:
-            _check_int(name, getattr(config, name), minimum)
+            check_int(name, getattr(config, name), minimum)
 
 
 @dataclass(frozen=True)
@@ -118,7 +113,7 @@ class SuiteConfig(SuiteBase):
         check_world(self.world)
         for name in ("seeds", "users", "horizon", "num_candidates", "slate_size", "history_len", "obs_dim",
                      "share_window", "n_boot"):
-            _check_int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         if self.slate_size > self.num_candidates:
             raise ConfigError(f"`slate_size` must be in [1, num_candidates={self.num_candidates}], got {self.slate_size}")
         if not self.agents:

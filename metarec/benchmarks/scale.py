@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from metarec.benchmarks.config import _check_int
 from metarec.benchmarks.report import machine_info
 from metarec.benchmarks.serialization import to_jsonable
 from metarec.envs.vector import RecommendationVectorEnv
 from metarec.envs.worlds import synthetic_world, text_encoder
 from metarec.errors import ConfigError
 from metarec.io import atomic_write_text
+from metarec.layout import check_int
 from metarec.simulators import Simulator
 
 AXES = ("items", "users", "num_candidates")
@@ -93,12 +93,12 @@ class ScaleConfig:
             if not isinstance(values, tuple | list) or not values:
                 raise ConfigError(f"`{name}` must be a non-empty tuple of ints, got {values!r}")
             for value in values:
-                _check_int(name, value)
+                check_int(name, value)
             object.__setattr__(self, name, tuple(values))
         for name in ("base_items", "base_users", "base_k", "env_users", "slate_size", "history_len", "obs_dim",
                      "n_topics", "steps", "repeats"):
-            _check_int(name, getattr(self, name))
-        _check_int("warmup_steps", self.warmup_steps, minimum=0)
+            check_int(name, getattr(self, name))
+        check_int("warmup_steps", self.warmup_steps, minimum=0)
         if self.cache_utilities not in (True, False, "auto"):
             raise ConfigError(f"`cache_utilities` must be True, False or 'auto', got {self.cache_utilities!r}")
         if not self.timeout_s > 0:

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metarec.benchmarks.config import _check_int
 from metarec.benchmarks.play import cached_world
 from metarec.benchmarks.report import machine_info, throughput_table
 from metarec.benchmarks.serialization import to_jsonable
@@ -19,6 +18,7 @@ from metarec.encoders.bench import benchmark_text_encoder
 from metarec.envs.bench import benchmark_envs
 from metarec.envs.worlds import check_world
 from metarec.io import atomic_write_text
+from metarec.layout import check_int
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ class ThroughputConfig:
     def __post_init__(self) -> None:
         check_world(self.world)
         for name in ("users", "num_candidates", "slate_size", "history_len", "obs_dim", "single_steps", "vector_steps"):
-            _check_int(name, getattr(self, name))
-        _check_int("n_texts", self.n_texts, minimum=0)
+            check_int(name, getattr(self, name))
+        check_int("n_texts", self.n_texts, minimum=0)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON-ready values (with its kind)."""

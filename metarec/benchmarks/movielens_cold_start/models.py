@@ -75,16 +75,8 @@ class RatingNet(torch.nn.Module):
         return self.head(z).squeeze(-1)
 
 
-def rating_net(
-    item_dim: int,
-    user_dim: int,
-    embed_dim: int = 32,
-    hidden: int = 64,
-    init_rating: float = 3.5,
-    seed: int = 0,
-) -> RatingNet:
-    """A :class:`RatingNet` (the factory the suite and its tests call; same arguments)."""
-    return RatingNet(item_dim, user_dim, embed_dim, hidden, init_rating, seed)
+#: The factory name the suite and its tests use: the class itself (same arguments).
+rating_net = RatingNet
 
 
 def predict_ratings(net: RatingNet, params: Params, item_x: torch.Tensor, user_x: torch.Tensor) -> torch.Tensor:
