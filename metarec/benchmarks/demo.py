@@ -16,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from metarec.agents import AGENT_ARTIFACTS, make_agent
+from metarec.agents import AGENT_ARTIFACTS, make_agent, setup_agent
 from metarec.benchmarks.play import check_agent_names
 from metarec.benchmarks.rollout import rollout
 from metarec.envs import register_envs
@@ -73,6 +73,7 @@ def demo_session(
     env = gym.make(env_id, render_mode="ansi")
     base = env.unwrapped
     agent = make_agent(agent_name, slate_size=base.slate_size, seed=seed, env=env)
+    setup_agent(agent, env.action_space, env.observation_space)
     agent.reset(seed=seed)
     obs, info = env.reset(seed=seed)
     echo(f"{env_id}, agent {agent_name!r}, seed {seed}: {steps} steps\n")
