@@ -15,6 +15,7 @@ import difflib
 import importlib
 import inspect
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,10 @@ def resolve_agent_spec(spec: str) -> Any:
     try:
         factory = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot import agent {spec!r}: {exc}") from None
+        local = Path(*module.split(".")).with_suffix(".py")
+        hint = (f"; {local} is in the current folder but not on the import path: run with PYTHONPATH=. (or "
+                "install your module)") if isinstance(exc, ImportError) and local.is_file() else ""
+        raise ConfigError(f"cannot import agent {spec!r}: {exc}{hint}") from None
     if inspect.ismodule(factory) or not callable(factory):
         raise ConfigError(f"agent {spec!r} must name an agent class or factory ('module:Class'), got the "
                           f"{type(factory).__name__} {factory!r}")

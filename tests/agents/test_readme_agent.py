@@ -149,3 +149,32 @@ def test_setup_must_take_the_two_spaces():
 
     with pytest.raises(AssertionError, match=r"check_agent\[setup\]: setup must take \(action_space, "):
         check_agent(BadSetup(), tiny_env())
+
+
+def test_readme_env_table_lists_every_registered_id_with_its_layout():
+    rows = {line.split("|")[1].strip(" `"): line.split("|")[3].strip() for line in README.read_text().splitlines()
+            if line.startswith("| `metarec/")}
+    assert set(rows) == set(ENV_SPECS)
+    for env_id, layout in rows.items():
+        spec = ENV_SPECS[env_id]
+        K, s, steps = (part.strip() for part in layout.split("/"))
+        assert (int(K), int(s), int(steps.split()[-1])) == (spec["num_candidates"], spec["slate_size"], spec["horizon"])
+
+
+def test_readme_agents_module_class_command(readme_agent_class, tmp_path, capsys, monkeypatch):
+    """The README's ``--agents random,linucb,MODULE:Class`` line, on the tiny world; a file in the current folder
+    that is not importable gets a hint naming PYTHONPATH."""
+    from metarec import cli
+
+    spec = f"{readme_agent_class.__module__}:{readme_agent_class.__name__}"
+    argv = ["--quiet", "bench", "quick", "--agents", f"random,linucb,{spec}", "--world", "tiny", "--seeds", "1",
+            "--users", "6", "--horizon", "5", "--num-candidates", "10", "--slate-size", "3", "--obs-dim", "8",
+            "--regret-at", "5", "--share-at", "1,5", "--n-boot", "20", "--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 0
+    assert "| MostSimilarToLastClick |" in (tmp_path / "run" / "results.md").read_text()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "not_on_path.py").write_text("class A: pass\n")
+    capsys.readouterr()
+    assert cli.main(["bench", "quick", "--agents", "not_on_path:A", "--world", "tiny"]) == 2
+    assert "not_on_path.py is in the current folder but not on the import path: run with PYTHONPATH=." in \
+        capsys.readouterr().err

@@ -10,6 +10,9 @@ and DR with the exact reward model are exact / cover the truth with a narrower i
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -159,3 +162,14 @@ def test_the_suite_reports_what_the_estimators_return(tmp_path):
     save_logged_data(tmp_path / "copy.npz", logs("softmax", users=2, steps=2))  # the export still round-trips
     with pytest.raises(ConfigError, match=r"`logging_kind` must be one of"):
         OPEConfig(logging_kind="greedy")
+
+
+def test_the_docs_page_runs(capsys):
+    """Every python block of docs/ope.md runs (the page cannot rot) and prints the four estimators."""
+    page = Path(__file__).resolve().parents[2] / "docs" / "ope.md"
+    namespace: dict = {}
+    for code in re.findall(r"```python\n(.*?)```", page.read_text(), re.S):
+        exec(compile(code, str(page), "exec"), namespace)  # noqa: S102
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in printed] == list(ESTIMATORS)
+    assert all(e.covers(namespace["truth"]) for name, e in namespace["estimates"].items() if name != "dm")
