@@ -1,4 +1,6 @@
-"""The ``metarec`` command line: ``metarec bench SUITE``, ``metarec demo`` (and ``metarec train-meta``).
+"""The ``metarec`` command line: ``metarec bench SUITE``, ``metarec demo``, ``metarec ope`` (and ``metarec train-meta``).
+
+``metarec --quiet COMMAND ...`` (or ``--quiet`` after the command) shows no progress bar.
 
 User errors (an unknown suite or agent, an invalid option value) print one line and exit with status 2,
 without a traceback. Ctrl-C and SIGTERM stop the run (worker processes included), keep what is finished and
@@ -13,6 +15,7 @@ metarec: error: unknown suite 'no-such-suite'. Available: quick, throughput
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import inspect
 import os
@@ -24,8 +27,12 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import fields
 
+from tqdm import std as tqdm_std
+
 from metarec.benchmarks.config_cli import add_config_arguments, flag_name, overrides_from_args
 from metarec.benchmarks.demo import demo_session
+from metarec.benchmarks.ope import ESTIMATORS, POLICY_KINDS
+from metarec.benchmarks.ope_suite import evaluate_logs
 from metarec.benchmarks.suites import available_suites, get_spec, get_suite, run_registered
 from metarec.encoders.text import text_progress
 from metarec.envs.worlds import DATA_WORLDS
@@ -51,6 +58,8 @@ def build_parser(load_train_meta: bool = False, suite: str | None = None) -> arg
     them); ``load_train_meta``: add train-meta's options (they load torch).
     """
     parser = argparse.ArgumentParser(prog="metarec", description="metarec: simulated users, agents and benchmarks.")
+    parser.add_argument("--quiet", dest="global_quiet", action="store_true",
+                        help="no progress bars in any command (`metarec --quiet COMMAND ...`)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     bench = commands.add_parser("bench", help="run a benchmark suite", description="Run a benchmark suite and "
@@ -66,7 +75,25 @@ def build_parser(load_train_meta: bool = False, suite: str | None = None) -> arg
     demo.add_argument("--seed", type=int, default=0, help="seed of the user and the session (default 0)")
     demo.add_argument("--agent", default="random", help="agent name for metarec.agents.make_agent (default random)")
     demo.add_argument("--env-id", default="metarec/PersonaRec-v0", help="registered env id")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars (e.g. while the world is built)")
     demo.set_defaults(handler=run_demo)
+
+    ope = commands.add_parser("ope", help="estimate a policy's value from logged data (IPW, SNIPW, DM, DR)",
+                              description="Off-policy evaluation of a scoring-rule policy on a log written by "
+                              "`metarec bench ope` (DIR/logs/seed0.npz) or metarec.benchmarks.save_logged_data; "
+                              "prints each estimate with a bootstrap CI, and the exact value when the log holds "
+                              "the simulator's ground truth. See docs/ope.md.")
+    ope.add_argument("logs", help="logged data (.npz)")
+    ope.add_argument("--policy", required=True,
+                     help="scoring rule: uniform, similar-to-clicks, similar-to-history, feature:J or module:function")
+    ope.add_argument("--kind", choices=POLICY_KINDS, default="greedy", help="policy over the scores (default greedy)")
+    ope.add_argument("--temperature", type=float, default=0.1, help="softmax temperature (default 0.1)")
+    ope.add_argument("--epsilon", type=float, default=0.1, help="epsilon-greedy exploration (default 0.1)")
+    ope.add_argument("--estimators", default=",".join(ESTIMATORS), help=f"comma list (default {','.join(ESTIMATORS)})")
+    ope.add_argument("--n-boot", type=_positive_int, default=1000, help="bootstrap replicates (default 1000)")
+    ope.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    ope.add_argument("--quiet", action="store_true", help="no progress bars")
+    ope.set_defaults(handler=run_ope_command)
 
     train_meta = commands.add_parser("train-meta", help="meta-train a state encoder on logged training users",
                                      description="Log training users of an env id with a uniform random policy, "
@@ -78,6 +105,9 @@ def build_parser(load_train_meta: bool = False, suite: str | None = None) -> arg
 
     return parser
 
+
+#: Options of ``metarec`` itself, given before the command.
+GLOBAL_FLAGS = ("--quiet",)
 
 #: ``metarec train-meta`` flags of 0.1 -> the config field they set now (accepted, with a warning).
 TRAIN_META_OLD_FLAGS = {"--iterations": "meta_iterations", "--users": "train_users", "--steps": "train_steps",
@@ -155,6 +185,45 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_ope_command(args: argparse.Namespace) -> int:
+    """Handler of ``metarec ope LOGS --policy RULE``."""
+    estimators = tuple(e.strip() for e in args.estimators.split(",") if e.strip())
+    evaluate_logs(args.logs, args.policy, kind=args.kind, temperature=args.temperature, epsilon=args.epsilon,
+                  estimators=estimators, n_boot=args.n_boot, seed=args.seed)
+    return 0
+
+
+@contextlib.contextmanager
+def quiet_progress(quiet: bool):
+    """With ``quiet``, no tqdm bar anywhere while the block runs; without, nothing changes.
+
+    Bars are created with an explicit ``disable=`` flag in many places (metarec's and its dependencies'), so
+    this process's ``tqdm`` is made to disable every bar it creates, ``TQDM_DISABLE=1`` reaches worker
+    processes (whose bars keep tqdm's defaults), and the text encoder's bar is off. All restored afterwards.
+    """
+    if not quiet:
+        yield
+        return
+    original = tqdm_std.tqdm.__init__
+
+    def silent_init(self, *args, **kwargs):
+        kwargs["disable"] = True
+        original(self, *args, **kwargs)
+
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    tqdm_std.tqdm.__init__ = silent_init
+    try:
+        with text_progress(False):
+            yield
+    finally:
+        tqdm_std.tqdm.__init__ = original
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """Handler of ``metarec demo``: one session rendered with ``render_mode="ansi"``."""
     demo_session(args.env_id, args.agent, args.steps, args.seed)
@@ -198,15 +267,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        suite = argv[1] if argv[:1] == ["bench"] and len(argv) > 1 and not argv[1].startswith("-") else None
-        parser = build_parser(load_train_meta=argv[:1] == ["train-meta"], suite=suite)
+        command = argv[next((i for i, a in enumerate(argv) if a not in GLOBAL_FLAGS), len(argv)):]  # after --quiet
+        suite = command[1] if command[:1] == ["bench"] and len(command) > 1 and not command[1].startswith("-") else None
+        parser = build_parser(load_train_meta=command[:1] == ["train-meta"], suite=suite)
         args, unknown = parser.parse_known_args(argv)
         args._argv = tuple(argv)
         if unknown:
-            where = f"suite {suite!r}" if suite else f"`metarec {argv[0] if argv else ''}`"
+            where = f"suite {suite!r}" if suite else f"`metarec {command[0] if command else ''}`"
             raise ConfigError(f"{where} has no option(s) {[u for u in unknown if u.startswith('-')] or unknown}; "
-                              f"see `metarec {' '.join(argv[:2])} --help` for its flags")
-        return int(args.handler(args) or 0)
+                              f"see `metarec {' '.join(command[:2])} --help` for its flags")
+        # `metarec --quiet CMD` and `metarec CMD --quiet` mean the same; handlers read args.quiet
+        args.quiet = bool(args.global_quiet or getattr(args, "quiet", False))
+        with quiet_progress(args.quiet):
+            return int(args.handler(args) or 0)
     except (MetarecError, ValueError) as exc:
         print(f"metarec: error: {exc}", file=sys.stderr)
         return 2

@@ -10,6 +10,12 @@ user. ``episode_start`` (B,) marks slots whose user is new, so per-user state ne
 ``BatchedAgent`` adds them to ``BaseAgent``: its per-user state is a set of arrays with a leading user axis,
 one row in single-user mode (after ``reset``) and ``B`` rows after ``reset_batch(B)``, and the single-user
 methods run the batched hooks on a batch of one, so both paths share one implementation.
+
+The layout an agent acts in (K candidates, the slate size, the observation's shapes) reaches it through the
+optional ``setup(action_space, observation_space)`` hook: whatever drives an agent (the benchmark runner,
+``check_agent``, ``metarec demo``, the logged-data export) calls :func:`setup_agent` once, after building the
+agent and before its first ``reset``, with the spaces of *one* user (a vector env's ``single_*`` spaces). An
+agent without ``setup`` is still an agent. :func:`action_layout` reads ``(K, slate_size)`` from an action space.
 """
 
 from __future__ import annotations
@@ -27,7 +33,13 @@ from metarec.simulators.simulator import first_occurrence
 
 @runtime_checkable
 class Agent(Protocol):
-    """What the runner, ``check_agent`` and SB3's ``evaluate_policy`` need from an agent."""
+    """What the runner, ``check_agent`` and SB3's ``evaluate_policy`` need from an agent.
+
+    One optional method is not part of the structural check: ``setup(action_space, observation_space)``,
+    called once before the first ``reset`` with one user's spaces (``Discrete(K)`` or
+    ``MultiDiscrete([K] * slate_size)``, and the observation ``Dict``), so an agent can learn the layout it
+    acts in instead of assuming it (see :func:`setup_agent`).
+    """
 
     def reset(self, seed: SeedLike = None) -> None:
         """Forget the current user (a new user starts). Population-level knowledge may be kept."""
@@ -50,6 +62,47 @@ class Agent(Protocol):
         info: Mapping[str, Any],
     ) -> None:
         """Learn from one step; ``info`` holds observable feedback only."""
+
+
+def action_layout(action_space) -> tuple[int, int]:
+    """``(K, slate_size)`` of an env's action space: ``Discrete(K)`` -> ``(K, 1)``, ``MultiDiscrete([K] * s)`` -> ``(K, s)``.
+
+    Examples
+    --------
+    >>> from gymnasium import spaces
+    >>> action_layout(spaces.Discrete(20)), action_layout(spaces.MultiDiscrete([20] * 5))
+    ((20, 1), (20, 5))
+    """
+    if hasattr(action_space, "nvec"):
+        nvec = np.asarray(action_space.nvec).reshape(-1)
+        if nvec.size == 0 or np.any(nvec != nvec[0]):
+            raise ConfigError(f"a slate action space must be MultiDiscrete([K] * slate_size), got {action_space!r}")
+        return int(nvec[0]), int(nvec.size)
+    if hasattr(action_space, "n"):
+        return int(action_space.n), 1
+    raise ConfigError(f"an agent's action space must be Discrete(K) or MultiDiscrete([K] * slate_size), got "
+                      f"{action_space!r}; pass the env's (or a vector env's single_) action_space")
+
+
+def setup_agent(agent, action_space, observation_space) -> None:
+    """Tell ``agent`` the layout it acts in: call its optional ``setup(action_space, observation_space)`` hook.
+
+    Every driver of agents calls this once, after building the agent and before its first ``reset``, with
+    one user's spaces (for a vector env, ``single_action_space`` and ``single_observation_space``). Agents
+    without the hook are left alone.
+
+    Examples
+    --------
+    >>> from metarec.envs.testing import tiny_env
+    >>> env = tiny_env(slate_size=2)
+    >>> agent = BaseAgent(slate_size=2)
+    >>> setup_agent(agent, env.action_space, env.observation_space)
+    >>> agent.num_candidates, agent.action_space
+    (5, MultiDiscrete([5 5]))
+    """
+    hook = getattr(agent, "setup", None)
+    if callable(hook):
+        hook(action_space, observation_space)
 
 
 class ObservableInfo(dict):
@@ -96,8 +149,22 @@ class BaseAgent:
         self.slate_size = int(slate_size)
         self.rng = make_rng(seed)
         self.n_updates = 0
+        #: the layout recorded by :meth:`setup` (``None`` until a driver calls it)
+        self.action_space: Any = None
+        self.observation_space: Any = None
+        self.num_candidates: int | None = None
 
     # ------------------------------------------------------------------ public API
+    def setup(self, action_space, observation_space) -> None:
+        """Record the layout the agent acts in: ``action_space``, ``observation_space`` and ``num_candidates`` (K).
+
+        Called by the runner, ``check_agent`` and the demo before the first ``reset`` (:func:`setup_agent`).
+        The agent's ``slate_size`` is its own (the runner and ``make_agent`` build it with the env's);
+        ``check_agent`` reports an agent whose slate size differs from the env's.
+        """
+        self.num_candidates = action_layout(action_space)[0]
+        self.action_space, self.observation_space = action_space, observation_space
+
     def reset(self, seed: SeedLike = None) -> None:
         """A new user: reseed if asked and clear per-user state."""
         if seed is not None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from metarec.agents.base import OBSERVABLE_INFO_KEYS, observable
+from metarec.agents.base import OBSERVABLE_INFO_KEYS, action_layout, observable, setup_agent
 from metarec.errors import ConfigError, GroundTruthAccessError
 
 BATCH = 3
@@ -24,10 +24,15 @@ def _fail(check: str, message: str) -> AssertionError:
 
 def _space_layout(env) -> tuple[int, int]:
     """``(K, slate_size)`` from the env's action space."""
-    space = env.action_space
-    if hasattr(space, "nvec"):
-        return int(np.asarray(space.nvec).reshape(-1)[0]), int(np.size(space.nvec))
-    return int(space.n), 1
+    return action_layout(env.action_space)
+
+
+def _setup(agent, env) -> None:
+    """The optional ``setup`` hook with the env's spaces, as every driver calls it before the first reset."""
+    try:
+        setup_agent(agent, env.action_space, env.observation_space)
+    except TypeError as error:
+        raise _fail("setup", f"setup must take (action_space, observation_space): {error}") from error
 
 
 def _check_action(check: str, action: Any, K: int, s: int, batch: int | None = None) -> None:
@@ -43,11 +48,15 @@ def _check_action(check: str, action: Any, K: int, s: int, batch: int | None = N
         raise _fail(check, f"actions must be candidate positions in [0, {K}), got {action!r}")
 
 
-def _rollout(agent, env, seed: int, n_steps: int, K: int, s: int) -> list[np.ndarray]:
+def _rollout(agent, env, seed: int, n_steps: int, K: int, s: int,
+             observations: list | None = None) -> list[np.ndarray]:
+    _setup(agent, env)
     obs, _ = env.reset(seed=seed)
     agent.reset(seed=seed)
     actions = []
     for t in range(n_steps):
+        if observations is not None:
+            observations.append(obs)
         try:
             action, _ = agent.predict(obs, state=None, episode_start=None, deterministic=False)
         except TypeError as error:
@@ -65,8 +74,29 @@ def _rollout(agent, env, seed: int, n_steps: int, K: int, s: int) -> list[np.nda
         obs = next_obs
         if terminated or truncated:
             obs, _ = env.reset(seed=seed + t + 1)
-            agent.reset()
+            agent.reset(seed=seed + t + 1)  # a new user, seeded as the runner seeds every user
     return actions
+
+
+def _check_reseed(agent, env, seed: int, observations: list, name: str) -> None:
+    """``reset(seed)`` twice, then the same observations: the actions must repeat (the seed reseeds everything).
+
+    An agent that ignores the seed given to ``reset`` and draws from a stream it made earlier (in
+    ``__init__``) passes the two-copies check, since both copies hold the same stream; here the stream has
+    moved on between the two resets. A deterministic agent passes trivially.
+    """
+    _setup(agent, env)
+    runs = []
+    for _ in range(2):
+        agent.reset(seed=seed)
+        runs.append([np.array(agent.predict(obs, state=None, episode_start=None, deterministic=False)[0], copy=True)
+                     for obs in observations])
+    for t, (a, b) in enumerate(zip(*runs)):
+        if not np.array_equal(a, b):
+            raise _fail("determinism", f"{name} reset twice with seed={seed} acted differently on the same "
+                                       f"observation {t} ({a!r} vs {b!r}): reset(seed) must reseed every random "
+                                       "choice (e.g. self.rng = np.random.default_rng(seed) in reset), not keep "
+                                       "drawing from a generator made earlier")
 
 
 def _clone(agent):
@@ -82,9 +112,16 @@ def check_agent(agent, env, n_steps: int = 20, seed: int = 0) -> list[str]:
 
     Checks: ``protocol`` (``reset``, ``predict``, ``update``), ``predict`` (actions in the env's action space,
     int dtype and shape, over ``n_steps`` steps with observable-only ``info``), ``determinism`` (two copies
-    reset with the same seed on the same env seed act identically), ``batched`` (when the agent has
+    reset with the same seed on the same env seed act identically, and one copy reset twice with the seed
+    repeats its actions on the same observations: an agent that ignores the seed and keeps drawing from a
+    generator made in ``__init__`` fails), ``batched`` (when the agent has
     ``predict_batch``: shapes agree with ``predict``, ``episode_start`` and ``mask`` are accepted) and
     ``pickle`` (a round trip still predicts). The agent itself is not modified: checks run on copies.
+    Each copy first gets the optional ``setup(env.action_space, env.observation_space)`` hook, as the runner
+    gives it (:func:`metarec.agents.base.setup_agent`).
+
+    An agent whose random choices ignore the seed but restart from a constant (``default_rng(0)`` in
+    ``reset``) acts the same under every seed and cannot be told from a deterministic agent: not flagged.
 
     Parameters
     ----------
@@ -122,7 +159,8 @@ def check_agent(agent, env, n_steps: int = 20, seed: int = 0) -> list[str]:
                                 "action, reward, next_observation, info)")
     done = ["protocol"]
     K, s = _space_layout(env)
-    first = _rollout(_clone(agent), env, seed, n_steps, K, s)
+    observations: list = []
+    first = _rollout(_clone(agent), env, seed, n_steps, K, s, observations)
     done.append("predict")
 
     second = _rollout(_clone(agent), env, seed, n_steps, K, s)
@@ -132,6 +170,7 @@ def check_agent(agent, env, n_steps: int = 20, seed: int = 0) -> list[str]:
                                        f"differently at step {t} ({a!r} vs {b!r}); derive all randomness from "
                                        "the seed given to reset() (metarec.seeding.make_rng), never from global "
                                        "np.random / random / torch state")
+    _check_reseed(_clone(agent), env, seed, observations, name)
     done.append("determinism")
 
     if callable(getattr(agent, "predict_batch", None)) and getattr(agent, "supports_batch", True):
@@ -143,6 +182,7 @@ def check_agent(agent, env, n_steps: int = 20, seed: int = 0) -> list[str]:
     except Exception as error:  # noqa: BLE001
         raise _fail("pickle", f"pickle round trip of {name} failed ({error!r}); avoid lambdas, open files and "
                               "locks in attributes, or define __getstate__/__setstate__") from error
+    _setup(clone, env)
     obs, _ = env.reset(seed=seed)
     clone.reset(seed=seed)
     action, _ = clone.predict(obs)
@@ -152,6 +192,7 @@ def check_agent(agent, env, n_steps: int = 20, seed: int = 0) -> list[str]:
 
 
 def _check_batched(agent, env, seed: int, K: int, s: int) -> None:
+    _setup(agent, env)
     obs, _ = env.reset(seed=seed)
     batch = {k: np.stack([np.asarray(v)] * BATCH) for k, v in obs.items()}
     if callable(getattr(agent, "reset_batch", None)):

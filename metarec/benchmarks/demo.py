@@ -1,7 +1,10 @@
 """A short session rendered in the terminal: one simulated user, an agent's slates, clicks and running regret.
 
 The body of ``metarec demo``: the env is made with ``render_mode="ansi"`` and played by :func:`rollout`
-(the agent learns after every step); the session stops after ``steps`` steps or when the user leaves.
+(the agent learns after every step); the session stops after ``steps`` steps or when the user leaves. Each
+step shows the recommended item(s) with their topics and the click, the oracle's pick among the same
+candidates (read from the simulator for people to see; the agent never sees it), the expected rewards and
+the step's and the running regret.
 
 Examples
 --------
@@ -16,7 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from metarec.agents import AGENT_ARTIFACTS, make_agent
+from metarec.agents import AGENT_ARTIFACTS, make_agent, setup_agent
 from metarec.benchmarks.play import check_agent_names
 from metarec.benchmarks.rollout import rollout
 from metarec.envs import register_envs
@@ -73,6 +76,7 @@ def demo_session(
     env = gym.make(env_id, render_mode="ansi")
     base = env.unwrapped
     agent = make_agent(agent_name, slate_size=base.slate_size, seed=seed, env=env)
+    setup_agent(agent, env.action_space, env.observation_space)
     agent.reset(seed=seed)
     obs, info = env.reset(seed=seed)
     echo(f"{env_id}, agent {agent_name!r}, seed {seed}: {steps} steps\n")
@@ -82,12 +86,28 @@ def demo_session(
         action, _ = agent.predict({k: v[0] for k, v in batch.items()}, deterministic=False)
         return np.asarray(action)[None]
 
+    catalog = base.simulator.catalog
+
+    def describe(item: int) -> str:
+        return f"{catalog.titles[item]} [{', '.join(catalog.tags[item])}]"
+
+    def oracle_pick(candidates: np.ndarray) -> np.ndarray:
+        """The oracle's slate before the step (ground truth: shown to people, never to the agent)."""
+        return np.asarray(base.oracle_action()).reshape(1, -1)
+
     total, played, ended = 0.0, 0, None
-    for step in rollout(env, act, steps, observation=obs, learner=agent):
+    for step in rollout(env, act, steps, observation=obs, learner=agent, ground_truth=oracle_pick):
         info, played = step.info, played + 1
         total += float(step.reward[0])
-        frame = env.render() or ""
-        echo("\n".join(frame.splitlines()[2:]))  # the persona lines are printed once, above
+        candidates = step.candidates[0]
+        for j, position in enumerate(step.slate[0]):
+            mark = "[click]" if info["clicks"][j] else "       "
+            echo(f"  {j + 1}. {mark} {describe(int(candidates[position]))}")
+        oracle = [int(candidates[position]) for position in step.ground_truth[0]]
+        same = list(oracle) == [int(candidates[position]) for position in step.slate[0]]
+        echo(f"     oracle's pick: {'; '.join(describe(item) for item in oracle)}{' (the same)' if same else ''}")
+        echo(f"  step {played}: expected reward {info['expected_reward']:.3f}, oracle {info['optimal_expected_reward']:.3f}, "
+             f"regret {info['regret']:.3f}, cumulative regret {info['cumulative_regret']:.2f}")
         if step.ended[0]:
             ended = "churned" if step.terminated[0] else "horizon reached"
             echo(f"  (session ended: {ended})")

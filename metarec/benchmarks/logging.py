@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from metarec.agents.base import setup_agent
 from metarec.benchmarks.rollout import is_vector_env, rollout
 from metarec.errors import ConfigError
 from metarec.io import atomic_savez
@@ -237,7 +238,8 @@ def log_interactions(
         ``position``, ``reward``, ``pscore`` (marginal) and ``context`` (n, 2 d_obs) arrays, and
         ``action_context`` (n_actions, d_obs). Extras: ``pscore_cascade``, ``pscore_conditional``,
         ``candidates`` (n, K) item ids on offer, ``candidate_position`` (n,) the action's index among them,
-        ``round_id`` (n,) the (user, step) each row belongs to, ``expected_reward_slate`` (n,) the logged
+        ``round_id`` (n,) the (user, step) each row belongs to, ``session_id`` (n,) the session (one user's
+        episode) it belongs to, for confidence intervals clustered by user, ``expected_reward_slate`` (n,) the logged
         slate's expected reward, and for slate size 1 ``expected_reward`` (n, K): each candidate's expected
         reward shown alone. The expected rewards are ground truth, for checking estimators only.
     """
@@ -257,6 +259,9 @@ def log_interactions(
     if learn and vector and not callable(getattr(agent, "update_batch", None)):
         raise ConfigError("`learn=True` on a vector env needs an agent with update_batch; use a single env")
     B = base.num_envs if vector else 1
+    if agent is not None:  # the layout, before the first reset (metarec.agents.setup_agent)
+        setup_agent(agent, getattr(base, "single_action_space", base.action_space),
+                    getattr(base, "single_observation_space", base.observation_space))
     if agent is not None and vector and callable(getattr(agent, "reset_batch", None)):
         agent.reset_batch(B, seed=policy_seed)
     elif agent is not None and callable(getattr(agent, "reset", None)):
@@ -281,8 +286,10 @@ def log_interactions(
 
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in (
         "action", "position", "reward", "pscore", "pscore_cascade", "pscore_conditional", "context", "candidates",
-        "candidate_position", "round_id", "expected_reward_slate", "expected_reward")}
+        "candidate_position", "round_id", "session_id", "expected_reward_slate", "expected_reward")}
     round_base = 0
+    session = np.arange(B)  # the session (one user's episode) each slot is playing
+    next_session = B
     for step in rollout(env, act, n_steps, seed=env_seed, learner=agent if learn else None, ground_truth=alone,
                         continue_after_end=True):
         candidates, slate = step.candidates, step.slate
@@ -301,10 +308,14 @@ def log_interactions(
         chunks["candidates"].append(np.repeat(candidates[rows], s, axis=0))
         chunks["candidate_position"].append(slate[rows].reshape(-1))
         chunks["round_id"].append(np.repeat(round_base + np.arange(n), s))
+        chunks["session_id"].append(np.repeat(session[rows], s))
         chunks["expected_reward_slate"].append(np.repeat(expected[rows], s))
         if s == 1:
             chunks["expected_reward"].append(step.ground_truth[rows])
         round_base += n
+        ended = np.flatnonzero(step.ended & step.live)
+        session[ended] = next_session + np.arange(len(ended))  # the slot's next user starts a new session
+        next_session += len(ended)
     data: dict[str, Any] = {k: np.concatenate(v) for k, v in chunks.items() if v}
     data.update(n_rounds=int(len(data["action"])), n_actions=int(len(simulator.catalog)), len_list=int(s),
                 action_context=np.asarray(base.item_features, dtype=np.float32))

@@ -3,7 +3,8 @@
 Before each step the ground truth (the true utilities of the K candidates) is read from the simulator:
 benchmarks may read it, agents may not; agents get only observable ``info`` keys. A slot whose user churns
 is masked for the rest of the cell: its records are ``NaN`` and its agent is not updated (the vector env's
-next-step autoreset starts a new user there, which is ignored). Agents with ``predict_batch`` and
+next-step autoreset starts a new user there, which is ignored). A new agent first gets its optional
+``setup(action_space, observation_space)`` hook with one user's spaces. Agents with ``predict_batch`` and
 ``update_batch`` run batched; any other agent runs as one ``copy.deepcopy`` of a fresh agent per slot, each
 reset with its own derived seed.
 """
@@ -14,12 +15,13 @@ import difflib
 import importlib
 import inspect
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from metarec.agents import AGENTS, make_agent
+from metarec.agents import AGENTS, make_agent, setup_agent
 from metarec.benchmarks.cells import Cell, cell_seeds
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.rollout import PerSlotAgents, rollout
@@ -57,7 +59,10 @@ def resolve_agent_spec(spec: str) -> Any:
     try:
         factory = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot import agent {spec!r}: {exc}") from None
+        local = Path(*module.split(".")).with_suffix(".py")
+        hint = (f"; {local} is in the current folder but not on the import path: run with PYTHONPATH=. (or "
+                "install your module)") if isinstance(exc, ImportError) and local.is_file() else ""
+        raise ConfigError(f"cannot import agent {spec!r}: {exc}{hint}") from None
     if inspect.ismodule(factory) or not callable(factory):
         raise ConfigError(f"agent {spec!r} must name an agent class or factory ('module:Class'), got the "
                           f"{type(factory).__name__} {factory!r}")
@@ -122,6 +127,7 @@ def play_cell(config: SuiteConfig, cell: Cell, simulator, progress: bool = False
     B, T, K, s = config.users, config.horizon, config.num_candidates, config.slate_size
     users, env_seed, agent_seeds = cell_seeds(cell.seed, cell.split, B, simulator.population.users(cell.split))
     agent = make_cell_agent(cell.agent, config, env, int(agent_seeds[0]))
+    setup_agent(agent, env.single_action_space, env.single_observation_space)  # the layout, before any reset
     batched = is_batched(agent)
     if batched:
         if callable(getattr(agent, "reset_batch", None)):

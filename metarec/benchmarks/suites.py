@@ -254,6 +254,12 @@ register_suite(
     "table and plots.",
 )
 
+register_suite(
+    "ope", config="metarec.benchmarks.ope_suite:OPEConfig", run="metarec.benchmarks.ope_suite:run_ope",
+    description="Off-policy evaluation: logs of a stochastic policy (OBP layout), IPW / SNIPW / DM / DR estimates of "
+    "target policies against the simulator's exact values (docs/ope.md)",
+)
+
 
 def __getattr__(name: str) -> Any:
     moved = {"ThroughputConfig": "metarec.benchmarks.throughput"}
