@@ -135,8 +135,9 @@ class TruthPriorAgent(BatchedAgent):
     position_decay : float >= 0
         The response model's position bias exponent (``b_j = (1 + j)^-position_decay``).
     newton_steps : int >= 1
-        Newton iterations at most per update (warm-started from the last mode; stops when the step is below
-        ``1e-9`` for every user).
+        Newton iterations at most per update (warm-started from the last mode).
+    tol : float > 0
+        Newton stops when no user's step in ``alpha`` (``f = mean + Sigma_SS alpha``) exceeds it.
     slate_size, seed
         As in :class:`~metarec.agents.base.BaseAgent`.
 
@@ -155,7 +156,7 @@ class TruthPriorAgent(BatchedAgent):
     observation_keys = ("candidates", "candidate_ids")
 
     def __init__(self, prior, exploration: str = "ucb", scale: float = 1.0, position_decay: float = 0.0,
-                 newton_steps: int = 20, slate_size: int = 1, seed: SeedLike = None) -> None:
+                 newton_steps: int = 20, tol: float = 1e-7, slate_size: int = 1, seed: SeedLike = None) -> None:
         super().__init__(slate_size, seed)
         if exploration not in EXPLORATIONS:
             raise ConfigError(f"`exploration` must be one of {EXPLORATIONS}, got {exploration!r}")
@@ -167,7 +168,7 @@ class TruthPriorAgent(BatchedAgent):
             raise ConfigError(f"`newton_steps` must be an int >= 1, got {newton_steps!r}")
         self.prior = _load_prior(prior)
         self.exploration, self.scale = exploration, float(scale)
-        self.position_decay, self.newton_steps = float(position_decay), int(newton_steps)
+        self.position_decay, self.newton_steps, self.tol = float(position_decay), int(newton_steps), float(tol)
         self.n_items = len(self.prior["mean"])
         self._allocate(1)
 
@@ -198,7 +199,8 @@ class TruthPriorAgent(BatchedAgent):
         self.clicks = np.zeros((n_users, 0, self.slate_size))
         self.n_steps = np.zeros(n_users, dtype=np.int64)
         self.alpha = np.zeros((n_users, 0))  # the mode is mean + Sigma_SS alpha
-        self.W = np.zeros((n_users, 0, 0))  # (I + H Sigma_SS)^-1 H at the mode
+        self.H = np.zeros((n_users, 0, 0))  # the negative log-likelihood's Hessian at the mode
+        self.A = np.zeros((n_users, 0, 0))  # I + H Sigma_SS at the mode
 
     def _clear_rows(self, rows: np.ndarray) -> None:
         self.items[rows] = -1
@@ -207,7 +209,8 @@ class TruthPriorAgent(BatchedAgent):
         self.clicks[rows] = 0.0
         self.n_steps[rows] = 0
         self.alpha[rows] = 0.0
-        self.W[rows] = 0.0
+        self.H[rows] = 0.0
+        self.A[rows] = np.eye(self.A.shape[1])
 
     def _grow(self, width: int, n_steps: int) -> None:
         B, M = self.items.shape
@@ -215,9 +218,9 @@ class TruthPriorAgent(BatchedAgent):
             extra = width - M
             self.items = np.concatenate([self.items, np.full((B, extra), -1, np.int64)], axis=1)
             self.alpha = np.concatenate([self.alpha, np.zeros((B, extra))], axis=1)
-            W = np.zeros((B, width, width))
-            W[:, :M, :M] = self.W
-            self.W = W
+            H, A = np.zeros((B, width, width)), np.repeat(np.eye(width)[None], B, axis=0)
+            H[:, :M, :M], A[:, :M, :M] = self.H, self.A
+            self.H, self.A = H, A
         if n_steps > self.steps.shape[1]:
             extra = max(n_steps - self.steps.shape[1], 8)
             self.steps = np.concatenate([self.steps, np.full((B, extra, self.slate_size), -1, np.int64)], axis=1)
@@ -235,13 +238,12 @@ class TruthPriorAgent(BatchedAgent):
         cov *= lv[:, :, None] & rv[:, None, :]
         return cov
 
-    def _seen_cov(self, rows: np.ndarray) -> np.ndarray:
-        """``Sigma_SS`` of the users in ``rows``, with identity on padded entries, (b, M, M)."""
+    def _seen_factors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``Sigma_SS = L L^T + diag(d)`` of the users in ``rows``: ``L`` (b, M, r) and ``d`` (b, M) (1 on padding)."""
         items = self.items[rows]
-        cov = self._cov(items, items)
-        pad = items < 0
-        cov[:, np.arange(items.shape[1]), np.arange(items.shape[1])] += pad
-        return cov
+        valid = items >= 0
+        index = np.where(valid, items, 0)
+        return self.prior["basis"][index] * valid[..., None], np.where(valid, self.prior["diag"][index], 1.0)
 
     def _likelihood_terms(self, rows: np.ndarray, f: np.ndarray):
         """Log-likelihood (b,), its gradient (b, M) and the negative Hessian (b, M, M) at logits ``f`` (b, M)."""
@@ -281,25 +283,34 @@ class TruthPriorAgent(BatchedAgent):
         return loglik, grad, hess
 
     def _fit(self, rows: np.ndarray) -> None:
-        """Newton's method for the posterior mode of the users in ``rows`` (warm start), then ``W`` at the mode."""
+        """Newton's method for the posterior mode of the users in ``rows`` (warm start); keeps ``H`` and ``A``.
+
+        In R&W's parameterisation ``f = mean + Sigma_SS alpha`` a Newton step is
+        ``alpha' = (I + H Sigma_SS)^-1 (H (f - mean) + grad)``, with backtracking on the (convex) objective.
+        ``Sigma_SS`` is never formed: products with it go through its low-rank + diagonal factors.
+        """
         items = self.items[rows]
         valid = items >= 0
         mean = np.where(valid, self.prior["mean"][np.where(valid, items, 0)], 0.0)
-        K = self._seen_cov(rows)
+        L, d = self._seen_factors(rows)
+        Lt = np.swapaxes(L, 1, 2)
         alpha = self.alpha[rows].copy()
         eye = np.eye(items.shape[1])
 
+        def times_cov(a):  # Sigma_SS a, (b, M)
+            return np.matmul(L, np.matmul(Lt, a[..., None]))[..., 0] + d * a
+
         def objective(a):
-            f = mean + np.matmul(K, a[..., None])[..., 0]
+            f = mean + times_cov(a)
             loglik, grad, hess = self._likelihood_terms(rows, f)
             return -loglik + 0.5 * np.einsum("bi,bi->b", a, f - mean), f, grad, hess
 
         value, f, grad, hess = objective(alpha)
         for _ in range(self.newton_steps):
+            system = eye + np.matmul(np.matmul(hess, L), Lt) + hess * d[:, None, :]  # I + H Sigma_SS
             rhs = np.matmul(hess, (f - mean)[..., None])[..., 0] + grad
-            target = np.linalg.solve(eye + np.matmul(hess, K), rhs[..., None])[..., 0]
-            step = target - alpha
-            if np.abs(step).max(initial=0.0) < 1e-9:
+            step = np.linalg.solve(system, rhs[..., None])[..., 0] - alpha
+            if np.abs(step).max(initial=0.0) < self.tol:
                 break
             eta = np.ones(len(rows))
             for _ in range(30):  # backtracking: the objective is convex, a full step may still overshoot
@@ -310,8 +321,9 @@ class TruthPriorAgent(BatchedAgent):
                     break
                 eta = np.where(worse, 0.5 * eta, eta)
             alpha, value, f, grad, hess = trial, new_value, new_f, new_grad, new_hess
-        self.alpha[rows] = alpha
-        self.W[rows] = np.linalg.solve(eye + np.matmul(hess, K), hess)
+        else:
+            system = eye + np.matmul(np.matmul(hess, L), Lt) + hess * d[:, None, :]
+        self.alpha[rows], self.H[rows], self.A[rows] = alpha, hess, system
 
     # ------------------------------------------------------------------ posterior at candidates
     def posterior(self, candidate_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -319,7 +331,9 @@ class TruthPriorAgent(BatchedAgent):
         ids = np.asarray(candidate_ids, dtype=np.int64)
         cross = self._cov(ids, self.items)  # (B, K, M)
         mean = self.prior["mean"][ids] + np.matmul(cross, self.alpha[..., None])[..., 0]
-        cov = self._cov(ids, ids) - np.matmul(cross, np.matmul(self.W, np.swapaxes(cross, 1, 2)))
+        # Sigma_CS (I + H Sigma_SS)^-1 H Sigma_SC: one solve with K right-hand sides
+        reduction = np.linalg.solve(self.A, np.matmul(self.H, np.swapaxes(cross, 1, 2)))
+        cov = self._cov(ids, ids) - np.matmul(cross, reduction)
         return mean, cov
 
     def _scores_batch(self, observations, deterministic: bool) -> np.ndarray:

@@ -13,8 +13,8 @@ from metarec.agents.offsets import (
     item_offsets,
     pooled_ridge_mean,
 )
-from metarec.benchmarks.meta_data import linear_prior_data
 from metarec.benchmarks.cold_start.training import logged_item_ids, popularity_counts
+from metarec.benchmarks.meta_data import linear_prior_data
 from metarec.errors import ConfigError
 
 CHECKS = ["protocol", "predict", "determinism", "batched", "pickle"]
