@@ -52,9 +52,17 @@ AGENTS: dict[str, str] = {
     "oracle": "metarec.agents.oracle:OracleAgent",
     # references
     "bayes-reference": "metarec.agents.reference:BayesianReferenceAgent.from_env",
+    "bayes-greedy": "metarec.agents.reference:BayesGreedyAgent.from_env",
+    "truth-prior": "metarec.agents.truth_prior:TruthPriorAgent.from_env",
+    # non-meta bandits that read the training logs: item offsets, a pooled ridge mean
+    "offset-linucb": "metarec.agents.offsets:OffsetLinUCB",
+    "offset-thompson": "metarec.agents.offsets:OffsetLinearThompson",
+    "pooled-linucb": "metarec.agents.offsets:PooledLinUCB",
     # meta agents: linear bandits with a fitted prior, meta-trained networks by learner
     "meta-linucb": "metarec.agents.meta_linear:MetaLinUCB",
     "meta-thompson": "metarec.agents.meta_linear:MetaLinearThompson",
+    "offset-meta-linucb": "metarec.agents.offsets:OffsetMetaLinUCB",
+    "offset-meta-thompson": "metarec.agents.offsets:OffsetMetaThompson",
     "maml": _META_AGENT,
     "fomaml": _META_AGENT,
     "reptile": _META_AGENT,
@@ -76,6 +84,12 @@ AGENT_DEFAULTS: dict[str, dict[str, Any]] = {
 AGENT_ARTIFACTS: dict[str, tuple[str, ...]] = {
     "meta-linucb": ("prior",),
     "meta-thompson": ("prior",),
+    "truth-prior": ("prior",),
+    "offset-linucb": ("offsets",),
+    "offset-thompson": ("offsets",),
+    "pooled-linucb": ("pooled",),
+    "offset-meta-linucb": ("prior",),
+    "offset-meta-thompson": ("prior",),
     **{name: ("checkpoint",) for name, target in AGENTS.items() if target == _META_AGENT},
 }
 #: name -> {artifact keyword: constructor used when it is passed} (optional artifacts).
@@ -83,11 +97,14 @@ AGENT_OPTIONAL_ARTIFACTS: dict[str, dict[str, str]] = {
     "popularity": {"counts": "metarec.agents.registry:popularity_from_counts"},
 }
 #: Agents that must be given ``env`` (the env they read).
-ENV_AGENTS: set[str] = {"oracle", "bayes-reference"}
+ENV_AGENTS: set[str] = {"oracle", "bayes-reference", "bayes-greedy", "truth-prior"}
 
 _ARTIFACT_HELP = {
     "checkpoint": "a meta-trained learner saved by MetaLearner.save (`metarec train-meta`)",
-    "prior": "a linear prior {'mu', 'Sigma', 'noise_var'} or its .npz (MetaLinUCB.fit_prior)",
+    "prior": "a linear prior {'mu', 'Sigma', 'noise_var'} or its .npz (MetaLinUCB.fit_prior; truth-prior: "
+             "fit_utility_prior; offset-meta-*: fit_residual_prior)",
+    "offsets": "item offsets or the logged 'shows' / 'clicks' counts, or their .npz (metarec.agents.offsets)",
+    "pooled": "a pooled ridge mean {'mu'} or its .npz (metarec.agents.offsets.pooled_ridge_mean)",
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from metarec.benchmarks.cells import Cell
-from metarec.benchmarks.cold_start.agents import base_kwargs, grid_of
+from metarec.benchmarks.cold_start.agents import base_kwargs, grid_extensions, grid_of, searched_grid
 from metarec.benchmarks.cold_start.config import ColdStartConfig
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.runner import run_cell, run_cells
@@ -53,8 +53,11 @@ def select_on_val(config: ColdStartConfig, setting: str, artifacts: dict, progre
     chosen: dict[str, Any] = {}
     for name in config.agents:
         base = base_kwargs(config, name, artifacts)
-        trials = []
-        for index, extra in enumerate(grid_of(config, name)):
+        trials: list[dict[str, Any]] = []
+        grid = searched_grid(config, name)
+        points = grid_of(config, name)
+        while points:  # the grid, then points past its edge until the best is interior (grid_extensions)
+            index, extra = len(trials), points.pop(0)
             kwargs = {**base, **extra}
             suite = cell_suite(config, setting, artifacts, {name: kwargs}, config.val_seeds, ("val",))
             cells = [Cell(name, VAL_SEED_OFFSET + seed, "val") for seed in range(config.val_seeds)]
@@ -64,6 +67,8 @@ def select_on_val(config: ColdStartConfig, setting: str, artifacts: dict, progre
                 results = run_cells(suite, cells, Path(out) / f"{name}-{index}", resume=resume, echo=echo)["cells"]
             regrets = [np.nanmean(result.metrics["cum_regret"]) for result in results]
             trials.append({"kwargs": extra, "val_regret": float(np.mean(regrets))})
+            if not points:
+                points = grid_extensions(grid, trials)
         best = min(trials, key=lambda t: t["val_regret"])
         chosen[name] = {"kwargs": {**base, **best["kwargs"]}, "searched": best["kwargs"],
                         "val_regret": best["val_regret"], "trials": trials}

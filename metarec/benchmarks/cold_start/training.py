@@ -24,7 +24,9 @@ import numpy as np
 import torch
 
 from metarec.agents.meta import MetaAgent, MetaLinUCB, history_embedder
-from metarec.benchmarks.cold_start.agents import LEARNERS, learners_needed
+from metarec.agents.offsets import fit_residual_prior, item_offsets, pooled_ridge_mean
+from metarec.agents.truth_prior import fit_utility_prior, logit_utilities
+from metarec.benchmarks.cold_start.agents import LEARNERS, LOG_NON_META, OFFSET_META, learners_needed
 from metarec.benchmarks.cold_start.artifacts import ArtifactCache, artifact_key
 from metarec.benchmarks.cold_start.config import ColdStartConfig, setting_plan
 from metarec.benchmarks.config import SuiteConfig
@@ -42,6 +44,9 @@ from metarec.errors import ConfigError
 
 #: Algorithms without an inner loop: every logged step is a query example.
 NO_INNER_LOOP = ("amortized", "pooled")
+#: Eigenvectors of the training users' utility covariance kept in the truth-prior reference's prior
+#: (the rest of each item's variance goes to the diagonal; fixed before any agent was run).
+TRUTH_PRIOR_RANK = 64
 
 
 class LearnerConfig(Protocol):
@@ -141,6 +146,29 @@ def fit_linear_meta_prior(train: dict) -> dict[str, Any]:
     return MetaLinUCB.fit_prior(*linear_prior_data(train))
 
 
+def logged_item_ids(train: dict) -> list[np.ndarray]:
+    """Per user, the catalogue index of each logged row, in :func:`linear_prior_data`'s row order."""
+    N, T, s = train["shown_ids"].shape
+    mask = np.repeat(train["valid"][:, :, None], s, axis=2).reshape(N, T * s)
+    ids = train["shown_ids"].reshape(N, T * s)
+    return [ids[u][mask[u]].astype(np.int64) for u in range(N)]
+
+
+def fit_log_artifacts(train: dict, counts: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """The item offsets, the residuals' empirical-Bayes prior and the pooled ridge mean, from the logs only.
+
+    ``counts`` are the logs' per-item ``shows`` / ``clicks`` (:func:`popularity_counts`); returns
+    ``offsets`` (:func:`~metarec.agents.offsets.item_offsets`), ``residual_prior``
+    (:func:`~metarec.agents.offsets.fit_residual_prior`) and ``pooled_mean``
+    (:func:`~metarec.agents.offsets.pooled_ridge_mean`).
+    """
+    X, r = linear_prior_data(train)
+    offsets = item_offsets(counts["shows"], counts["clicks"])
+    return {"offsets": offsets,
+            "residual_prior": fit_residual_prior(X, r, logged_item_ids(train), offsets["offsets"]),
+            "pooled_mean": pooled_ridge_mean(X, r)}
+
+
 def learner_determinants(config: LearnerConfig) -> dict[str, Any]:
     """The config values a learner's training reads (the fields of :class:`LearnerConfig`), by name."""
     return {name: getattr(config, name) for name in LearnerConfig.__annotations__}
@@ -199,6 +227,25 @@ def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progre
 
     prior_path = cache.arrays("linear_prior", artifact_key("linear_prior", {"logs": logs}), linear_prior)
     artifacts.update(counts=str(counts_path), linear_prior=str(prior_path), learners={}, training={})
+    if set(config.agents) & set(LOG_NON_META + OFFSET_META):  # item offsets, residual prior, pooled mean
+        log_key = artifact_key("log_baselines", {"logs": logs, "n_items": n_items})
+        log_fits: dict[str, Any] = {}
+
+        def log_artifact(name: str):
+            def compute() -> dict[str, np.ndarray]:
+                if not log_fits:
+                    log_fits.update(fit_log_artifacts(train, popularity_counts(train, n_items)))
+                return log_fits[name]
+            return compute
+
+        for name in ("offsets", "residual_prior", "pooled_mean"):
+            artifacts[name] = str(cache.arrays(name, log_key, log_artifact(name)))
+    if "truth-prior" in config.agents:  # the training users' true utilities: the simulator knows them
+        truth_key = artifact_key("truth_prior", {"world": plan.world, "world_kwargs": plan.world_kwargs,
+                                                 "data_path": config.data_path, "train_seed": config.train_seed,
+                                                 "train_users": config.train_users, "rank": TRUTH_PRIOR_RANK})
+        artifacts["truth_prior"] = str(cache.arrays("truth_prior", truth_key, lambda: fit_utility_prior(
+            logit_utilities(simulator, train_users), rank=TRUTH_PRIOR_RANK)))
     train_total = 0.0
     embedder = None
     for key in learners_needed(config.agents):
@@ -256,6 +303,9 @@ __all__ = [
     "user_vector_covariance",
     "popularity_counts",
     "fit_linear_meta_prior",
+    "TRUTH_PRIOR_RANK",
+    "logged_item_ids",
+    "fit_log_artifacts",
     "learner_determinants",
     "logs_determinants",
     "prepare_setting",

@@ -1,0 +1,384 @@
+"""The true-prior reference: a Gaussian prior over a user's item utilities, fitted on training users' truths.
+
+The simulator knows every training user's true utilities, so a reference can know the population's prior
+over them (as far as a Gaussian describes it) without knowing the user it faces. ``TruthPriorAgent`` works
+in the units the multinomial-logit response model (:class:`~metarec.simulators.MultinomialLogit`) acts on,
+the *logit utility* ``w_i = (u_i - u_0) / T`` of each item (``u_0``: the no-click utility, ``T``: the
+user's choice temperature), so the click likelihood of a slate is exact::
+
+    w ~ N(m, Sigma),   Sigma = B B^T + diag(D)                   (n_items,): low rank + diagonal
+    P(click position j | slate) = b_j exp(w_j) / (1 + sum_l b_l exp(w_l)),   b_j = (1 + j)^-decay
+
+``m``, ``B`` (the top-``rank`` eigenvectors of the training users' logit-utility covariance, scaled by the
+square roots of their eigenvalues) and ``D`` (the rest of each item's variance) are fitted on training users
+only (:func:`fit_utility_prior`, :func:`logit_utilities`). Per user, the posterior is the Laplace
+approximation at the mode, found by Newton's method over the items the user was shown (Rasmussen and
+Williams, *Gaussian Processes for Machine Learning*, 2006, sec. 3.4 and 3.5: the items play the inputs and
+``Sigma`` the kernel). With ``S`` the shown items, ``H`` the negative log-likelihood's Hessian there and
+``a = grad log p(clicks | w_S)`` at the mode, a candidate ``c`` has posterior mean ``m_c + Sigma_cS a`` and
+covariance ``Sigma_CC - Sigma_CS (I + H Sigma_SS)^-1 H Sigma_SC``; no ``n_items x n_items`` matrix is ever
+formed, so it scales to large catalogues. The agent explores by UCB on the posterior standard deviation,
+by Thompson sampling (a joint draw over the candidates) or not at all (greedy); the scale is chosen on val.
+
+It is a reference, not a ceiling: the prior is a Gaussian fit of a non-Gaussian population, and UCB /
+Thompson are not Bayes-optimal.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from metarec.agents.base import BatchedAgent, shown_positions
+from metarec.agents.linear import stable_cholesky
+from metarec.errors import ConfigError
+from metarec.seeding import SeedLike
+from metarec.simulators import MultinomialLogit, Simulator
+
+EXPLORATIONS = ("ucb", "thompson", "greedy")
+
+
+def logit_utilities(simulator: Simulator, users: np.ndarray) -> np.ndarray:
+    """True logit utilities ``(u - u_0) / T`` of every item for ``users`` (U,), (U, n_items) float64.
+
+    Raises
+    ------
+    ConfigError
+        When the world's response model is not the multinomial logit (the agent's likelihood is exact for
+        that model only).
+    """
+    if not isinstance(simulator.response, MultinomialLogit):
+        raise ConfigError(f"the truth-prior reference has an exact likelihood for MultinomialLogit responses "
+                          f"only, got {type(simulator.response).__name__}; build the world with response='mnl'")
+    users = np.asarray(users, dtype=np.int64)
+    utility = simulator.static_rows(users)
+    return (utility - simulator.response.no_click_utility) / simulator.temperature[users][:, None]
+
+
+def fit_utility_prior(utilities: np.ndarray, rank: int = 64, min_var: float = 1e-3) -> dict[str, np.ndarray]:
+    """A low-rank + diagonal Gaussian ``N(mean, basis basis^T + diag(diag))`` of per-user utility vectors.
+
+    Parameters
+    ----------
+    utilities : (U, n_items)
+        Training users' true (logit) utilities.
+    rank : int >= 0
+        Eigenvectors of the sample covariance kept (at most ``min(U - 1, n_items)``).
+    min_var : float > 0
+        Floor of ``diag`` relative to the mean item variance (keeps every direction invertible).
+
+    Returns
+    -------
+    dict
+        ``mean`` (n_items,), ``basis`` (n_items, r), ``diag`` (n_items,): the ``prior`` of
+        :class:`TruthPriorAgent` (or ``np.savez`` it). The diagonal holds each item's variance the basis
+        leaves out, so the prior's marginal variances equal the sample variances (above the floor).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> prior = fit_utility_prior(rng.normal(size=(50, 8)), rank=3)
+    >>> prior["basis"].shape, prior["diag"].shape
+    ((8, 3), (8,))
+    """
+    W = np.asarray(utilities, dtype=np.float64)
+    if W.ndim != 2 or len(W) < 2 or not np.all(np.isfinite(W)):
+        raise ConfigError(f"`utilities` must be a finite (U >= 2, n_items) array, got shape {W.shape}")
+    if isinstance(rank, bool) or not isinstance(rank, int | np.integer) or rank < 0:
+        raise ConfigError(f"`rank` must be an int >= 0, got {rank!r}")
+    if not min_var > 0:
+        raise ConfigError(f"`min_var` must be > 0, got {min_var!r}")
+    U, n = W.shape
+    mean = W.mean(axis=0)
+    centred = W - mean
+    variance = (centred**2).mean(axis=0)
+    r = int(min(rank, U - 1, n))
+    _, singular, Vt = np.linalg.svd(centred, full_matrices=False)
+    basis = Vt[:r].T * (singular[:r] / np.sqrt(U))
+    rest = variance - (basis**2).sum(axis=1)
+    diag = np.maximum(rest, min_var * float(variance.mean()) + 1e-12)
+    return {"mean": mean, "basis": basis, "diag": diag}
+
+
+def _load_prior(prior) -> dict[str, np.ndarray]:
+    if isinstance(prior, str | os.PathLike):
+        if not os.path.isfile(prior):
+            raise ConfigError(f"`prior` file {os.fspath(prior)!r} does not exist; write it with "
+                              "np.savez(path, **fit_utility_prior(...))")
+        with np.load(prior, allow_pickle=False) as data:
+            prior = {k: data[k] for k in data.files}
+    if not isinstance(prior, dict) or not {"mean", "basis", "diag"} <= set(prior):
+        raise ConfigError("`prior` must be a dict (or .npz path) with 'mean', 'basis' and 'diag' "
+                          "(fit_utility_prior)")
+    mean, basis, diag = (np.asarray(prior[k], dtype=np.float64) for k in ("mean", "basis", "diag"))
+    n = len(mean)
+    if mean.ndim != 1 or basis.ndim != 2 or basis.shape[0] != n or diag.shape != (n,):
+        raise ConfigError(f"prior shapes must be mean (n,), basis (n, r), diag (n,), got {mean.shape}, "
+                          f"{basis.shape}, {diag.shape}")
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(basis)) and np.all(diag > 0)):
+        raise ConfigError("prior 'mean' and 'basis' must be finite and 'diag' > 0; refit with fit_utility_prior")
+    return {"mean": mean, "basis": basis, "diag": diag}
+
+
+class TruthPriorAgent(BatchedAgent):
+    """Laplace posterior over a user's logit utilities under a prior fitted on training users' truths.
+
+    Parameters
+    ----------
+    prior : dict or path to ``.npz``
+        ``mean`` (n,), ``basis`` (n, r), ``diag`` (n,) (:func:`fit_utility_prior` of
+        :func:`logit_utilities` of training users).
+    exploration : {"ucb", "thompson", "greedy"}
+    scale : float >= 0
+        UCB: the width in posterior standard deviations; Thompson: the scale of the posterior draw.
+    position_decay : float >= 0
+        The response model's position bias exponent (``b_j = (1 + j)^-position_decay``).
+    newton_steps : int >= 1
+        Newton iterations at most per update (warm-started from the last mode).
+    tol : float > 0
+        Newton stops when no user's step in ``alpha`` (``f = mean + Sigma_SS alpha``) exceeds it.
+    slate_size, seed
+        As in :class:`~metarec.agents.base.BaseAgent`.
+
+    Examples
+    --------
+    >>> prior = {"mean": np.zeros(4), "basis": np.zeros((4, 1)), "diag": np.ones(4)}
+    >>> agent = TruthPriorAgent(prior, exploration="greedy", seed=0)
+    >>> obs = {"candidates": np.zeros((3, 2), np.float32), "candidate_ids": np.array([0, 1, 2])}
+    >>> agent.reset()
+    >>> agent.update(obs, 2, 1.0, obs, {"clicks": np.array([1], np.int8)})
+    >>> agent.predict(obs, deterministic=True)[0]
+    2
+    """
+
+    name = "truth-prior"
+    observation_keys = ("candidates", "candidate_ids")
+
+    def __init__(self, prior, exploration: str = "ucb", scale: float = 1.0, position_decay: float = 0.0,
+                 newton_steps: int = 20, tol: float = 1e-7, slate_size: int = 1, seed: SeedLike = None) -> None:
+        super().__init__(slate_size, seed)
+        if exploration not in EXPLORATIONS:
+            raise ConfigError(f"`exploration` must be one of {EXPLORATIONS}, got {exploration!r}")
+        if not (np.isfinite(scale) and scale >= 0):
+            raise ConfigError(f"`scale` must be a finite number >= 0, got {scale!r}")
+        if not (np.isfinite(position_decay) and position_decay >= 0):
+            raise ConfigError(f"`position_decay` must be >= 0, got {position_decay!r}")
+        if isinstance(newton_steps, bool) or not isinstance(newton_steps, int | np.integer) or newton_steps < 1:
+            raise ConfigError(f"`newton_steps` must be an int >= 1, got {newton_steps!r}")
+        self.prior = _load_prior(prior)
+        self.exploration, self.scale = exploration, float(scale)
+        self.position_decay, self.newton_steps, self.tol = float(position_decay), int(newton_steps), float(tol)
+        self.n_items = len(self.prior["mean"])
+        self._allocate(1)
+
+    @classmethod
+    def from_env(cls, env, *, prior, slate_size: int = 1, seed: SeedLike = None, **kwargs) -> TruthPriorAgent:
+        """The reference for the world of ``env`` (the registry's ``"truth-prior"``): reads its response model.
+
+        Raises
+        ------
+        ConfigError
+            When ``env`` is not a metarec env or its response model is not the multinomial logit.
+        """
+        core = getattr(env, "unwrapped", env)
+        simulator = getattr(core, "simulator", None)
+        if simulator is None:
+            raise ConfigError(f"`env` must be a metarec env (with a `simulator`), got {type(env).__name__}")
+        if not isinstance(simulator.response, MultinomialLogit):
+            raise ConfigError(f"truth-prior has an exact likelihood for MultinomialLogit responses only, got "
+                              f"{type(simulator.response).__name__}")
+        return cls(prior, position_decay=simulator.response.position_decay, slate_size=slate_size, seed=seed,
+                   **kwargs)
+
+    # ------------------------------------------------------------------ per-user state
+    def _allocate(self, n_users: int) -> None:
+        self.items = np.zeros((n_users, 0), dtype=np.int64)  # distinct shown items, padded with -1
+        self.n_seen = np.zeros(n_users, dtype=np.int64)
+        self.steps = np.zeros((n_users, 0, self.slate_size), dtype=np.int64)  # indices into `items`, -1: none
+        self.clicks = np.zeros((n_users, 0, self.slate_size))
+        self.n_steps = np.zeros(n_users, dtype=np.int64)
+        self.alpha = np.zeros((n_users, 0))  # the mode is mean + Sigma_SS alpha
+        self.H = np.zeros((n_users, 0, 0))  # the negative log-likelihood's Hessian at the mode
+        self.A = np.zeros((n_users, 0, 0))  # I + H Sigma_SS at the mode
+
+    def _clear_rows(self, rows: np.ndarray) -> None:
+        self.items[rows] = -1
+        self.n_seen[rows] = 0
+        self.steps[rows] = -1
+        self.clicks[rows] = 0.0
+        self.n_steps[rows] = 0
+        self.alpha[rows] = 0.0
+        self.H[rows] = 0.0
+        self.A[rows] = np.eye(self.A.shape[1])
+
+    def _grow(self, width: int, n_steps: int) -> None:
+        B, M = self.items.shape
+        if width > M:
+            extra = width - M
+            self.items = np.concatenate([self.items, np.full((B, extra), -1, np.int64)], axis=1)
+            self.alpha = np.concatenate([self.alpha, np.zeros((B, extra))], axis=1)
+            H, A = np.zeros((B, width, width)), np.repeat(np.eye(width)[None], B, axis=0)
+            H[:, :M, :M], A[:, :M, :M] = self.H, self.A
+            self.H, self.A = H, A
+        if n_steps > self.steps.shape[1]:
+            extra = max(n_steps - self.steps.shape[1], 8)
+            self.steps = np.concatenate([self.steps, np.full((B, extra, self.slate_size), -1, np.int64)], axis=1)
+            self.clicks = np.concatenate([self.clicks, np.zeros((B, extra, self.slate_size))], axis=1)
+
+    # ------------------------------------------------------------------ the prior on item sets
+    def _cov(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Prior covariance of items ``left`` (B, p) and ``right`` (B, q) (-1: padding), (B, p, q)."""
+        basis, diag = self.prior["basis"], self.prior["diag"]
+        lv, rv = left >= 0, right >= 0
+        L, R = basis[np.where(lv, left, 0)], basis[np.where(rv, right, 0)]
+        cov = np.matmul(L, np.swapaxes(R, 1, 2))
+        same = (left[:, :, None] == right[:, None, :]) & lv[:, :, None]
+        cov += same * diag[np.where(lv, left, 0)][:, :, None]
+        cov *= lv[:, :, None] & rv[:, None, :]
+        return cov
+
+    def _seen_factors(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``Sigma_SS = L L^T + diag(d)`` of the users in ``rows``: ``L`` (b, M, r) and ``d`` (b, M) (1 on padding)."""
+        items = self.items[rows]
+        valid = items >= 0
+        index = np.where(valid, items, 0)
+        return self.prior["basis"][index] * valid[..., None], np.where(valid, self.prior["diag"][index], 1.0)
+
+    def _likelihood_terms(self, rows: np.ndarray, f: np.ndarray):
+        """Log-likelihood (b,), its gradient (b, M) and the negative Hessian (b, M, M) at logits ``f`` (b, M)."""
+        steps, clicks = self.steps[rows], self.clicks[rows]  # (b, T, s)
+        b, T, s = steps.shape
+        M = f.shape[1]
+        shown = steps >= 0
+        index = np.where(shown, steps, 0)
+        logits = np.take_along_axis(f, index.reshape(b, -1), axis=1).reshape(b, T, s)
+        logits = np.where(shown, logits - self.position_decay * np.log1p(np.arange(s)), -np.inf)
+        top = np.maximum(logits.max(axis=2), 0.0)  # the no-click option has logit 0
+        with np.errstate(invalid="ignore"):
+            weights = np.exp(logits - top[..., None])
+        none = np.exp(-top)
+        log_norm = top + np.log(none + weights.sum(axis=2))
+        p = weights / (none + weights.sum(axis=2))[..., None]  # (b, T, s), 0 where not shown
+        clicked = clicks.any(axis=2)
+        live = shown.any(axis=2)
+        chosen = np.where(clicked, (np.where(shown, logits, 0.0) * clicks).sum(axis=2), 0.0)
+        loglik = np.where(live, chosen - log_norm, 0.0).sum(axis=1)
+        residual = (clicks - p) * shown
+        grad = np.zeros((b, M))
+        flat = (np.arange(b)[:, None, None] * M + index).reshape(-1)
+        np.add.at(grad.reshape(-1), flat, residual.reshape(-1))
+        hess = np.zeros((b, M, M))
+        if s == 1:
+            diag = (p * (1.0 - p))[..., 0]
+            np.add.at(hess.reshape(b, -1), (np.repeat(np.arange(b), T), (index[..., 0] * (M + 1)).reshape(-1)),
+                      diag.reshape(-1))
+        else:
+            block = -p[..., :, None] * p[..., None, :]
+            block[..., np.arange(s), np.arange(s)] += p
+            block *= shown[..., :, None] & shown[..., None, :]
+            cell = index[..., :, None] * M + index[..., None, :]  # (b, T, s, s)
+            users = np.broadcast_to(np.arange(b)[:, None, None, None], cell.shape)
+            np.add.at(hess.reshape(b, -1), (users.reshape(-1), cell.reshape(-1)), block.reshape(-1))
+        return loglik, grad, hess
+
+    def _fit(self, rows: np.ndarray) -> None:
+        """Newton's method for the posterior mode of the users in ``rows`` (warm start); keeps ``H`` and ``A``.
+
+        In R&W's parameterisation ``f = mean + Sigma_SS alpha`` a Newton step is
+        ``alpha' = (I + H Sigma_SS)^-1 (H (f - mean) + grad)``, with backtracking on the (convex) objective.
+        ``Sigma_SS`` is never formed: products with it go through its low-rank + diagonal factors.
+        """
+        items = self.items[rows]
+        valid = items >= 0
+        mean = np.where(valid, self.prior["mean"][np.where(valid, items, 0)], 0.0)
+        L, d = self._seen_factors(rows)
+        Lt = np.swapaxes(L, 1, 2)
+        alpha = self.alpha[rows].copy()
+        eye = np.eye(items.shape[1])
+
+        def times_cov(a):  # Sigma_SS a, (b, M)
+            return np.matmul(L, np.matmul(Lt, a[..., None]))[..., 0] + d * a
+
+        def objective(a):
+            f = mean + times_cov(a)
+            loglik, grad, hess = self._likelihood_terms(rows, f)
+            return -loglik + 0.5 * np.einsum("bi,bi->b", a, f - mean), f, grad, hess
+
+        value, f, grad, hess = objective(alpha)
+        for _ in range(self.newton_steps):
+            system = eye + np.matmul(np.matmul(hess, L), Lt) + hess * d[:, None, :]  # I + H Sigma_SS
+            rhs = np.matmul(hess, (f - mean)[..., None])[..., 0] + grad
+            step = np.linalg.solve(system, rhs[..., None])[..., 0] - alpha
+            if np.abs(step).max(initial=0.0) < self.tol:
+                break
+            eta = np.ones(len(rows))
+            for _ in range(30):  # backtracking: the objective is convex, a full step may still overshoot
+                trial = alpha + eta[:, None] * step
+                new_value, new_f, new_grad, new_hess = objective(trial)
+                worse = new_value > value + 1e-12
+                if not worse.any():
+                    break
+                eta = np.where(worse, 0.5 * eta, eta)
+            alpha, value, f, grad, hess = trial, new_value, new_f, new_grad, new_hess
+        else:
+            system = eye + np.matmul(np.matmul(hess, L), Lt) + hess * d[:, None, :]
+        self.alpha[rows], self.H[rows], self.A[rows] = alpha, hess, system
+
+    # ------------------------------------------------------------------ posterior at candidates
+    def posterior(self, candidate_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean (B, K) and covariance (B, K, K) of the candidates' logit utilities."""
+        ids = np.asarray(candidate_ids, dtype=np.int64)
+        cross = self._cov(ids, self.items)  # (B, K, M)
+        mean = self.prior["mean"][ids] + np.matmul(cross, self.alpha[..., None])[..., 0]
+        # Sigma_CS (I + H Sigma_SS)^-1 H Sigma_SC: one solve with K right-hand sides
+        reduction = np.linalg.solve(self.A, np.matmul(self.H, np.swapaxes(cross, 1, 2)))
+        cov = self._cov(ids, ids) - np.matmul(cross, reduction)
+        return mean, cov
+
+    def _scores_batch(self, observations, deterministic: bool) -> np.ndarray:
+        ids = np.asarray(observations["candidate_ids"], dtype=np.int64)
+        if ids.max(initial=0) >= self.n_items:
+            raise ConfigError(f"candidate id {int(ids.max())} is outside the prior's {self.n_items} items; fit the "
+                              "prior on this world's catalogue")
+        mean, cov = self.posterior(ids)
+        if deterministic or self.exploration == "greedy" or self.scale == 0.0:
+            return mean
+        if self.exploration == "ucb":
+            sd = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0))
+            return mean + self.scale * sd
+        factor = stable_cholesky(0.5 * (cov + np.swapaxes(cov, 1, 2)))
+        z = self.rng.standard_normal(mean.shape)
+        return mean + self.scale * np.matmul(factor, z[..., None])[..., 0]
+
+    def _update_batch(self, observations, actions, rewards, next_observations, infos, mask) -> None:
+        ids = np.asarray(observations["candidate_ids"], dtype=np.int64)
+        rows = np.flatnonzero(mask)
+        shown = np.take_along_axis(ids[rows], actions[rows], axis=1)  # (b, s)
+        valid = shown_positions(actions[rows])
+        if "clicks" in infos:
+            clicks = np.asarray(infos["clicks"], dtype=np.float64).reshape(len(mask), -1)[rows]
+        else:
+            clicks = np.asarray(rewards, dtype=np.float64)[rows, None] * (np.arange(self.slate_size) == 0)
+        clicks = clicks * valid
+        # add the new items to each user's seen set
+        new_count = self.n_seen[rows] + valid.sum(axis=1)
+        self._grow(int(new_count.max(initial=0)), int(self.n_steps[rows].max(initial=0)) + 1)
+        slots = np.full(shown.shape, -1, dtype=np.int64)
+        for i, row in enumerate(rows):  # at most slate_size items per user
+            for j in np.flatnonzero(valid[i]):
+                item = shown[i, j]
+                found = np.flatnonzero(self.items[row, : self.n_seen[row]] == item)
+                if len(found):
+                    slots[i, j] = found[0]
+                else:
+                    slots[i, j] = self.n_seen[row]
+                    self.items[row, self.n_seen[row]] = item
+                    self.n_seen[row] += 1
+        self.steps[rows, self.n_steps[rows]] = slots
+        self.clicks[rows, self.n_steps[rows]] = clicks
+        self.n_steps[rows] += 1
+        self._fit(rows)
+
+
+__all__ = ["TruthPriorAgent", "fit_utility_prior", "logit_utilities", "EXPLORATIONS"]
