@@ -64,6 +64,8 @@ AGENTS: dict[str, str] = {
     "amortized-text": _META_AGENT,
     "pooled-thompson": _META_AGENT,
     "pooled-finetune": _META_AGENT,
+    # policy agents: a trained stable-baselines3 model (`metarec train-policy`)
+    "sb3": "metarec.agents.sb3.agent:SB3Agent.load",
 }
 #: keyword defaults a registered name adds to its class.
 AGENT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -77,6 +79,7 @@ AGENT_ARTIFACTS: dict[str, tuple[str, ...]] = {
     "meta-linucb": ("prior",),
     "meta-thompson": ("prior",),
     **{name: ("checkpoint",) for name, target in AGENTS.items() if target == _META_AGENT},
+    "sb3": ("path",),
 }
 #: name -> {artifact keyword: constructor used when it is passed} (optional artifacts).
 AGENT_OPTIONAL_ARTIFACTS: dict[str, dict[str, str]] = {
@@ -87,6 +90,7 @@ ENV_AGENTS: set[str] = {"oracle", "bayes-reference"}
 
 _ARTIFACT_HELP = {
     "checkpoint": "a meta-trained learner saved by MetaLearner.save (`metarec train-meta`)",
+    "path": "a policy folder saved by SB3Agent.save (`metarec train-policy --out FOLDER`)",
     "prior": "a linear prior {'mu', 'Sigma', 'noise_var'} or its .npz (MetaLinUCB.fit_prior)",
 }
 
