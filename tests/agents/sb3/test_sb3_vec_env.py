@@ -9,7 +9,8 @@ import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from metarec.agents.sb3 import SB3VecEnv
-from metarec.envs.testing import tiny_env, tiny_vector_env
+from metarec.envs.testing import tiny_env, tiny_vector_env, tiny_world
+from metarec.simulators.dynamics import Dynamics
 
 LAYOUT = dict(horizon=6)  # short episodes: several autoresets in a few steps
 
@@ -20,17 +21,19 @@ def pair(world, n_envs, **layout):
     return adapter, dummy
 
 
-@pytest.mark.parametrize("slate_size", [1, 3])
-def test_adapter_gives_dummy_vec_env_trajectories(world, slate_size):
-    adapter, dummy = pair(world, 4, slate_size=slate_size)
+@pytest.mark.parametrize("slate_size,churn", [(1, False), (3, False), (1, True)])
+def test_adapter_gives_dummy_vec_env_trajectories(world, slate_size, churn):
+    if churn:  # drift, boredom and churn: episodes also end by churn (terminated, not truncated)
+        world = tiny_world(dynamics=Dynamics.long_term())
+    adapter, dummy = pair(world, 4, slate_size=slate_size, **({"horizon": 30} if churn else {}))
     if slate_size > 1:
         adapter = SB3VecEnv(adapter.venv, slate_mode="multidiscrete")
     for venv in (adapter, dummy):
         venv.seed(11)
     obs_a, obs_d = adapter.reset(), dummy.reset()
     rng = np.random.default_rng(0)
-    n_done = 0
-    for _ in range(20):
+    n_done, n_churned = 0, 0
+    for _ in range(40 if churn else 20):
         for key in obs_d:
             np.testing.assert_array_equal(obs_a[key], obs_d[key], err_msg=key)
         actions = rng.integers(5, size=(4, slate_size) if slate_size > 1 else 4)
@@ -42,9 +45,11 @@ def test_adapter_gives_dummy_vec_env_trajectories(world, slate_size):
         for i in np.flatnonzero(done_d):
             n_done += 1
             assert infos_a[i]["TimeLimit.truncated"] == infos_d[i]["TimeLimit.truncated"]
+            n_churned += not infos_d[i]["TimeLimit.truncated"]
             for key, value in infos_d[i]["terminal_observation"].items():
                 np.testing.assert_array_equal(infos_a[i]["terminal_observation"][key], value)
-    assert n_done >= 8  # autoresets were compared
+    assert n_done >= 4  # autoresets were compared
+    assert n_churned >= 1 if churn else n_churned == 0
 
 
 def test_options_split_applies_to_autoreset_users(world):
