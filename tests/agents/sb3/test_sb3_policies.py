@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from metarec.agents import make_agent
+from metarec.agents import check_agent, make_agent
 from metarec.agents.sb3 import SB3Agent, encoder_from_checkpoint, load_policy_encoder, train_policy
 from metarec.agents.sb3.agent import extractor_of
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.runner import run_cell
 from metarec.encoders import StateEncoder
 from metarec.encoders.meta import MetaLearner
-from metarec.envs.testing import tiny_vector_env
+from metarec.envs.testing import tiny_env, tiny_vector_env
 from metarec.errors import ConfigError
 
 LAYOUT = dict(num_candidates=5, history_len=4, obs_dim=8, horizon=10)
@@ -139,3 +139,8 @@ def test_bad_arguments_name_the_fix(world):
         train_policy(encoder_kind="transformer", env_kwargs={"simulator": world, **LAYOUT}, progress=False)
     with pytest.raises(ConfigError, match="path"):
         make_agent("sb3")
+
+
+def test_conformance_check(world, ppo_agent):
+    done = check_agent(ppo_agent, tiny_env(simulator=world, **LAYOUT), n_steps=6)
+    assert "batched" in done and done[-1] == "pickle"
