@@ -112,7 +112,7 @@ class CandidateActorCriticPolicy(ActorCriticPolicy):
 
     Takes ``ActorCriticPolicy``'s arguments plus ``scorer_hidden`` (width) and ``scorer_seed``.
     ``ortho_init`` defaults to False: SB3's orthogonal initialisation would overwrite a loaded encoder.
-    Action spaces: ``Discrete(K)`` or ``Box(-inf, inf, (K,))`` (slates by top-s of sampled scores).
+    Action spaces: ``Discrete(K)`` or ``Box(-1e4, 1e4, (K,))`` (slates by top-s of sampled scores).
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule, *,

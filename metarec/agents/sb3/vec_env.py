@@ -14,7 +14,7 @@ adapter steps all N users in one batched call. Semantics are SB3's (``DummyVecEn
   (tested). ``set_options({"split": "test"})`` applies to the next reset and to every user started after it
   (``DummyVecEnv`` forgets options after the first reset: its single envs go back to their constructor's
   ``split``; give both the same ``split`` when comparing).
-- **slates** (``slate_size > 1``): ``slate_mode="scores"`` (default) exposes ``Box(-inf, inf, (K,))``: the
+- **slates** (``slate_size > 1``): ``slate_mode="scores"`` (default) exposes ``Box(-1e4, 1e4, (K,))``: the
   action is a score per candidate and the env shows the top-s (best first); ``"multidiscrete"`` passes the
   env's ``MultiDiscrete([K] * s)`` through.
 
@@ -35,6 +35,8 @@ from metarec.agents.base import top_slate
 from metarec.errors import ConfigError
 
 SLATE_MODES = ("scores", "multidiscrete")
+#: Bound of the score actions (SB3 needs a finite Box; PPO clips to it; scores never come near it).
+SCORE_BOUND = 1e4
 
 
 class SB3VecEnv(VecEnv):
@@ -69,7 +71,7 @@ class SB3VecEnv(VecEnv):
         self.venv, self.slate_mode, self.info_keys = base, slate_mode, tuple(info_keys)
         self.slate_size, self.num_candidates = base.slate_size, base.num_candidates
         if self.slate_size > 1 and slate_mode == "scores":
-            action_space = spaces.Box(-np.inf, np.inf, (self.num_candidates,), np.float32)
+            action_space = spaces.Box(-SCORE_BOUND, SCORE_BOUND, (self.num_candidates,), np.float32)
         else:
             action_space = base.single_action_space
         super().__init__(base.num_envs, base.single_observation_space, action_space)
@@ -137,4 +139,4 @@ class SB3VecEnv(VecEnv):
         return [None for _ in range(self.num_envs)]
 
 
-__all__ = ["SB3VecEnv", "SLATE_MODES"]
+__all__ = ["SB3VecEnv", "SLATE_MODES", "SCORE_BOUND"]

@@ -144,3 +144,16 @@ def test_bad_arguments_name_the_fix(world):
 def test_conformance_check(world, ppo_agent):
     done = check_agent(ppo_agent, tiny_env(simulator=world, **LAYOUT), n_steps=6)
     assert "batched" in done and done[-1] == "pickle"
+
+
+def test_slates_train_as_scores_and_stay_equivariant(world):
+    agent = train_policy("metarec/PersonaRec-v0", algo="a2c", total_steps=64, n_envs=8, seed=0, progress=False,
+                         env_kwargs={"simulator": world, **LAYOUT, "slate_size": 2}, algo_kwargs=FAST["a2c"])
+    policy = agent.model.policy
+    assert policy.action_space.shape == (5,) and policy.log_std.shape == (1,)  # one std for every candidate
+    obs = observations(world)
+    permutation = np.array([2, 4, 1, 0, 3])
+    permuted = dict(obs, candidates=obs["candidates"][:, permutation], candidate_ids=obs["candidate_ids"][:, permutation])
+    np.testing.assert_allclose(agent.scores_batch(permuted), agent.scores_batch(obs)[:, permutation], rtol=1e-5, atol=1e-6)
+    slates = agent.predict_batch(obs)
+    assert slates.shape == (3, 2) and np.all(slates[:, 0] != slates[:, 1])
