@@ -1,4 +1,4 @@
-"""The ``metarec`` command line: ``metarec bench SUITE``, ``metarec demo``, ``metarec ope`` (and ``metarec train-meta``).
+"""The ``metarec`` command line: ``bench SUITE``, ``demo``, ``ope``, ``train-meta`` and ``train-policy``.
 
 ``metarec --quiet COMMAND ...`` (or ``--quiet`` after the command) shows no progress bar.
 
@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import importlib
 import inspect
+import json
 import os
 import shlex
 import signal
@@ -103,7 +104,65 @@ def build_parser(load_train_meta: bool = False, suite: str | None = None) -> arg
         add_config_arguments(train_meta, _train_meta_module().TrainMetaConfig, aliases=TRAIN_META_OLD_FLAGS)
     train_meta.set_defaults(handler=run_train_meta)
 
+    policy = commands.add_parser("train-policy", help="train a candidate-scoring SB3 policy (PPO, A2C, DQN)",
+                                 description="Train a candidate-scoring stable-baselines3 policy on the batched env's "
+                                 "training users and save it (model.zip, encoder.pt, policy.json) for "
+                                 "`make_agent('sb3', path=OUT)` and the benchmark runner.")
+    add_train_policy_arguments(policy)
+    policy.set_defaults(handler=run_train_policy)
+
     return parser
+
+
+def _json_dict(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"expected a JSON object like '{{\"gamma\": 0.9}}', got {text!r} ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object like '{{\"gamma\": 0.9}}', got {text!r}")
+    return value
+
+
+def add_train_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``metarec train-policy`` (the arguments of ``metarec.agents.sb3.train_policy``)."""
+    parser.add_argument("--env-id", default="metarec/PersonaRec-v0", help="registered env id (default PersonaRec-v0)")
+    parser.add_argument("--algo", choices=("ppo", "a2c", "dqn"), default="ppo", help="SB3 algorithm (default ppo)")
+    parser.add_argument("--total-steps", type=_positive_int, default=200_000, help="env steps to train (default 200000)")
+    parser.add_argument("--n-envs", type=_positive_int, default=64, help="users stepped together (default 64)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the users, SB3 and the weights (default 0)")
+    parser.add_argument("--encoder", default=None, help="a `metarec train-meta` checkpoint whose StateEncoder reads "
+                        "the history (default: a randomly initialised --encoder-kind encoder)")
+    parser.add_argument("--encoder-kind", choices=("attention", "gru", "mean", "none"), default="attention",
+                        help="kind of the fresh encoder (default attention)")
+    parser.add_argument("--freeze-encoder", action="store_true", help="keep the encoder's weights fixed")
+    parser.add_argument("--world", default=None, help="world name overriding the env's (e.g. tiny)")
+    parser.add_argument("--env-kwargs", type=_json_dict, default=None, help="JSON env keyword overrides, e.g. "
+                        "'{\"history_len\": 20}'")
+    parser.add_argument("--algo-kwargs", type=_json_dict, default=None, help="JSON SB3 keyword overrides, e.g. "
+                        "'{\"gamma\": 0.95}'")
+    parser.add_argument("--threads", type=_positive_int, default=1, help="torch / BLAS threads (default 1)")
+    parser.add_argument("--out", default=None, help="output folder (default runs/train-policy/ALGO)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_train_policy(args: argparse.Namespace) -> int:
+    """Handler of ``metarec train-policy``."""
+    from metarec.agents.sb3.train import train_policy  # deferred: loads stable-baselines3 and torch
+
+    env_kwargs = dict(args.env_kwargs or {})
+    if args.world is not None:
+        env_kwargs["world"] = {**env_kwargs.get("world", {}), "name": args.world}
+    out = args.out or os.path.join("runs", "train-policy", args.algo)
+    agent = train_policy(args.env_id, algo=args.algo, total_steps=args.total_steps, n_envs=args.n_envs, seed=args.seed,
+                         encoder=args.encoder, encoder_kind=args.encoder_kind, freeze_encoder=args.freeze_encoder,
+                         env_kwargs=env_kwargs, algo_kwargs=args.algo_kwargs, out=out, progress=not args.quiet,
+                         threads=args.threads)
+    train = agent.manifest["train"]
+    print(f"wrote {out}: {agent.manifest['total_steps']} steps in {train['wall_s']:.1f} s "
+          f"({train['steps_per_s']:.0f} steps/s, {train['cpu_s']:.1f} CPU s); evaluate with "
+          f"make_agent('sb3', path={out!r})")
+    return 0
 
 
 #: Options of ``metarec`` itself, given before the command.
@@ -251,7 +310,7 @@ def interrupted_message(argv: Sequence[str], args: argparse.Namespace | None) ->
         out = args.out or os.path.join("runs", args.suite)
         return (f"metarec: interrupted; finished cells and trained artifacts are kept in {out}; resume with: "
                 f"{resume_command(argv)}")
-    if args is not None and getattr(args, "command", None) == "train-meta":
+    if args is not None and getattr(args, "command", None) in ("train-meta", "train-policy"):
         return "metarec: interrupted; no checkpoint was written; re-run the same command to train again"
     return "metarec: interrupted"
 

@@ -72,6 +72,8 @@ AGENTS: dict[str, str] = {
     "amortized-text": _META_AGENT,
     "pooled-thompson": _META_AGENT,
     "pooled-finetune": _META_AGENT,
+    # policy agents: a trained stable-baselines3 model (`metarec train-policy`)
+    "sb3": "metarec.agents.sb3.agent:SB3Agent.load",
 }
 #: keyword defaults a registered name adds to its class.
 AGENT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -91,6 +93,7 @@ AGENT_ARTIFACTS: dict[str, tuple[str, ...]] = {
     "offset-meta-linucb": ("prior",),
     "offset-meta-thompson": ("prior",),
     **{name: ("checkpoint",) for name, target in AGENTS.items() if target == _META_AGENT},
+    "sb3": ("path",),
 }
 #: name -> {artifact keyword: constructor used when it is passed} (optional artifacts).
 AGENT_OPTIONAL_ARTIFACTS: dict[str, dict[str, str]] = {
@@ -105,6 +108,7 @@ _ARTIFACT_HELP = {
              "fit_utility_prior; offset-meta-*: fit_residual_prior)",
     "offsets": "item offsets or the logged 'shows' / 'clicks' counts, or their .npz (metarec.agents.offsets)",
     "pooled": "a pooled ridge mean {'mu'} or its .npz (metarec.agents.offsets.pooled_ridge_mean)",
+    "path": "a policy folder saved by SB3Agent.save (`metarec train-policy --out FOLDER`)",
 }
 
 

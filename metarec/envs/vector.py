@@ -194,6 +194,27 @@ class RecommendationVectorEnv(VectorEnv):
         }
         return self.session.observation(), reward, terminated, truncated, infos
 
+    def restart_slots(self, rows) -> dict[str, np.ndarray]:
+        """Start a new user now in the slots ``rows`` whose episode just ended (same-step autoreset).
+
+        For adapters whose framework resets at the step that ends an episode (stable-baselines3's ``VecEnv``):
+        the slots draw from their own generators exactly what the next-step autoreset would have drawn, so
+        the users, candidates and clicks that follow are the same. Returns the new observation of every slot.
+
+        Parameters
+        ----------
+        rows : (n,) int array of slot indices
+        """
+        if not self._started:
+            raise ActionError("call reset() before restart_slots()")
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        for i in rows:
+            self.session.reset_slot(int(i), self._slot_rngs[i], split=self._autoreset_split, draw=False)
+        if len(rows):
+            self.session.draw_candidates(rows)
+        self._done[rows] = False
+        return self.session.observation()
+
     def oracle_actions(self) -> np.ndarray:
         """The oracle's actions for the current candidates, (B,) or (B, s). For ``OracleAgent`` only."""
         slates = self.session.oracle_slate()

@@ -1,0 +1,192 @@
+"""``train_policy``: train a candidate-scoring PPO / A2C / DQN policy on the batched env, return an ``SB3Agent``.
+
+Training runs on :class:`~metarec.agents.sb3.SB3VecEnv` over ``n_envs`` users of the env's training split
+stepped together; every user is a new draw from that split, so the policy learns across many users to adapt
+in context to a new one from its history window (meta-RL through the history encoder). Default
+hyperparameters (:data:`ALGO_DEFAULTS`) were chosen on the tiny world and on training / validation users of
+``PersonaRec-v0``, never on test users.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import gymnasium
+from stable_baselines3.common.callbacks import BaseCallback
+from tqdm.auto import tqdm
+
+from metarec.agents.sb3.agent import SB3Agent, algorithm_class, extractor_of
+from metarec.agents.sb3.features import encoder_from_checkpoint
+from metarec.agents.sb3.policies import CandidateActorCriticPolicy, CandidateDQNPolicy
+from metarec.agents.sb3.vec_env import SB3VecEnv
+from metarec.encoders.state import StateEncoder
+from metarec.errors import ConfigError
+from metarec.layout import check_int
+from metarec.threads import thread_limits
+
+#: keyword arguments of each SB3 algorithm unless ``algo_kwargs`` says otherwise (``n_envs`` scales some)
+ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
+    "ppo": dict(n_steps=32, batch_size=1024, n_epochs=4, learning_rate=1e-3, gamma=0.9, gae_lambda=0.9,
+                ent_coef=0.01, clip_range=0.2),
+    "a2c": dict(n_steps=8, learning_rate=1e-3, gamma=0.9, gae_lambda=0.9, ent_coef=0.01),
+    "dqn": dict(buffer_size=20_000, learning_starts=1_000, batch_size=128, train_freq=1, gradient_steps=2,
+                target_update_interval=1_000, exploration_fraction=0.2, exploration_final_eps=0.05, gamma=0.9,
+                learning_rate=1e-3),
+}
+ENCODER_KINDS = ("attention", "gru", "mean", "none")
+
+
+class ProgressBar(BaseCallback):
+    """A tqdm bar over environment steps (SB3's own bar needs ``rich``)."""
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        super().__init__()
+        self.total, self.enabled, self.bar = total, enabled, None
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(total=self.total, desc="train-policy", unit="step", disable=not self.enabled)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.model.num_timesteps - self.bar.n)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+def make_vec_env(env_id: str, n_envs: int, env_kwargs: dict[str, Any] | None = None, slate_mode: str = "scores"
+                 ) -> SB3VecEnv:
+    """An :class:`SB3VecEnv` over ``gymnasium.make_vec(env_id, n_envs)`` (the batched env) with ``env_kwargs``."""
+    vector = gymnasium.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **(env_kwargs or {}))
+    return SB3VecEnv(vector, slate_mode=slate_mode)
+
+
+def resolve_encoder(encoder, kind: str, seed: int) -> tuple[dict[str, Any], StateEncoder | None]:
+    """``(encoder_config, weights to load or None)`` from a path, a StateEncoder or None (fresh ``kind``)."""
+    if encoder is None:
+        if kind not in ENCODER_KINDS:
+            raise ConfigError(f"`encoder_kind` must be one of {ENCODER_KINDS}, got {kind!r}")
+        return {"kind": kind, "seed": seed}, None
+    if isinstance(encoder, str | os.PathLike):
+        encoder = encoder_from_checkpoint(encoder)
+    if not isinstance(encoder, StateEncoder):
+        raise TypeError(f"`encoder` must be a train-meta checkpoint path, a StateEncoder or None, got "
+                        f"{type(encoder).__name__}")
+    return dict(encoder.config), encoder
+
+
+def train_policy(
+    env_id: str = "metarec/PersonaRec-v0",
+    *,
+    algo: str = "ppo",
+    total_steps: int = 200_000,
+    n_envs: int = 64,
+    seed: int = 0,
+    encoder: str | os.PathLike | StateEncoder | None = None,
+    encoder_kind: str = "attention",
+    freeze_encoder: bool = False,
+    env_kwargs: dict[str, Any] | None = None,
+    algo_kwargs: dict[str, Any] | None = None,
+    policy_kwargs: dict[str, Any] | None = None,
+    out: str | os.PathLike | None = None,
+    progress: bool = True,
+    threads: int = 1,
+) -> SB3Agent:
+    """Train a candidate-scoring policy on ``n_envs`` batched training users and return it as an agent.
+
+    Parameters
+    ----------
+    env_id : str
+        A registered ``metarec/*`` id (its layout: K, slate size, horizon, world).
+    algo : {"ppo", "a2c", "dqn"}
+    total_steps : int
+        Environment steps (user interactions) to train for.
+    n_envs : int
+        Users stepped together.
+    seed : int
+        Seeds the env slots (``seed + i``), SB3 (``model.seed``) and every weight initialisation.
+    encoder : path, StateEncoder or None
+        The history encoder: a ``metarec train-meta`` checkpoint (its StateEncoder), an encoder, or None for a
+        randomly initialised one of ``encoder_kind``.
+    encoder_kind : {"attention", "gru", "mean", "none"}
+        Kind of the fresh encoder (``encoder=None`` only).
+    freeze_encoder : bool
+        Keep the encoder's weights fixed.
+    env_kwargs : dict, optional
+        Overrides of the env's keyword arguments, e.g. ``{"world": {"name": "tiny"}, "history_len": 4}`` or
+        ``{"simulator": sim}``; ``split`` defaults to ``"train"``.
+    algo_kwargs, policy_kwargs : dict, optional
+        Overrides of :data:`ALGO_DEFAULTS` and of the policy's keyword arguments (``scorer_hidden``,
+        ``features_extractor_kwargs``, ...).
+    out : path, optional
+        Save the trained agent to this folder (:meth:`SB3Agent.save`).
+    progress : bool
+        A tqdm bar over steps.
+    threads : int
+        Torch / BLAS threads while training.
+
+    Returns
+    -------
+    SB3Agent
+        With ``manifest["train"]``: wall and CPU time (this process), steps per second of each.
+    """
+    check_int("total_steps", total_steps)
+    check_int("n_envs", n_envs)
+    check_int("threads", threads)
+    cls = algorithm_class(algo)
+    env_kwargs = {"split": "train", **(env_kwargs or {})}
+    encoder_config, weights = resolve_encoder(encoder, encoder_kind, seed)
+    extractor_kwargs = {"encoder_config": encoder_config, "freeze_encoder": bool(freeze_encoder), "seed": seed}
+    policy_kwargs = dict(policy_kwargs or {})
+    policy_kwargs["features_extractor_kwargs"] = {**extractor_kwargs,
+                                                  **policy_kwargs.get("features_extractor_kwargs", {})}
+    policy_kwargs.setdefault("scorer_seed", seed)
+    params = {**ALGO_DEFAULTS[algo], **(algo_kwargs or {})}
+    if algo == "ppo":
+        params["batch_size"] = min(int(params["batch_size"]), int(params["n_steps"]) * n_envs)
+    venv = make_vec_env(env_id, n_envs, env_kwargs)
+    venv.seed(seed)
+    policy = CandidateDQNPolicy if algo == "dqn" else CandidateActorCriticPolicy
+    with thread_limits(threads):
+        model = cls(policy, venv, policy_kwargs=policy_kwargs, seed=seed, verbose=0, device="cpu", **params)
+        if weights is not None:
+            for module in model.policy.modules():
+                if hasattr(module, "load_encoder"):
+                    module.load_encoder(weights)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        model.learn(total_timesteps=total_steps, callback=ProgressBar(total_steps, progress))
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    base = venv.venv
+    manifest = {
+        "algo": algo, "env_id": env_id, "seed": seed, "n_envs": n_envs, "total_steps": int(model.num_timesteps),
+        "env_kwargs": _json_only(env_kwargs), "algo_kwargs": _json_only(params),
+        "encoder": os.fspath(encoder) if isinstance(encoder, str | os.PathLike) else
+        ("StateEncoder" if encoder is not None else f"random {encoder_kind}"),
+        "encoder_config": extractor_of(model).encoder_config, "freeze_encoder": bool(freeze_encoder),
+        "layout": {"num_candidates": base.num_candidates, "slate_size": base.slate_size,
+                   "history_len": base.history_len, "horizon": base.horizon,
+                   "obs_dim": int(base.single_observation_space["candidates"].shape[1])},
+        "train": {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "steps_per_s": round(model.num_timesteps / wall, 1),
+                  "steps_per_cpu_s": round(model.num_timesteps / max(cpu, 1e-9), 1)},
+    }
+    agent = SB3Agent(model, slate_size=base.slate_size, seed=seed, manifest=manifest)
+    if out is not None:
+        agent.save(out)
+    return agent
+
+
+def _json_only(values: dict[str, Any]) -> dict[str, Any]:
+    kept = {}
+    for key, value in values.items():
+        try:
+            json.dumps(value)
+            kept[key] = value
+        except TypeError:
+            kept[key] = f"<{type(value).__name__}>"
+    return kept
+
+
+__all__ = ["train_policy", "make_vec_env", "ALGO_DEFAULTS", "ENCODER_KINDS", "ProgressBar", "resolve_encoder"]
