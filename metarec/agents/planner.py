@@ -19,7 +19,8 @@ knows the persona (its true utilities) and the dynamics, and plans over the pati
   highest ``p_i (1 + V_{k}(P + d_i)) + (1 - p_i) V_{k}(P - skip_cost)``, ``k`` the steps left after this
   one (capped at ``depth``).
 
-Without churn the value of every outcome is the same and the planner recommends what the oracle does.
+Without churn the value of every outcome is the same and the planner recommends what the oracle does (the
+candidate with the highest click probability, ties to the first).
 """
 
 from __future__ import annotations
@@ -190,9 +191,11 @@ class PlanningAgent(BaseAgent):
 
     def _decide(self, rows: np.ndarray | None, episode_start: np.ndarray | None) -> np.ndarray:
         """Candidate positions (b,) for the session slots ``rows`` (all for None)."""
-        session = self.core.session
+        session, sim = self.core.session, self.core.simulator
         state = session.state if rows is None else session.state.take(rows)
         candidates = session.candidates if rows is None else session.candidates[rows]
+        if not sim.dynamics.churn:  # every outcome leaves the same future: the myopic choice is optimal
+            return np.argmax(self._click_probabilities(state, candidates), axis=1)
         b = len(state)
         if len(self.since) != b:
             self.values = np.zeros((b, self._lookahead() + 1, len(self.grid)))
@@ -205,7 +208,6 @@ class PlanningAgent(BaseAgent):
             self.values[rows_to_plan] = self._plan(state.take(rows_to_plan), self.values.shape[1] - 1)
             self.since[rows_to_plan] = 0
         self.since += 1
-        sim = self.core.simulator
         p = self._click_probabilities(state, candidates)
         left = np.clip(int(self.core.horizon) - state.t - 1, 0, self.values.shape[1] - 1)
         table = self.values[np.arange(b), left]  # (b, G)
