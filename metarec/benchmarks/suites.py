@@ -251,6 +251,8 @@ register_suite(
     description="Session return and session length on LongTermEngagement-v0 (clickbait and poor items spend "
     "patience, good items build it, sessions end by churn): bandits, the myopic oracle, the planning reference and "
     "trained policies on unseen test users; the same agents on PersonaRec-v0.",
+    # linear Thompson's v as the quick suite chose it on val users (PersonaRec-v0's world), not on these figures
+    agent_kwargs={"linear-thompson": {"v": 0.1}},
 )
 register_suite(
     "scale", config="metarec.benchmarks.scale:ScaleConfig", run="metarec.benchmarks.scale:run_scale",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metarec.agents import make_agent
+from metarec.agents import check_agent, make_agent
 from metarec.agents.planner import PlanningAgent
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.runner import run_cell
-from metarec.envs.testing import tiny_env
+from metarec.envs import RecommendationEnv
+from metarec.envs.testing import tiny_env, tiny_world
 from metarec.errors import ConfigError
+from metarec.simulators import Dynamics
 
 LONG_TERM = {"n_items": 60, "n_topics": 4, "n_users": 80, "dynamics": "long_term", "clickbait_weight": 1.5,
              "text_encoder": "hashing:16"}
@@ -71,3 +73,11 @@ def test_the_planner_needs_a_metarec_env():
         PlanningAgent(object())
     with pytest.raises(ConfigError, match=r"make_agent\('planner'\) needs `env`"):
         make_agent("planner")
+
+
+@pytest.mark.parametrize("dynamics", [None, "long_term"])
+def test_the_planner_passes_check_agent(dynamics):
+    world = tiny_world(dynamics=Dynamics.long_term() if dynamics else None)
+    env = RecommendationEnv(simulator=world, num_candidates=5, obs_dim=8, horizon=20)
+    done = check_agent(make_agent("planner", env=env, seed=0), env, n_steps=8)
+    assert done[:3] == ["protocol", "predict", "determinism"] and done[-1] == "pickle"
