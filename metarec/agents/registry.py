@@ -7,7 +7,8 @@ torch. An entry may need
 - **artifacts** (:data:`AGENT_ARTIFACTS`): keyword arguments naming what was trained or fitted beforehand,
   e.g. ``checkpoint=`` (a meta-trained learner saved by ``MetaLearner.save``) or ``prior=`` (a fitted linear
   prior, ``.npz``), passed to ``make_agent`` as keyword arguments;
-- **the env** (:data:`ENV_AGENTS`): the oracle reads the env's hidden state, the Bayesian reference its world.
+- **the env** (:data:`ENV_AGENTS`): the oracle and the planner read the env's hidden state, the Bayesian
+  reference its world.
 
 Examples
 --------
@@ -50,6 +51,7 @@ AGENTS: dict[str, str] = {
     "linear-thompson-disjoint": "metarec.agents.linear:LinearThompson",
     "neural-linear": "metarec.agents.neural_linear:NeuralLinear",
     "oracle": "metarec.agents.oracle:OracleAgent",
+    "planner": "metarec.agents.planner:PlanningAgent",
     # references
     "bayes-reference": "metarec.agents.reference:BayesianReferenceAgent.from_env",
     "bayes-greedy": "metarec.agents.reference:BayesGreedyAgent.from_env",
@@ -100,7 +102,7 @@ AGENT_OPTIONAL_ARTIFACTS: dict[str, dict[str, str]] = {
     "popularity": {"counts": "metarec.agents.registry:popularity_from_counts"},
 }
 #: Agents that must be given ``env`` (the env they read).
-ENV_AGENTS: set[str] = {"oracle", "bayes-reference", "bayes-greedy", "truth-prior"}
+ENV_AGENTS: set[str] = {"oracle", "planner", "bayes-reference", "bayes-greedy", "truth-prior"}
 
 _ARTIFACT_HELP = {
     "checkpoint": "a meta-trained learner saved by MetaLearner.save (`metarec train-meta`)",

@@ -25,8 +25,10 @@ ENV_DOCS = {
     "metarec/PersonaRec-v0": "500 synthetic items, 1,000 MiniLM-grounded personas; multinomial logit; 20 random "
     "candidates, one recommendation a step; stationary users (no drift, boredom or churn); 50 steps.",
     "metarec/PersonaRecSlate-v0": "As PersonaRec-v0 with a slate of 5 (position bias (1 + j)^-0.5).",
-    "metarec/LongTermEngagement-v0": "Drift, boredom and churn on; clickbait raises clicks now and drains patience; "
-    "100 steps at most. The myopic oracle is not optimal here: report session return and length.",
+    "metarec/LongTermEngagement-v0": "Drift, boredom and churn on (Dynamics.long_term: each parameter cites the "
+    "engagement study it follows); clickbait raises clicks now and drains patience, clicked quality builds it, "
+    "skips spend it; the session ends when patience runs out, 100 steps at most. The myopic oracle is not optimal "
+    "here: report session return and length.",
     "metarec/MovieLens100K-v0": "1,682 MovieLens-100K movies and 943 personas of real users (demographics, genre "
     "tastes, matrix-factorisation term) fitted on 80% of each user's ratings; needs data_path= or METAREC_DATA; "
     "multinomial logit; 20 random candidates, one recommendation a step; stationary users; user_features = "

@@ -1,4 +1,26 @@
-"""User dynamics: interest drift, boredom, patience and churn, batched over users."""
+"""User dynamics: interest drift, boredom, patience and churn, batched over users.
+
+The ``long_term`` preset (``Dynamics.long_term()``, the world of ``metarec/LongTermEngagement-v0``) is designed
+so that the item that wins the next click is not the one that keeps the user longest; each parameter is set
+beside the engagement study it follows (see docs/policies.md, "Long-term dynamics"):
+
+- clicks are not satisfaction: what a click does to the user's willingness to go on depends on what was
+  clicked (Lu, Zhang and Ma 2018, "Between clicks and satisfaction", SIGIR: post-click satisfaction depends
+  on the content, and clicked items can leave users dissatisfied); clickbait attracts clicks its content does
+  not repay (Wang et al. 2021, "Clicks can be cheating: counterfactual recommendation for mitigating
+  clickbait issue", SIGIR; arXiv 2020);
+- satiation: repeated consumption of one kind lowers its appeal, which recovers with time away (Kapoor et
+  al. 2015, "Just in time recommendations: modeling the dynamics of boredom in activity streams", WSDM; Leqi
+  et al. 2021, "Rebounding bandits for modeling satiation effects", NeurIPS);
+- interest evolution: consumed content pulls the user's interests toward it (Ie et al. 2019, RecSim's
+  interest-evolution environment);
+- sessions end when accumulated dissatisfaction exhausts the user's budget: each step spends it, good
+  content replenishes it (Ie et al. 2019, SlateQ's simulation: a time budget that high-quality content
+  depletes less; Wu et al. 2017, "Returning is believing", WSDM: whether users come back depends on how
+  satisfied they were, so long-term engagement is a target of its own; Zou et al. 2019, "Reinforcement
+  learning to optimize long-term user engagement in recommender systems", KDD: myopic click optimisation
+  does not maximise session depth and return).
+"""
 
 from __future__ import annotations
 
@@ -27,8 +49,16 @@ class Dynamics:
         Per-step decay of boredom, in [0, 1].
     churn : bool
         When on, patience falls by ``skip_cost`` on a step without a click and by ``clickbait_cost x
-        clickbait_i`` when clickbait is clicked, rises by ``recovery`` on a satisfying click (quality > 0),
-        and the session ends (``churned``) when it reaches 0.
+        clickbait_i`` when clickbait is clicked, rises by ``recovery`` on a satisfying click (quality > 0) and
+        by ``quality_gain x quality_i`` on any click, and the session ends (``churned``) when it reaches 0.
+    skip_cost, clickbait_cost, recovery : float
+        See ``churn``.
+    quality_gain : float
+        Patience gained per unit of (standardised) quality of a clicked item: good items build satisfaction,
+        poor ones (quality < 0) spend it. 0 (default) keeps the 0.1 behaviour (``recovery`` only).
+
+    Per clicked item ``i`` the patience change is :meth:`click_patience_change` (the same arithmetic the
+    simulator steps with, so planners can read it).
     """
 
     drift_rate: float = 0.0
@@ -39,9 +69,10 @@ class Dynamics:
     skip_cost: float = 1.0
     clickbait_cost: float = 3.0
     recovery: float = 0.5
+    quality_gain: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("drift_rate", "boredom_rate", "skip_cost", "clickbait_cost", "recovery"):
+        for name in ("drift_rate", "boredom_rate", "skip_cost", "clickbait_cost", "recovery", "quality_gain"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise ConfigError(f"dynamics `{name}` must be a finite number >= 0, got {value!r}")
@@ -67,8 +98,45 @@ class Dynamics:
 
     @classmethod
     def long_term(cls) -> Dynamics:
-        """Drift, boredom and churn on: where today's slate changes tomorrow's user."""
-        return cls(drift_rate=0.3, drift_decay=0.1, boredom_rate=0.6, boredom_decay=0.15, churn=True)
+        """Drift, boredom and churn on: where today's slate changes tomorrow's user.
+
+        Fixed before any policy was trained on it (see the module docstring for the studies behind each term).
+        With ``clickbait_weight=1.5`` (LongTermEngagement-v0) a clickbait item (clickbait in [0.6, 1], 10% of
+        the synthetic catalogue, quality lowered by 0.8) gains about +1 utility (a higher click probability
+        now) and costs about 3 patience when clicked, of an initial 4-12.
+        """
+        return cls(
+            # Interest evolution toward consumed content (Ie et al. 2019, RecSim interest evolution).
+            drift_rate=0.3,
+            drift_decay=0.1,
+            # Satiation per topic, recovering with time away: ~15% a step (Kapoor et al. 2015; Leqi et al. 2021).
+            boredom_rate=0.6,
+            boredom_decay=0.15,
+            churn=True,
+            # A step with nothing worth clicking spends one unit of the session budget (Ie et al. 2019, SlateQ's
+            # per-step budget cost; Wu et al. 2017: continuation depends on satisfaction with what was shown).
+            skip_cost=1.0,
+            # Clicked clickbait disappoints: ~3 steps of budget for a full-clickbait item (Lu et al. 2018;
+            # Wang et al. 2021: clicks on clickbait are followed by dissatisfaction).
+            clickbait_cost=3.0,
+            # Satisfaction follows quality, continuously, not a quality > 0 switch: +0.5 per standard deviation of
+            # quality, and poor items spend budget (Lu et al. 2018; SlateQ's quality bonus, Ie et al. 2019).
+            recovery=0.0,
+            quality_gain=0.5,
+        )
+
+    def click_patience_change(self, quality: np.ndarray, clickbait: np.ndarray | None) -> np.ndarray:
+        """Patience change of a click on items with ``quality`` and ``clickbait`` (same shape; None: no clickbait).
+
+        ``recovery 1[quality > 0] + quality_gain quality - clickbait_cost clickbait``; a step without a click
+        changes patience by ``-skip_cost`` instead.
+        """
+        change = self.recovery * (quality > 0)
+        if self.quality_gain:
+            change = change + self.quality_gain * quality
+        if clickbait is not None:
+            change = change - self.clickbait_cost * clickbait
+        return change
 
 
 @dataclass

@@ -467,6 +467,17 @@ class Simulator:
             utility -= np.einsum("bt,nt->bn", state.boredom, self.topics)
         return utility
 
+    def click_patience_change(self, items: np.ndarray) -> np.ndarray:
+        """Patience change (churn on) if the user clicks each of ``items`` (catalogue indices, any shape).
+
+        :meth:`Dynamics.click_patience_change` of the items' quality and clickbait: the exact term
+        :meth:`step` applies, exposed for planners that know the dynamics.
+        """
+        clickbait = self.catalog.clickbait
+        return self.dynamics.click_patience_change(
+            self.catalog.quality[items], None if clickbait is None else clickbait[items]
+        )
+
     # ------------------------------------------------------------------ stepping
     def oracle(
         self, state: UserState, candidates: np.ndarray, slate_size: int
@@ -535,9 +546,7 @@ class Simulator:
             state.boredom += rate[:, None] * np.einsum("bs,bst->bt", clicks, self.topics[shown])
         if dynamics.churn:
             change = np.where(clicked_any, 0.0, -dynamics.skip_cost)
-            if self.catalog.clickbait is not None:
-                change -= dynamics.clickbait_cost * (clicks * self.catalog.clickbait[shown]).sum(axis=1)
-            change += dynamics.recovery * (clicks * (self.catalog.quality[shown] > 0)).sum(axis=1)
+            change += (clicks * self.click_patience_change(shown)).sum(axis=1)
             state.patience += change
             state.churned |= state.patience <= 0
 

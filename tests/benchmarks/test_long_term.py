@@ -1,0 +1,85 @@
+"""``metarec bench long-term`` at a tiny size: end to end, resumable, policy agents through the training hook."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from metarec.benchmarks import long_term as LT
+from metarec.benchmarks.suites import get_suite
+from metarec.errors import ConfigError
+
+WORLD = {"n_items": 60, "n_topics": 4, "n_users": 80, "dynamics": "long_term", "clickbait_weight": 1.5,
+         "text_encoder": "hashing:16"}
+TINY = dict(world_kwargs=WORLD, seeds=2, users=4, horizon=10, persona_rec_horizon=4, num_candidates=10, obs_dim=8,
+            n_boot=20)
+
+
+def computed(outcome):
+    return [r.cell.key for part in outcome["parts"].values() for r in part["cells"] if r.computed]
+
+
+def test_the_suite_runs_end_to_end_and_resumes(tmp_path):
+    config = get_suite("long-term", **TINY, agents="random,oracle,planner", persona_rec_agents=("random", "oracle"))
+    first = LT.run_long_term(config, tmp_path, progress=False, echo=None)
+    figures = first["figures"]["long-term"]
+    assert set(figures) == {"random", "oracle", "planner"}
+    assert set(first["figures"]["persona-rec"]) == {"random", "oracle"}
+    for agent in figures.values():
+        assert 0 <= agent["return"]["mean"] <= agent["session_length"]["mean"] <= 10
+        assert agent["return"]["low"] <= agent["return"]["mean"] <= agent["return"]["high"]
+    assert "return_minus_oracle" in figures["planner"]
+    for name in ("long-term_return_over_session.png", "long-term_session_length.png",
+                 "persona-rec_session_length.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 0
+    assert "Reproduce: `metarec bench long-term" in (tmp_path / "results.md").read_text()
+    assert len(computed(first)) == 2 * 3 + 2 * 2
+    again = LT.run_long_term(replace(config, plots=False), tmp_path, progress=False, echo=None)
+    assert computed(again) == []
+    assert again["figures"] == first["figures"]
+
+
+def test_policy_agents_are_trained_once_through_the_hook_and_replayed(tmp_path, monkeypatch):
+    """A stand-in trainer (the sb3 helper's `train_policy` is wired by the lead): called once per env and seed."""
+    monkeypatch.setattr(LT, "POLICY_AGENTS", frozenset({"linucb"}))
+    calls = []
+
+    def train(name, part_config, seed, folder, options):
+        calls.append((name, part_config.world_kwargs["dynamics"], seed, options["training_steps"]))
+        return {"agent_kwargs": {"alpha": 0.5}, "curve": [{"timesteps": 10, "return": 1.0, "session_length": 3.0},
+                                                          {"timesteps": 20, "return": 2.0, "session_length": 4.0}]}
+
+    config = get_suite("long-term", **TINY, agents="linucb,oracle", persona_rec_agents=("oracle",), training_steps=20,
+                       plots=False)
+    assert config.policies == ("linucb",)
+    first = LT.run_long_term(config, tmp_path, progress=False, echo=None, train=train)
+    assert calls == [("linucb", "long_term", 0, 20), ("linucb", "static", 0, 20)]
+    LT.write_session_plots(tmp_path, {"long-term": first["parts"]["long-term"]}, n_boot=10)
+    assert (tmp_path / "plots" / "training_return.png").stat().st_size > 0
+    assert set(first["figures"]["persona-rec"]) == {"oracle", "linucb"}
+    again = LT.run_long_term(config, tmp_path, progress=False, echo=None, train=train)
+    assert len(calls) == 2 and computed(again) == []
+
+
+def test_without_the_sb3_pieces_a_policy_agent_names_what_is_missing(tmp_path, monkeypatch):
+    try:
+        import metarec.agents.sb3  # noqa: F401
+    except ImportError:
+        config = get_suite("long-term", **TINY, agents="ppo,oracle")
+        with pytest.raises(ImportError, match="metarec.agents.sb3"):
+            LT.run_long_term(config, tmp_path, progress=False, echo=None)
+    else:
+        pytest.skip("metarec.agents.sb3 exists: the lead has wired the policy agents")
+
+
+@pytest.mark.parametrize(("overrides", "match"), [
+    ({"world_kwargs": {"dynamics": "static"}}, r"`world_kwargs` must set dynamics='long_term'"),
+    ({"slate_size": 2}, r"one item a step \(slate_size=1\), got 2"),
+    ({"train_seeds": 0}, r"`train_seeds` must be an int >= 1, got 0"),
+    ({"persona_rec_agents": "random"}, r"`persona_rec_agents` must be a tuple of agent names, got str 'random'"),
+    ({"policy_kwargs": {"linucb": {}}}, r"`policy_kwargs` names agents that are not policy agents"),
+])
+def test_bad_long_term_settings_name_the_value(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        get_suite("long-term", **overrides)
