@@ -14,11 +14,16 @@ if TYPE_CHECKING:
     from metarec.benchmarks.cold_start.config import ColdStartConfig
 
 #: Agents of the suite, in table order, and their families.
-NON_META = ("random", "popularity", "linucb", "linear-thompson", "pooled-thompson", "pooled-finetune")
+NON_META = ("random", "popularity", "linucb", "linear-thompson", "pooled-thompson", "pooled-finetune",
+            "nl-pooled-finetune")
 GRADIENT_META = ("maml", "fomaml", "reptile", "anil")
 AMORTIZED_META = ("amortized-mean", "amortized-attention", "amortized-text")
 LINEAR_META = ("meta-linucb", "meta-thompson")
-META = GRADIENT_META + AMORTIZED_META + LINEAR_META
+#: Neural-linear agents (item offsets + feature map + Bayesian head, metarec.benchmarks.cold_start.neural):
+#: ``nl-pooled-finetune`` is non-meta (pooled, isotropic prior); these are meta (``nl-pooled-eb``: empirical Bayes).
+NEURAL_LINEAR = ("nl-pooled-finetune", "nl-pooled-eb", "meta-neural-linear", "nl-maml", "nl-anil", "nl-reptile")
+NEURAL_META = NEURAL_LINEAR[1:]
+META = GRADIENT_META + AMORTIZED_META + LINEAR_META + NEURAL_META
 REFERENCES = ("oracle", "bayes-reference")
 COLDSTART_AGENTS = REFERENCES + NON_META + META
 #: The default agents: all but amortized-attention, whose training alone takes minutes on 2 CPU cores, and
@@ -26,7 +31,7 @@ COLDSTART_AGENTS = REFERENCES + NON_META + META
 OPT_IN_AGENTS = ("amortized-attention", "amortized-text")
 DEFAULT_AGENTS = tuple(a for a in COLDSTART_AGENTS if a not in OPT_IN_AGENTS)
 #: Baselines (a)-(c) of the issue, among which the "best non-meta" is chosen on val (random excluded).
-BASELINES = ("popularity", "linucb", "linear-thompson", "pooled-thompson", "pooled-finetune")
+BASELINES = ("popularity", "linucb", "linear-thompson", "pooled-thompson", "pooled-finetune", "nl-pooled-finetune")
 #: Learner of each network agent: (algorithm, StateEncoder kind).
 LEARNERS = {
     "pooled": ("pooled", "none"),
@@ -50,6 +55,8 @@ DEFAULT_GRIDS: dict[str, dict[str, list]] = {
     "pooled-thompson": {"prior_scale": [0.3, 1.0, 3.0]},
     "pooled-finetune": {"inner_lr": [0.1, 0.3, 1.0]},
     "meta": {"prior_scale": [0.3, 3.0], "posterior_mean": [False, True]},
+    "nl-pooled-finetune": {"prior_scale": [0.1, 1.0, 10.0], "alpha": [0.0, 0.1, 0.3, 1.0]},
+    "neural": {"prior_scale": [0.3, 1.0, 3.0], "alpha": [0.0, 0.1, 0.3, 1.0]},
 }
 
 
@@ -81,6 +88,9 @@ def base_kwargs(config: ColdStartConfig, name: str, artifacts: dict[str, Any]) -
     if name == "pooled-finetune":
         return {"checkpoint": learners["pooled"]["checkpoint"], "history_len": config.meta_history,
                 "inner_steps": config.inner_steps}
+    if name in NEURAL_LINEAR:
+        prior = {} if learners[name]["prior"] is None else {"prior": learners[name]["prior"]}
+        return {"checkpoint": learners[name]["checkpoint"], "history_len": config.train_steps, **prior}
     if name in GRADIENT_META + AMORTIZED_META:
         text = {"text_encoder": artifacts["history_text_encoder"]} if LEARNERS[name][1] == "text" else {}
         return {"checkpoint": learners[name]["checkpoint"], "prior_cov": learners[name]["prior_cov"],
@@ -90,7 +100,8 @@ def base_kwargs(config: ColdStartConfig, name: str, artifacts: dict[str, Any]) -
 
 def grid_of(config: ColdStartConfig, name: str) -> list[dict[str, Any]]:
     """The validation grid of ``name``: a list of keyword dicts (``[{}]`` when nothing is searched)."""
-    grid = config.grids.get("meta" if name in GRADIENT_META + AMORTIZED_META else name, {})
+    grid = config.grids.get("meta" if name in GRADIENT_META + AMORTIZED_META else
+                            "neural" if name in NEURAL_META else name, {})
     keys = sorted(grid)
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))] or [{}]
 
@@ -100,6 +111,8 @@ __all__ = [
     "GRADIENT_META",
     "AMORTIZED_META",
     "LINEAR_META",
+    "NEURAL_LINEAR",
+    "NEURAL_META",
     "META",
     "REFERENCES",
     "COLDSTART_AGENTS",
