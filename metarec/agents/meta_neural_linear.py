@@ -107,7 +107,7 @@ class NeuralLinearAgent(BatchedAgent):
                 raise ConfigError(f"`prior` must be 'learned', 'isotropic' or a ({k}, {k}) covariance, got "
                                   f"{prior if isinstance(prior, str) else getattr(cov, 'shape', cov)!r}")
             factor = torch.as_tensor(np.linalg.cholesky(cov + 1e-8 * np.eye(k)), dtype=torch.float32)
-        self.prior = prior if isinstance(prior, str) else "empirical"
+        self.prior = prior if isinstance(prior, str) and prior in ("learned", "isotropic") else "empirical"
         self.factor = (factor * self.prior_scale**0.5).detach()
         self.d = self.model.item_dim
         self._allocate(1)
