@@ -206,7 +206,7 @@ def test_missing_data_path_is_a_clear_error(monkeypatch, tmp_path):
 # ---------------------------------------------------------------------------------------- end to end
 TINY = dict(users=60, seeds=2, iterations=6, val_every=3, tasks_per_batch=8, inner_lrs=(0.05,), pooled_epochs=2,
             finetune_steps=(1, 5), finetune_lrs=(0.05,), mf_ranks=(2,), mf_regs=(0.1,), mf_sweeps=3,
-            item_shrinkage=(5.0,), n_boot=100, nl_iterations=6)
+            item_shrinkage=(5.0,), n_boot=100, nl_iterations=6, nl_inner_lrs=(0.05,))
 
 
 def test_tiny_end_to_end_run_writes_its_files(movielens_path, tmp_path):

@@ -46,7 +46,7 @@ NL_MODELS = ("neural-linear", "nl-maml", "nl-pooled-finetune")
 #: Width of the per-user head.
 FEATURE_DIM = 16
 #: Prior variance / noise variance of the pooled model's isotropic head prior, searched on val.
-POOLED_PRIOR_RATIOS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+POOLED_PRIOR_RATIOS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 class NLTasks:
@@ -102,6 +102,22 @@ def make_model(item_dim: int, user_dim: int, n_items: int, mu: float, history: b
     return NeuralLinearModel(item_dim, n_items=n_items, user_dim=user_dim, history=history, hidden=hidden,
                              feature_dim=FEATURE_DIM, likelihood="gaussian", output_offset=mu, output_scale=1.0,
                              bias_l2=0.01, seed=seed)
+
+
+def warm_start(model: NeuralLinearModel, pooled: NeuralLinearModel) -> NeuralLinearModel:
+    """``model`` with every parameter ``pooled`` also has copied from it; the history input starts switched off.
+
+    The meta rows are pre-trained by the pooled network (the same training users); their history read-out
+    starts at zero, so at iteration 0 they predict exactly as the pooled network does.
+    """
+    with torch.no_grad():
+        own = dict(model.named_parameters())
+        for name, p in pooled.named_parameters():
+            own[name].copy_(p)
+        if model.history:
+            model.history_out.weight.zero_()
+            model.history_out.bias.zero_()
+    return model
 
 
 def posterior_predictions(model: NeuralLinearModel, params, batch, ratio: float | None = None) -> torch.Tensor:
@@ -211,8 +227,27 @@ def run_nl_rows(config: MovieLensColdStartConfig, tasks: dict[str, RatingTasks],
                 yield name, fn(NLTasks(tasks[name], history=True).batch(), NLTasks(tasks[name], history=False).batch())
 
     row_rngs = {row: np.random.default_rng(rng.integers(2**63)) for row in NL_MODELS}  # drawn either way
+    # the pooled network (no history input) comes first: the meta rows start from it (pre-training)
+    pooled = make_model(item_dim, user_dim, n_items, mu, False, config.hidden, torch_seed)
+    learner, info = load_or_train("nl-pooled", pooled, "pooled", NLTasks(tasks["train"], history=False),
+                                  NLTasks(tasks["val"], history=False), row_rngs["nl-pooled-finetune"])
+    if "nl-pooled-finetune" in config.agents:
+        params = {n: p.detach() for n, p in learner.params.items()}
+        val_batch = NLTasks(tasks["val"], history=False).batch()
+        with torch.no_grad():
+            grid = [(_mae(posterior_predictions(pooled, params, val_batch, r), val_batch), r)
+                    for r in POOLED_PRIOR_RATIOS]
+        best_mae, ratio = min(grid)
+        chosen["nl-pooled-finetune"] = {"prior_ratio": ratio, "val_mae": best_mae, "iteration": info["iteration"],
+                                        "val_mae_by_ratio": {str(r): m for m, r in grid}}
+        for name, p in predict(lambda _, b: posterior_predictions(pooled, params, b, ratio)):
+            preds[name]["nl-pooled-finetune"] = p.numpy()
+
+    def warm_model():
+        return warm_start(make_model(item_dim, user_dim, n_items, mu, True, config.hidden, torch_seed), pooled)
+
     if "neural-linear" in config.agents:
-        model = make_model(item_dim, user_dim, n_items, mu, True, config.hidden, torch_seed)
+        model = warm_model()
         learner, info = load_or_train("neural-linear", model, "marginal", NLTasks(tasks["train"]),
                                       NLTasks(tasks["val"]), row_rngs["neural-linear"])
         params = {n: p.detach() for n, p in learner.params.items()}
@@ -222,8 +257,8 @@ def run_nl_rows(config: MovieLensColdStartConfig, tasks: dict[str, RatingTasks],
             preds[name]["neural-linear"] = p.numpy()
     if "nl-maml" in config.agents:
         runs = []
-        for lr in config.inner_lrs:
-            model = make_model(item_dim, user_dim, n_items, mu, True, config.hidden, torch_seed)
+        for lr in config.nl_inner_lrs:
+            model = warm_model()
             lr_rng = np.random.default_rng(row_rngs["nl-maml"].integers(2**63))
             learner, info = load_or_train(f"nl-maml-lr{lr!r}", model, "maml", NLTasks(tasks["train"]),
                                           NLTasks(tasks["val"]), lr_rng, inner_lr=lr)
@@ -234,22 +269,8 @@ def run_nl_rows(config: MovieLensColdStartConfig, tasks: dict[str, RatingTasks],
                              "val_mae_by_lr": {str(r[1]): r[0] for r in runs}}
         for name, p in predict(lambda b, _: gradient_predictions(learner, params, b, config.inner_steps, lr)):
             preds[name]["nl-maml"] = p.numpy()
-    if "nl-pooled-finetune" in config.agents:
-        model = make_model(item_dim, user_dim, n_items, mu, False, config.hidden, torch_seed)
-        learner, info = load_or_train("nl-pooled", model, "pooled", NLTasks(tasks["train"], history=False),
-                                      NLTasks(tasks["val"], history=False), row_rngs["nl-pooled-finetune"])
-        params = {n: p.detach() for n, p in learner.params.items()}
-        val_batch = NLTasks(tasks["val"], history=False).batch()
-        with torch.no_grad():
-            grid = [(_mae(posterior_predictions(model, params, val_batch, r), val_batch), r)
-                    for r in POOLED_PRIOR_RATIOS]
-        best_mae, ratio = min(grid)
-        chosen["nl-pooled-finetune"] = {"prior_ratio": ratio, "val_mae": best_mae, "iteration": info["iteration"],
-                                        "val_mae_by_ratio": {str(r): m for m, r in grid}}
-        for name, p in predict(lambda _, b: posterior_predictions(model, params, b, ratio)):
-            preds[name]["nl-pooled-finetune"] = p.numpy()
     return preds, chosen
 
 
 __all__ = ["NL_MODELS", "FEATURE_DIM", "POOLED_PRIOR_RATIOS", "NLTasks", "make_model", "posterior_predictions",
-           "gradient_predictions", "train_nl", "run_nl_rows"]
+           "gradient_predictions", "warm_start", "train_nl", "run_nl_rows"]
