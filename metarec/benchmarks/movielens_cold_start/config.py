@@ -73,7 +73,7 @@ class MovieLensColdStartConfig(SuiteBase):
     """Training users per meta-update."""
     val_every: int = 25
     """Meta-training iterations between val evaluations (the best one is kept)."""
-    nl_iterations: int = 600
+    nl_iterations: int = 150
     """Meta-training iterations of the neural-linear rows (``neural-linear``, ``nl-maml``, ``nl-pooled-finetune``)."""
     nl_inner_lrs: tuple[float, ...] = (0.05, 0.2)
     """Inner rates of MAML on the neural-linear model (``nl-maml``), chosen on val."""
