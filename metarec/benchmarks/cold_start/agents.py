@@ -55,7 +55,7 @@ DEFAULT_GRIDS: dict[str, dict[str, list]] = {
     "pooled-thompson": {"prior_scale": [0.3, 1.0, 3.0]},
     "pooled-finetune": {"inner_lr": [0.1, 0.3, 1.0]},
     "meta": {"prior_scale": [0.3, 3.0], "posterior_mean": [False, True]},
-    "nl-pooled-finetune": {"prior_scale": [0.1, 1.0, 10.0, 100.0], "alpha": [0.0, 0.1, 0.3, 1.0]},
+    "nl-pooled-finetune": {"prior_scale": [0.1, 1.0, 10.0, 100.0, 1000.0], "alpha": [0.0, 0.1, 0.3, 1.0]},
     "neural": {"prior_scale": [0.1, 0.3, 1.0, 3.0], "alpha": [0.0, 0.1, 0.3, 1.0, 3.0]},
 }
 
