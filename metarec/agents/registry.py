@@ -38,6 +38,7 @@ from metarec.errors import ConfigError, UnregisteredAgent
 from metarec.seeding import SeedLike
 
 _META_AGENT = "metarec.agents.meta_network:MetaAgent.from_checkpoint"
+_NEURAL_LINEAR = "metarec.agents.meta_neural_linear:NeuralLinearAgent.from_checkpoint"
 
 #: name -> ``"module:Class"`` or ``"module:Class.constructor"`` (``make_agent`` adds ``AGENT_DEFAULTS``).
 AGENTS: dict[str, str] = {
@@ -76,6 +77,9 @@ AGENTS: dict[str, str] = {
     "pooled-finetune": _META_AGENT,
     # policy agents: a trained stable-baselines3 model (`metarec train-policy`)
     "sb3": "metarec.agents.sb3.agent:SB3Agent.load",
+    # neural-linear models (item offsets + feature map + Bayesian head): pooled, empirical Bayes, meta-trained
+    **{name: _NEURAL_LINEAR for name in ("nl-pooled-finetune", "nl-pooled-eb", "meta-neural-linear", "nl-maml",
+                                         "nl-anil", "nl-reptile")},
 }
 #: keyword defaults a registered name adds to its class.
 AGENT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -83,6 +87,12 @@ AGENT_DEFAULTS: dict[str, dict[str, Any]] = {
     "linear-thompson-disjoint": {"form": "disjoint"},
     "pooled-thompson": {"posterior_mean": True},
     "pooled-finetune": {"posterior_mean": False},
+    "nl-pooled-finetune": {"adaptation": "posterior", "prior": "isotropic"},
+    "nl-pooled-eb": {"adaptation": "posterior"},
+    "meta-neural-linear": {"adaptation": "posterior", "prior": "learned"},
+    "nl-maml": {"adaptation": "gradient"},
+    "nl-anil": {"adaptation": "gradient"},
+    "nl-reptile": {"adaptation": "gradient"},
 }
 #: name -> keyword arguments naming the artifacts it is built from (required).
 AGENT_ARTIFACTS: dict[str, tuple[str, ...]] = {
@@ -96,6 +106,9 @@ AGENT_ARTIFACTS: dict[str, tuple[str, ...]] = {
     "offset-meta-thompson": ("prior",),
     **{name: ("checkpoint",) for name, target in AGENTS.items() if target == _META_AGENT},
     "sb3": ("path",),
+    "nl-pooled-finetune": ("checkpoint",),
+    "meta-neural-linear": ("checkpoint",),
+    **{name: ("checkpoint", "prior") for name in ("nl-pooled-eb", "nl-maml", "nl-anil", "nl-reptile")},
 }
 #: name -> {artifact keyword: constructor used when it is passed} (optional artifacts).
 AGENT_OPTIONAL_ARTIFACTS: dict[str, dict[str, str]] = {

@@ -206,7 +206,7 @@ def test_missing_data_path_is_a_clear_error(monkeypatch, tmp_path):
 # ---------------------------------------------------------------------------------------- end to end
 TINY = dict(users=60, seeds=2, iterations=6, val_every=3, tasks_per_batch=8, inner_lrs=(0.05,), pooled_epochs=2,
             finetune_steps=(1, 5), finetune_lrs=(0.05,), mf_ranks=(2,), mf_regs=(0.1,), mf_sweeps=3,
-            item_shrinkage=(5.0,), n_boot=100)
+            item_shrinkage=(5.0,), n_boot=100, nl_iterations=6, nl_inner_lrs=(0.05,))
 
 
 def test_tiny_end_to_end_run_writes_its_files(movielens_path, tmp_path):
@@ -225,7 +225,9 @@ def test_tiny_end_to_end_run_writes_its_files(movielens_path, tmp_path):
         assert row["n"] == n_test
         assert 0 < row["mae"]["mean"] < 4 and row["mae"]["ci"][0] <= row["mae"]["mean"] <= row["mae"]["ci"][1]
         assert 0 < row["ndcg3"]["mean"] <= 1
-    assert {"maml", "pooled", "pooled-finetune", "mf", "item-mean"} <= set(summary["choices"][0])
+    assert {"maml", "pooled", "pooled-finetune", "mf", "item-mean", "neural-linear", "nl-maml",
+            "nl-pooled-finetune"} <= set(summary["choices"][0])
+    assert summary["best_meta"] in ("maml", "neural-linear", "nl-maml") and "mf" in summary["best_meta_vs"]
     table = (tmp_path / "results.md").read_text()
     assert lines == [table] and outcome["table"] == table
     assert "different data set (ML-1M), published" in table and "0.7854" in table
@@ -287,8 +289,9 @@ def test_an_interrupted_run_resumes_and_gives_identical_figures(movielens_path, 
         run_movielens_coldstart(config, out, encoder=HashingEncoder(64), progress=False, echo=None)
     monkeypatch.setattr(pipeline, "pooled_train", real_pooled_train)
     (key,) = (out / "resume").iterdir()
-    assert sorted(p.name for p in key.iterdir()) == ["seed-0-maml-lr0.05.pt", "seed-0-pooled.pt", "seed-0.json",
-                                                      "seed-1-maml-lr0.05.pt"]
+    assert sorted(p.name for p in key.iterdir()) == sorted([
+        "seed-0-maml-lr0.05.pt", "seed-0-pooled.pt", "seed-0.json", "seed-1-maml-lr0.05.pt",
+        "seed-0-neural-linear.pt", "seed-0-nl-maml-lr0.05.pt", "seed-0-nl-pooled.pt"])
     assert not (out / "summary.json").exists()
 
     def no_training(*args, **kwargs):
@@ -297,7 +300,7 @@ def test_an_interrupted_run_resumes_and_gives_identical_figures(movielens_path, 
     monkeypatch.setattr(pipeline, "meta_train", no_training)  # seed 0 is finished, seed 1's MAML is trained
     resumed = run_movielens_coldstart(config, out, encoder=HashingEncoder(64), progress=False, echo=None)
     assert resumed["summary"]["resumed"] == ["seed-0.json", "seed-1-maml-lr0.05.pt"]
-    for field in ("rows", "maml_vs", "choices"):
+    for field in ("rows", "maml_vs", "best_meta", "best_meta_vs", "choices"):
         assert resumed["summary"][field] == full["summary"][field], field
     assert (out / "records.csv").read_bytes() == (tmp_path / "full" / "records.csv").read_bytes()
     def table(folder):  # the report without its wall-time line

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from metarec.benchmarks.cold_start.config import ColdStartConfig
 
 #: Agents of the suite, in table order, and their families.
-NON_META = ("random", "popularity", "linucb", "linear-thompson", "pooled-thompson", "pooled-finetune")
+NON_META = ("random", "popularity", "linucb", "linear-thompson", "pooled-thompson", "pooled-finetune",
+            "nl-pooled-finetune")
 #: Non-meta agents that read the training logs through item offsets or a pooled mean (``metarec.agents.offsets``).
 LOG_NON_META = ("offset-linucb", "offset-thompson", "pooled-linucb")
 GRADIENT_META = ("maml", "fomaml", "reptile", "anil")
@@ -31,7 +32,11 @@ AMORTIZED_META = ("amortized-mean", "amortized-attention", "amortized-text")
 LINEAR_META = ("meta-linucb", "meta-thompson")
 #: Item offsets + the empirical-Bayes (EM) prior of the residuals: meta through the fitted prior covariance.
 OFFSET_META = ("offset-meta-linucb", "offset-meta-thompson")
-META = GRADIENT_META + AMORTIZED_META + LINEAR_META + OFFSET_META
+#: Neural-linear agents (item offsets + feature map + Bayesian head, metarec.benchmarks.cold_start.neural):
+#: ``nl-pooled-finetune`` is non-meta (pooled, isotropic prior); these are meta (``nl-pooled-eb``: empirical Bayes).
+NEURAL_LINEAR = ("nl-pooled-finetune", "nl-pooled-eb", "meta-neural-linear", "nl-maml", "nl-anil", "nl-reptile")
+NEURAL_META = NEURAL_LINEAR[1:]
+META = GRADIENT_META + AMORTIZED_META + LINEAR_META + OFFSET_META + NEURAL_META
 #: ``bayes-greedy`` needs a synthetic world (the generator's hypotheses); ``truth-prior`` a multinomial-logit one.
 REFERENCES = ("oracle", "bayes-reference", "bayes-greedy", "truth-prior")
 COLDSTART_AGENTS = REFERENCES + NON_META + LOG_NON_META + META
@@ -40,7 +45,8 @@ COLDSTART_AGENTS = REFERENCES + NON_META + LOG_NON_META + META
 OPT_IN_AGENTS = ("amortized-attention", "amortized-text")
 DEFAULT_AGENTS = tuple(a for a in COLDSTART_AGENTS if a not in OPT_IN_AGENTS)
 #: Baselines (a)-(c) of the issue, among which the "best non-meta" is chosen on val (random excluded).
-BASELINES = ("popularity", "linucb", "linear-thompson", "pooled-thompson", "pooled-finetune") + LOG_NON_META
+BASELINES = ("popularity", "linucb", "linear-thompson", "pooled-thompson", "pooled-finetune",
+             "nl-pooled-finetune") + LOG_NON_META
 #: Learner of each network agent: (algorithm, StateEncoder kind).
 LEARNERS = {
     "pooled": ("pooled", "none"),
@@ -70,6 +76,8 @@ DEFAULT_GRIDS: dict[str, dict[str, list]] = {
     "pooled-linucb": {"alpha": [0.1, 0.3, 1.0], "ridge": [1.0, 3.0, 10.0]},
     "offset-meta-linucb": {"alpha": [0.1, 0.3, 1.0]},
     "offset-meta-thompson": {"v": [0.1, 0.3, 1.0]},
+    "nl-pooled-finetune": {"prior_scale": [0.1, 1.0, 10.0, 100.0, 1000.0], "alpha": [0.0, 0.1, 0.3, 1.0]},
+    "neural": {"prior_scale": [0.1, 0.3, 1.0, 3.0], "alpha": [0.0, 0.1, 0.3, 1.0, 3.0]},
 }
 #: Extensions of a grid past its edge at most, per searched value (see :func:`grid_extensions`).
 MAX_GRID_EXTENSIONS = 4
@@ -111,6 +119,9 @@ def base_kwargs(config: ColdStartConfig, name: str, artifacts: dict[str, Any]) -
     if name == "pooled-finetune":
         return {"checkpoint": learners["pooled"]["checkpoint"], "history_len": config.meta_history,
                 "inner_steps": config.inner_steps}
+    if name in NEURAL_LINEAR:
+        prior = {} if learners[name]["prior"] is None else {"prior": learners[name]["prior"]}
+        return {"checkpoint": learners[name]["checkpoint"], "history_len": config.train_steps, **prior}
     if name in GRADIENT_META + AMORTIZED_META:
         text = {"text_encoder": artifacts["history_text_encoder"]} if LEARNERS[name][1] == "text" else {}
         return {"checkpoint": learners[name]["checkpoint"], "prior_cov": learners[name]["prior_cov"],
@@ -120,7 +131,8 @@ def base_kwargs(config: ColdStartConfig, name: str, artifacts: dict[str, Any]) -
 
 def searched_grid(config: ColdStartConfig, name: str) -> dict[str, list]:
     """The config's grid entry of ``name`` (``"meta"`` for every network meta agent; ``{}`` if none)."""
-    return config.grids.get("meta" if name in GRADIENT_META + AMORTIZED_META else name, {})
+    return config.grids.get("meta" if name in GRADIENT_META + AMORTIZED_META else
+                            "neural" if name in NEURAL_META else name, {})
 
 
 def grid_of(config: ColdStartConfig, name: str) -> list[dict[str, Any]]:
@@ -194,6 +206,8 @@ __all__ = [
     "GRADIENT_META",
     "AMORTIZED_META",
     "LINEAR_META",
+    "NEURAL_LINEAR",
+    "NEURAL_META",
     "META",
     "REFERENCES",
     "COLDSTART_AGENTS",

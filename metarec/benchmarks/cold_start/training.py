@@ -29,6 +29,7 @@ from metarec.agents.truth_prior import fit_utility_prior, logit_utilities
 from metarec.benchmarks.cold_start.agents import LEARNERS, LOG_NON_META, OFFSET_META, learners_needed
 from metarec.benchmarks.cold_start.artifacts import ArtifactCache, artifact_key
 from metarec.benchmarks.cold_start.config import ColdStartConfig, setting_plan
+from metarec.benchmarks.cold_start.neural import prepare_neural_learners
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.meta_data import (
     collect_interactions,
@@ -283,6 +284,12 @@ def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progre
         train_total += record["seconds"]
         artifacts["learners"][key] = {"checkpoint": str(path), "prior_cov": str(cov_path)}
         artifacts["training"][key] = dict(record)
+    nl_learners, nl_training = prepare_neural_learners(  # the neural-linear agents' learners and priors
+        config, config.agents, cache, {"logs": logs, "config": learner_determinants(config)}, train, val, n_items,
+        setting, progress=progress, echo=echo)
+    artifacts["learners"].update(nl_learners)
+    artifacts["training"].update(nl_training)
+    train_total += sum(record["seconds"] for record in nl_training.values())
     timings["meta_train_s"] = train_total
     artifacts["timings"] = timings
     return artifacts

@@ -10,9 +10,9 @@ from metarec.errors import ConfigError
 
 #: Fields that must be ints >= 1 (``inner_steps`` may be 0).
 _COUNT_FIELDS = ("inner_steps", "iterations", "tasks_per_batch", "val_every", "pooled_epochs", "batch_size",
-                 "mf_sweeps", "threads")  # fmt: skip
+                 "mf_sweeps", "threads", "nl_iterations")  # fmt: skip
 #: Fields that are non-empty grids of numbers >= 0.
-_GRID_FIELDS = ("inner_lrs", "finetune_steps", "finetune_lrs", "mf_ranks", "mf_regs", "item_shrinkage")
+_GRID_FIELDS = ("inner_lrs", "nl_inner_lrs", "finetune_steps", "finetune_lrs", "mf_ranks", "mf_regs", "item_shrinkage")
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,12 @@ class MovieLensColdStartConfig(SuiteBase):
     """Training users per meta-update."""
     val_every: int = 25
     """Meta-training iterations between val evaluations (the best one is kept)."""
+    nl_iterations: int = 150
+    """Meta-training iterations of the neural-linear rows (``neural-linear``, ``nl-maml``, ``nl-pooled-finetune``)."""
+    nl_inner_lrs: tuple[float, ...] = (0.05, 0.2)
+    """Inner rates of MAML on the neural-linear model (``nl-maml``), chosen on val."""
+    nl_outer_lr: float = 3e-3
+    """Adam learning rate of the neural-linear rows."""
     pooled_epochs: int = 30
     """Maximum epochs of the pooled network over the training users' ratings (best val epoch kept)."""
     batch_size: int = 256
@@ -123,7 +129,8 @@ class MovieLensColdStartConfig(SuiteBase):
             values = getattr(self, name)
             if not values or any(not isinstance(v, int | float) or v < 0 for v in values):
                 raise ConfigError(f"`{name}` must be a non-empty tuple of numbers >= 0, got {values!r}")
-        if any(v <= 0 for v in (*self.inner_lrs, *self.finetune_lrs, self.outer_lr)):
+        if any(v <= 0 for v in (*self.inner_lrs, *self.nl_inner_lrs, *self.finetune_lrs, self.outer_lr,
+                                self.nl_outer_lr)):
             raise ConfigError("learning rates (`inner_lrs`, `finetune_lrs`, `outer_lr`) must be > 0")
 
 

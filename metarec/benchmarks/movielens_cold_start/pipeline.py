@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from metarec.benchmarks.movielens_cold_start.baselines import ItemMean, fit_mf, user_mean_predictions
 from metarec.benchmarks.movielens_cold_start.metrics import user_metrics
 from metarec.benchmarks.movielens_cold_start.models import rating_net
+from metarec.benchmarks.movielens_cold_start.neural_linear import NL_MODELS, run_nl_rows
 from metarec.benchmarks.movielens_cold_start.report import (
     encoder_name,
     records_csv,
@@ -236,6 +237,12 @@ def run_seed(
             chosen["pooled-finetune"] = {"steps": steps, "lr": lr, "val_mae": best_mae}
             for name, p in predictions(net, steps, lr).items():
                 preds[name]["pooled-finetune"] = p
+    if set(NL_MODELS) & set(config.agents):  # own seed stream: the other rows' figures do not move
+        nl_rng = np.random.default_rng(np.random.SeedSequence([seed, 11]).generate_state(1)[0])
+        nl_preds, nl_chosen = run_nl_rows(config, tasks, data.n_items, mu, torch_seed, nl_rng, store=store, seed=seed)
+        chosen.update(nl_chosen)
+        for name in ("val", "test"):
+            preds[name].update(nl_preds[name])
     if "mf" in config.agents:
         fit_rows = np.concatenate(
             [train_rows, split.rating_rows("val", "support"), split.rating_rows("test", "support")]

@@ -12,7 +12,7 @@ import numpy as np
 
 from metarec.benchmarks.metrics import bootstrap_ci, paired_difference_ci
 from metarec.benchmarks.movielens_cold_start.metrics import METRICS
-from metarec.benchmarks.movielens_cold_start.rows import LABELS, MODELS
+from metarec.benchmarks.movielens_cold_start.rows import LABELS, META_ROWS, MODELS
 from metarec.io import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -49,24 +49,38 @@ def summarise(
             mean, low, high = bootstrap_ci(values, clusters=seeds, n_boot=config.n_boot, rng=boot_rng)
             per_seed = [float(values[seeds == s].mean()) for s in np.unique(seeds)]
             rows[model][metric] = {"mean": mean, "ci": [low, high], "per_seed": per_seed}
-    diffs: dict[str, Any] = {}
-    if "maml" in by_model:
-        base = by_model["maml"]
+    def paired(name: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        base = by_model[name]
         for other, recs in by_model.items():
-            if other == "maml":
+            if other == name:
                 continue
-            diffs[other] = {}
+            out[other] = {}
             for metric in METRICS:
                 a, b = np.array([r[metric] for r in base]), np.array([r[metric] for r in recs])
                 d, low, high, sig = paired_difference_ci(
                     a, b, clusters=[r["seed"] for r in base], n_boot=config.n_boot, rng=boot_rng
                 )
-                diffs[other][metric] = {"maml_minus_other": d, "ci": [low, high], "excludes_zero": sig}
+                out[other][metric] = {"maml_minus_other" if name == "maml" else "best_meta_minus_other": d,
+                                      "ci": [low, high], "excludes_zero": sig}
+        return out
+
+    diffs: dict[str, Any] = paired("maml") if "maml" in by_model else {}
+    best_meta = best_meta_row(choices, [m for m in META_ROWS if m in by_model])
+    best_diffs = paired(best_meta) if best_meta is not None else {}
     command = f"metarec bench movielens-coldstart --data-path {folder.parent} --out DIR"
     return {"suite": {**asdict(config), "kind": "movielens-coldstart"}, "command": command,
             "data": str(folder), "encoder": encoder_key, "n_eligible_users": n_eligible,
-            "choices": choices, "rows": rows, "maml_vs": diffs, "reference": MELU_ML1M,
+            "choices": choices, "rows": rows, "maml_vs": diffs, "best_meta": best_meta, "best_meta_vs": best_diffs,
+            "reference": MELU_ML1M,
             "embed_s": embed_s, "wall_s": wall_s}  # fmt: skip
+
+
+def best_meta_row(choices: list[dict[str, Any]], candidates: list[str]) -> str | None:
+    """The meta row with the lowest val MAE averaged over seeds (val users only), or None."""
+    scored = [(float(np.mean([c[m]["val_mae"] for c in choices])), m) for m in candidates
+              if choices and all(m in c for c in choices)]
+    return min(scored)[1] if scored else None
 
 
 def render_markdown(summary: dict[str, Any]) -> str:
@@ -111,6 +125,17 @@ def render_markdown(summary: dict[str, Any]) -> str:
                 f"[{d['ndcg3']['ci'][0]:+.4f}, {d['ndcg3']['ci'][1]:+.4f}]"
             )
         lines.append("")
+    if summary.get("best_meta_vs"):
+        best = summary["best_meta"]
+        lines += [f"Best meta row on val (lowest mean val MAE): **{best}**. Paired differences, {best} minus each "
+                  "row (negative MAE / positive nDCG favour it):", ""]
+        for other, d in summary["best_meta_vs"].items():
+            lines.append(
+                f"- vs {other}: MAE {d['mae']['best_meta_minus_other']:+.4f} [{d['mae']['ci'][0]:+.4f}, "
+                f"{d['mae']['ci'][1]:+.4f}], nDCG@3 {d['ndcg3']['best_meta_minus_other']:+.4f} "
+                f"[{d['ndcg3']['ci'][0]:+.4f}, {d['ndcg3']['ci'][1]:+.4f}]"
+            )
+        lines.append("")
     lines += ["Chosen on val (per seed):", ""]
     for c in summary["choices"]:
         parts = [f"{k} {_fmt_choice(v)}" for k, v in c.items() if k not in ("seed", "n_users")]
@@ -120,7 +145,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
 
 
 def _fmt_choice(value: dict[str, Any]) -> str:
-    keep = {k: v for k, v in value.items() if k not in ("val_mae_by_lr",)}
+    keep = {k: v for k, v in value.items() if k not in ("val_mae_by_lr", "val_mae_by_ratio")}
     return (
         "(" + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in keep.items()) + ")"
     )

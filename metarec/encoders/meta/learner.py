@@ -31,6 +31,7 @@ from metarec.encoders.meta.checkpoint import (
     write_checkpoint,
 )
 from metarec.encoders.meta.losses import Batch, LossFn, Params, TaskBatch, click_loss
+from metarec.encoders.neural_linear import NeuralLinearModel, head_loss
 from metarec.encoders.state import StateEncoder
 from metarec.errors import ConfigError, MetarecError
 from metarec.seeding import make_rng
@@ -196,7 +197,7 @@ class MetaLearner:
 
         ``model`` is the StateEncoder's kwargs, or None for another module (``load`` then takes it as ``model=``).
         """
-        model = dict(self.model.config) if isinstance(self.model, StateEncoder) else None
+        model = dict(self.model.config) if isinstance(self.model, StateEncoder | NeuralLinearModel) else None
         return dict(model=model, algorithm=self.algorithm, inner_steps=self.inner_steps,
                     inner_lr=self.inner_lr, outer_lr=self.outer_lr, tasks_per_batch=self.tasks_per_batch,
                     first_order=self.first_order, adapt_params=list(self.adapt_params), seed=self.seed,
@@ -385,18 +386,20 @@ class MetaLearner:
                 raise CheckpointError(f"{str(path)!r} holds a {payload.get('model_class', 'non-StateEncoder')} "
                                       "model, which it cannot rebuild; pass `model=` (a module of the same "
                                       "architecture) to load the weights into")
-            model = StateEncoder(**model_config)
+            rebuilt = NeuralLinearModel if payload.get("model_class") == qualified_name(NeuralLinearModel) else StateEncoder
+            model = rebuilt(**model_config)
         try:
             model.load_state_dict(payload["state_dict"])
         except RuntimeError as error:
             raise CheckpointError(f"the weights in {str(path)!r} do not fit the given `model` "
                                   f"({type(model).__name__}): {error}") from error
         saved_loss = payload.get("loss_fn", qualified_name(click_loss))  # absent before 0.1.0: click_loss
+        known_losses = {qualified_name(f): f for f in (click_loss, head_loss)}
         if loss_fn is None:
-            if saved_loss != qualified_name(click_loss):
+            if saved_loss not in known_losses:
                 raise CheckpointError(f"{str(path)!r} was trained with loss_fn {saved_loss!r}; pass "
                                       "`loss_fn=` to load it")
-            loss_fn = click_loss
+            loss_fn = known_losses[saved_loss]
         if device is not None:
             config["device"] = device
         learner = cls(model, loss_fn, **config)

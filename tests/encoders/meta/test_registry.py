@@ -16,7 +16,7 @@ from metarec.encoders.meta.algorithms import FOMAML
 from metarec.encoders.meta.algorithms.reptile import minibatch_adapt
 from metarec.errors import ConfigError
 
-BUILT_IN = ("maml", "fomaml", "reptile", "anil", "amortized", "pooled")
+BUILT_IN = ("maml", "fomaml", "reptile", "anil", "amortized", "pooled", "marginal")
 
 
 class DoubleLrFOMAML(FOMAML):
