@@ -200,7 +200,7 @@ class TruthPriorAgent(BatchedAgent):
         self.n_steps = np.zeros(n_users, dtype=np.int64)
         self.alpha = np.zeros((n_users, 0))  # the mode is mean + Sigma_SS alpha
         self.H = np.zeros((n_users, 0, 0))  # the negative log-likelihood's Hessian at the mode
-        self.A = np.zeros((n_users, 0, 0))  # I + H Sigma_SS at the mode
+        self.precision = np.zeros((n_users, 0, 0))  # Sigma_SS^-1 (identity on padding)
 
     def _clear_rows(self, rows: np.ndarray) -> None:
         self.items[rows] = -1
@@ -210,7 +210,7 @@ class TruthPriorAgent(BatchedAgent):
         self.n_steps[rows] = 0
         self.alpha[rows] = 0.0
         self.H[rows] = 0.0
-        self.A[rows] = np.eye(self.A.shape[1])
+        self.precision[rows] = np.eye(self.precision.shape[1])
 
     def _grow(self, width: int, n_steps: int) -> None:
         B, M = self.items.shape
@@ -218,9 +218,9 @@ class TruthPriorAgent(BatchedAgent):
             extra = width - M
             self.items = np.concatenate([self.items, np.full((B, extra), -1, np.int64)], axis=1)
             self.alpha = np.concatenate([self.alpha, np.zeros((B, extra))], axis=1)
-            H, A = np.zeros((B, width, width)), np.repeat(np.eye(width)[None], B, axis=0)
-            H[:, :M, :M], A[:, :M, :M] = self.H, self.A
-            self.H, self.A = H, A
+            H, precision = np.zeros((B, width, width)), np.repeat(np.eye(width)[None], B, axis=0)
+            H[:, :M, :M], precision[:, :M, :M] = self.H, self.precision
+            self.H, self.precision = H, precision
         if n_steps > self.steps.shape[1]:
             extra = max(n_steps - self.steps.shape[1], 8)
             self.steps = np.concatenate([self.steps, np.full((B, extra, self.slate_size), -1, np.int64)], axis=1)
@@ -245,8 +245,24 @@ class TruthPriorAgent(BatchedAgent):
         index = np.where(valid, items, 0)
         return self.prior["basis"][index] * valid[..., None], np.where(valid, self.prior["diag"][index], 1.0)
 
-    def _likelihood_terms(self, rows: np.ndarray, f: np.ndarray):
-        """Log-likelihood (b,), its gradient (b, M) and the negative Hessian (b, M, M) at logits ``f`` (b, M)."""
+    def _seen_precision(self, L: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """``Sigma_SS^-1`` (b, M, M) from the factors ``L`` (b, M, r), ``d`` (b, M) by Woodbury (one r x r solve).
+
+        ``(L L^T + diag(d))^-1 = diag(1/d) - U (I + L^T U)^-1 U^T`` with ``U = diag(1/d) L``: ``O(M^2 r + r^3)``
+        per user instead of ``O(M^3)``; identity on padding (``L = 0``, ``d = 1`` there).
+        """
+        U = L / d[..., None]
+        capacitance = np.eye(L.shape[2]) + np.matmul(np.swapaxes(L, 1, 2), U)  # (b, r, r), SPD, eigenvalues >= 1
+        precision = -np.matmul(U, np.linalg.solve(capacitance, np.swapaxes(U, 1, 2)))
+        diagonal = np.einsum("bii->bi", precision)
+        diagonal += 1.0 / d
+        return precision
+
+    def _likelihood_terms(self, rows: np.ndarray, f: np.ndarray, derivatives: bool = True):
+        """Log-likelihood (b,), its gradient (b, M) and the negative Hessian (b, M, M) at logits ``f`` (b, M).
+
+        With ``derivatives=False`` only the log-likelihood is computed (``grad`` and ``hess`` are None).
+        """
         steps, clicks = self.steps[rows], self.clicks[rows]  # (b, T, s)
         b, T, s = steps.shape
         M = f.shape[1]
@@ -259,81 +275,88 @@ class TruthPriorAgent(BatchedAgent):
             weights = np.exp(logits - top[..., None])
         none = np.exp(-top)
         log_norm = top + np.log(none + weights.sum(axis=2))
-        p = weights / (none + weights.sum(axis=2))[..., None]  # (b, T, s), 0 where not shown
         clicked = clicks.any(axis=2)
         live = shown.any(axis=2)
         chosen = np.where(clicked, (np.where(shown, logits, 0.0) * clicks).sum(axis=2), 0.0)
         loglik = np.where(live, chosen - log_norm, 0.0).sum(axis=1)
+        if not derivatives:
+            return loglik, None, None
+        p = weights / (none + weights.sum(axis=2))[..., None]  # (b, T, s), 0 where not shown
         residual = (clicks - p) * shown
-        grad = np.zeros((b, M))
-        flat = (np.arange(b)[:, None, None] * M + index).reshape(-1)
-        np.add.at(grad.reshape(-1), flat, residual.reshape(-1))
-        hess = np.zeros((b, M, M))
-        if s == 1:
-            diag = (p * (1.0 - p))[..., 0]
-            np.add.at(hess.reshape(b, -1), (np.repeat(np.arange(b), T), (index[..., 0] * (M + 1)).reshape(-1)),
-                      diag.reshape(-1))
+        user = np.arange(b)[:, None, None] * M
+        grad = np.bincount((user + index).reshape(-1), residual.reshape(-1), minlength=b * M).reshape(b, M)
+        if s == 1:  # a diagonal Hessian: sum the per-step terms per item, then place them on the diagonal
+            diag = np.bincount((user + index).reshape(-1), (p * (1.0 - p)).reshape(-1), minlength=b * M)
+            hess = np.zeros((b, M, M))
+            np.einsum("bii->bi", hess)[...] = diag.reshape(b, M)
         else:
             block = -p[..., :, None] * p[..., None, :]
             block[..., np.arange(s), np.arange(s)] += p
             block *= shown[..., :, None] & shown[..., None, :]
-            cell = index[..., :, None] * M + index[..., None, :]  # (b, T, s, s)
-            users = np.broadcast_to(np.arange(b)[:, None, None, None], cell.shape)
-            np.add.at(hess.reshape(b, -1), (users.reshape(-1), cell.reshape(-1)), block.reshape(-1))
+            cell = (user[..., None] * M + index[..., :, None] * M + index[..., None, :])  # (b, T, s, s)
+            hess = np.bincount(cell.reshape(-1), block.reshape(-1), minlength=b * M * M).reshape(b, M, M)
         return loglik, grad, hess
 
     def _fit(self, rows: np.ndarray) -> None:
-        """Newton's method for the posterior mode of the users in ``rows`` (warm start); keeps ``H`` and ``A``.
+        """Newton's method for the posterior mode of the users in ``rows`` (warm start); keeps ``H`` and ``Sigma_SS^-1``.
 
         In R&W's parameterisation ``f = mean + Sigma_SS alpha`` a Newton step is
-        ``alpha' = (I + H Sigma_SS)^-1 (H (f - mean) + grad)``, with backtracking on the (convex) objective.
-        ``Sigma_SS`` is never formed: products with it go through its low-rank + diagonal factors.
+        ``alpha' = (I + H Sigma_SS)^-1 (H (f - mean) + grad)``, with backtracking on the (convex) objective. It is
+        solved as ``x = (Sigma_SS^-1 + H)^-1 rhs`` (the new ``f - mean``) and ``alpha' = rhs - H x`` (the same
+        iterates: ``I + H Sigma_SS = (Sigma_SS^-1 + H) Sigma_SS``), with ``Sigma_SS^-1`` by Woodbury once per update,
+        so an iteration costs one M x M solve and no ``O(M^2 r)`` product. The gradient and Hessian are evaluated
+        at accepted points only (the backtracking test needs the objective alone).
         """
         items = self.items[rows]
         valid = items >= 0
         mean = np.where(valid, self.prior["mean"][np.where(valid, items, 0)], 0.0)
         L, d = self._seen_factors(rows)
         Lt = np.swapaxes(L, 1, 2)
+        precision = self._seen_precision(L, d)
         alpha = self.alpha[rows].copy()
-        eye = np.eye(items.shape[1])
 
         def times_cov(a):  # Sigma_SS a, (b, M)
             return np.matmul(L, np.matmul(Lt, a[..., None]))[..., 0] + d * a
 
         def objective(a):
             f = mean + times_cov(a)
-            loglik, grad, hess = self._likelihood_terms(rows, f)
-            return -loglik + 0.5 * np.einsum("bi,bi->b", a, f - mean), f, grad, hess
+            loglik, _, _ = self._likelihood_terms(rows, f, derivatives=False)
+            return -loglik + 0.5 * np.einsum("bi,bi->b", a, f - mean), f
 
-        value, f, grad, hess = objective(alpha)
+        f = mean + times_cov(alpha)
+        loglik, grad, hess = self._likelihood_terms(rows, f)
+        value = -loglik + 0.5 * np.einsum("bi,bi->b", alpha, f - mean)
         for _ in range(self.newton_steps):
-            system = eye + np.matmul(np.matmul(hess, L), Lt) + hess * d[:, None, :]  # I + H Sigma_SS
             rhs = np.matmul(hess, (f - mean)[..., None])[..., 0] + grad
-            step = np.linalg.solve(system, rhs[..., None])[..., 0] - alpha
+            x = np.linalg.solve(precision + hess, rhs[..., None])[..., 0]
+            step = rhs - np.matmul(hess, x[..., None])[..., 0] - alpha
             if np.abs(step).max(initial=0.0) < self.tol:
                 break
             eta = np.ones(len(rows))
             for _ in range(30):  # backtracking: the objective is convex, a full step may still overshoot
                 trial = alpha + eta[:, None] * step
-                new_value, new_f, new_grad, new_hess = objective(trial)
+                new_value, new_f = objective(trial)
                 worse = new_value > value + 1e-12
                 if not worse.any():
                     break
                 eta = np.where(worse, 0.5 * eta, eta)
-            alpha, value, f, grad, hess = trial, new_value, new_f, new_grad, new_hess
-        else:
-            system = eye + np.matmul(np.matmul(hess, L), Lt) + hess * d[:, None, :]
-        self.alpha[rows], self.H[rows], self.A[rows] = alpha, hess, system
+            alpha, value, f = trial, new_value, new_f
+            _, grad, hess = self._likelihood_terms(rows, f)
+        self.alpha[rows], self.H[rows], self.precision[rows] = alpha, hess, precision
 
     # ------------------------------------------------------------------ posterior at candidates
     def posterior(self, candidate_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean (B, K) and covariance (B, K, K) of the candidates' logit utilities."""
+        """Posterior mean (B, K) and covariance (B, K, K) of the candidates' logit utilities.
+
+        ``Sigma_CS (I + H Sigma_SS)^-1 H Sigma_SC = (Sigma_SS^-1 Sigma_SC)^T (Sigma_SS^-1 + H)^-1 H Sigma_SC``: one
+        solve with K right-hand sides (no M x M inverse kept).
+        """
         ids = np.asarray(candidate_ids, dtype=np.int64)
         cross = self._cov(ids, self.items)  # (B, K, M)
         mean = self.prior["mean"][ids] + np.matmul(cross, self.alpha[..., None])[..., 0]
-        # Sigma_CS (I + H Sigma_SS)^-1 H Sigma_SC: one solve with K right-hand sides
-        reduction = np.linalg.solve(self.A, np.matmul(self.H, np.swapaxes(cross, 1, 2)))
-        cov = self._cov(ids, ids) - np.matmul(cross, reduction)
+        weights = np.matmul(cross, self.precision)  # (Sigma_SS^-1 Sigma_SC)^T, (B, K, M)
+        reduction = np.linalg.solve(self.precision + self.H, np.matmul(self.H, np.swapaxes(cross, 1, 2)))
+        cov = self._cov(ids, ids) - np.matmul(weights, reduction)
         return mean, cov
 
     def _scores_batch(self, observations, deterministic: bool) -> np.ndarray:
@@ -364,21 +387,37 @@ class TruthPriorAgent(BatchedAgent):
         # add the new items to each user's seen set
         new_count = self.n_seen[rows] + valid.sum(axis=1)
         self._grow(int(new_count.max(initial=0)), int(self.n_steps[rows].max(initial=0)) + 1)
-        slots = np.full(shown.shape, -1, dtype=np.int64)
-        for i, row in enumerate(rows):  # at most slate_size items per user
-            for j in np.flatnonzero(valid[i]):
-                item = shown[i, j]
-                found = np.flatnonzero(self.items[row, : self.n_seen[row]] == item)
-                if len(found):
-                    slots[i, j] = found[0]
-                else:
-                    slots[i, j] = self.n_seen[row]
-                    self.items[row, self.n_seen[row]] = item
-                    self.n_seen[row] += 1
+        slots = self._assign_slots(rows, shown, valid)
         self.steps[rows, self.n_steps[rows]] = slots
         self.clicks[rows, self.n_steps[rows]] = clicks
         self.n_steps[rows] += 1
         self._fit(rows)
+
+    def _assign_slots(self, rows: np.ndarray, shown: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Each shown item's index in its user's seen set (b, s), -1 where not shown; new items are appended."""
+        seen = self.items[rows]  # (b, M), -1 on padding
+        repeated = (shown[:, :, None] == shown[:, None, :]) & valid[:, :, None] & valid[:, None, :]
+        if np.triu(repeated, k=1).any():  # an item id twice in one slate (a layout with repeated candidates)
+            slots = np.full(shown.shape, -1, dtype=np.int64)
+            for i, row in enumerate(rows):
+                for j in np.flatnonzero(valid[i]):
+                    found = np.flatnonzero(self.items[row, : self.n_seen[row]] == shown[i, j])
+                    if len(found):
+                        slots[i, j] = found[0]
+                    else:
+                        slots[i, j] = self.n_seen[row]
+                        self.items[row, self.n_seen[row]] = shown[i, j]
+                        self.n_seen[row] += 1
+            return slots
+        match = (seen[:, None, :] == shown[:, :, None]) & valid[:, :, None]  # padding (-1) never matches an id
+        found = match.any(axis=2)
+        new = valid & ~found
+        appended = self.n_seen[rows][:, None] + np.cumsum(new, axis=1) - 1
+        slots = np.where(found, match.argmax(axis=2), np.where(new, appended, -1))
+        user, position = np.nonzero(new)
+        self.items[rows[user], appended[user, position]] = shown[user, position]
+        self.n_seen[rows] += new.sum(axis=1)
+        return slots
 
 
 __all__ = ["TruthPriorAgent", "fit_utility_prior", "logit_utilities", "EXPLORATIONS"]
