@@ -32,9 +32,11 @@ def synthetic_population(n_items: int, n_users: int, seed: int) -> np.ndarray:
     return quality + taste + 0.3 * rng.standard_t(4, size=(n_users, n_items))
 
 
-def run_cell(agent, truth: np.ndarray, K: int, slate: int, horizon: int, decay: float, seed: int,
-             probe=None) -> tuple[float, list[np.ndarray]]:
-    """Play one cell; returns (seconds in the agent, actions per step). ``probe(step)`` runs untimed."""
+def run_cell(agent, truth: np.ndarray, K: int, slate: int, horizon: int, decay: float, seed: int) -> tuple[float, list[np.ndarray]]:
+    """Play one cell; returns (CPU seconds of this process in the agent, actions per step).
+
+    CPU time, not wall time: on a shared, loaded machine the process's own CPU time is what the agent costs.
+    """
     rng = np.random.default_rng(seed)
     users, n_items = truth.shape
     agent.reset_batch(users, seed=seed)
@@ -44,21 +46,19 @@ def run_cell(agent, truth: np.ndarray, K: int, slate: int, horizon: int, decay: 
         ids = np.argsort(rng.random((users, n_items)), axis=1)[:, :K]
         obs = {"candidates": np.zeros((users, K, 2), np.float32), "candidate_ids": ids}
         uniforms = rng.random(users)
-        start = time.perf_counter()
+        start = time.process_time()
         action = agent.predict_batch(obs, episode_start=np.full(users, step == 0))
-        spent += time.perf_counter() - start
+        spent += time.process_time() - start
         action = action.reshape(users, -1)
         shown = np.take_along_axis(ids, action, axis=1)
         attraction = bias * np.exp(np.take_along_axis(truth, shown, axis=1))
         cumulative = np.cumsum(attraction, axis=1) / (1.0 + attraction.sum(axis=1, keepdims=True))
         position = (uniforms[:, None] > cumulative).sum(axis=1)  # == slate: no click
         clicks = (np.arange(slate) == position[:, None]).astype(np.float64)
-        start = time.perf_counter()
+        start = time.process_time()
         agent.update_batch(obs, action, clicks.sum(axis=1), obs, {"clicks": clicks})
-        spent += time.perf_counter() - start
+        spent += time.process_time() - start
         actions.append(action)
-        if probe is not None:
-            probe(step, ids)
     return spent, actions
 
 
@@ -135,7 +135,7 @@ def main(argv=None) -> None:
                 times[kind].append(seconds)
             same = "n/a" if args.skip_dense else all(np.array_equal(a, b) for a, b in
                                                      zip(actions["fast"], actions["dense"], strict=True))
-            print(f"setting {setting} repeat {repeat}: " + ", ".join(f"{k} {times[k][-1]:.2f} s" for k in order)
+            print(f"setting {setting} repeat {repeat}: " + ", ".join(f"{k} {times[k][-1]:.2f} s CPU" for k in order)
                   + f", same actions: {same}", flush=True)
         if args.compare:
             for exploration in ("ucb", "thompson", "greedy"):
@@ -145,7 +145,7 @@ def main(argv=None) -> None:
                                                                            worst.items()), flush=True)
         if not args.skip_dense:
             ratio = np.median(times["dense"]) / np.median(times["fast"])
-            print(f"setting {setting}: median dense {np.median(times['dense']):.2f} s, fast "
+            print(f"setting {setting}: median CPU dense {np.median(times['dense']):.2f} s, fast "
                   f"{np.median(times['fast']):.2f} s, speed-up x{ratio:.1f}", flush=True)
 
 

@@ -36,6 +36,11 @@ from metarec.errors import ConfigError
 from metarec.seeding import SeedLike
 from metarec.simulators import MultinomialLogit, Simulator
 
+try:  # LAPACK's Cholesky solve with a kept factor (SciPy is loaded already by metarec.agents.linear)
+    from scipy.linalg.lapack import dpotrs as _dpotrs
+except ImportError:  # pragma: no cover
+    _dpotrs = None
+
 EXPLORATIONS = ("ucb", "thompson", "greedy")
 
 
@@ -121,6 +126,31 @@ def _load_prior(prior) -> dict[str, np.ndarray]:
     return {"mean": mean, "basis": basis, "diag": diag}
 
 
+def cholesky_or_none(matrices: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factors of SPD ``matrices`` (b, M, M), or None when one is not numerically positive definite."""
+    try:
+        return np.linalg.cholesky(matrices)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def spd_solve(factor: np.ndarray | None, matrices: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``matrices^-1 rhs`` (b, M, k) for SPD ``matrices`` (b, M, M) with lower Cholesky ``factor`` (or None: LU).
+
+    With the factor and SciPy, two triangular solves per user (``O(M^2 k)``, LAPACK ``potrs``); else an LU solve.
+    """
+    if rhs.shape[1] == 0:  # no seen items
+        return np.zeros(rhs.shape)
+    if factor is None or _dpotrs is None:
+        return np.linalg.solve(matrices, rhs)
+    out = np.empty(rhs.shape)
+    for i in range(len(factor)):  # potrs is not batched; the loop is over users, each O(M^2 k)
+        out[i], info = _dpotrs(factor[i].T, rhs[i], lower=0)  # factor^T: the upper factor, Fortran-ordered
+        if info != 0:  # pragma: no cover - potrs only fails on bad arguments
+            raise np.linalg.LinAlgError(f"potrs failed with info={info}")
+    return out
+
+
 class TruthPriorAgent(BatchedAgent):
     """Laplace posterior over a user's logit utilities under a prior fitted on training users' truths.
 
@@ -201,6 +231,7 @@ class TruthPriorAgent(BatchedAgent):
         self.alpha = np.zeros((n_users, 0))  # the mode is mean + Sigma_SS alpha
         self.H = np.zeros((n_users, 0, 0))  # the negative log-likelihood's Hessian at the mode
         self.precision = np.zeros((n_users, 0, 0))  # Sigma_SS^-1 (identity on padding)
+        self.factor = np.zeros((n_users, 0, 0))  # lower Cholesky factor of Sigma_SS^-1 + H at the mode
 
     def _clear_rows(self, rows: np.ndarray) -> None:
         self.items[rows] = -1
@@ -211,6 +242,7 @@ class TruthPriorAgent(BatchedAgent):
         self.alpha[rows] = 0.0
         self.H[rows] = 0.0
         self.precision[rows] = np.eye(self.precision.shape[1])
+        self.factor[rows] = np.eye(self.factor.shape[1])
 
     def _grow(self, width: int, n_steps: int) -> None:
         B, M = self.items.shape
@@ -218,9 +250,10 @@ class TruthPriorAgent(BatchedAgent):
             extra = width - M
             self.items = np.concatenate([self.items, np.full((B, extra), -1, np.int64)], axis=1)
             self.alpha = np.concatenate([self.alpha, np.zeros((B, extra))], axis=1)
-            H, precision = np.zeros((B, width, width)), np.repeat(np.eye(width)[None], B, axis=0)
-            H[:, :M, :M], precision[:, :M, :M] = self.H, self.precision
-            self.H, self.precision = H, precision
+            H = np.zeros((B, width, width))
+            precision, factor = (np.repeat(np.eye(width)[None], B, axis=0) for _ in range(2))
+            H[:, :M, :M], precision[:, :M, :M], factor[:, :M, :M] = self.H, self.precision, self.factor
+            self.H, self.precision, self.factor = H, precision, factor
         if n_steps > self.steps.shape[1]:
             extra = max(n_steps - self.steps.shape[1], 8)
             self.steps = np.concatenate([self.steps, np.full((B, extra, self.slate_size), -1, np.int64)], axis=1)
@@ -326,12 +359,16 @@ class TruthPriorAgent(BatchedAgent):
         f = mean + times_cov(alpha)
         loglik, grad, hess = self._likelihood_terms(rows, f)
         value = -loglik + 0.5 * np.einsum("bi,bi->b", alpha, f - mean)
+        factor = None
         for _ in range(self.newton_steps):
             rhs = np.matmul(hess, (f - mean)[..., None])[..., 0] + grad
-            x = np.linalg.solve(precision + hess, rhs[..., None])[..., 0]
+            system = precision + hess  # Sigma_SS^-1 + H, SPD
+            factor = cholesky_or_none(system)
+            x = spd_solve(factor, system, rhs[..., None])[..., 0]
             step = rhs - np.matmul(hess, x[..., None])[..., 0] - alpha
             if np.abs(step).max(initial=0.0) < self.tol:
                 break
+            factor = None
             eta = np.ones(len(rows))
             for _ in range(30):  # backtracking: the objective is convex, a full step may still overshoot
                 trial = alpha + eta[:, None] * step
@@ -342,7 +379,10 @@ class TruthPriorAgent(BatchedAgent):
                 eta = np.where(worse, 0.5 * eta, eta)
             alpha, value, f = trial, new_value, new_f
             _, grad, hess = self._likelihood_terms(rows, f)
+        if factor is None:  # the iterations ran out: the factor at the last point
+            factor = cholesky_or_none(precision + hess)
         self.alpha[rows], self.H[rows], self.precision[rows] = alpha, hess, precision
+        self.factor[rows] = np.nan if factor is None else factor  # NaN: no factor, the posterior solves by LU
 
     # ------------------------------------------------------------------ posterior at candidates
     def posterior(self, candidate_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -355,7 +395,8 @@ class TruthPriorAgent(BatchedAgent):
         cross = self._cov(ids, self.items)  # (B, K, M)
         mean = self.prior["mean"][ids] + np.matmul(cross, self.alpha[..., None])[..., 0]
         weights = np.matmul(cross, self.precision)  # (Sigma_SS^-1 Sigma_SC)^T, (B, K, M)
-        reduction = np.linalg.solve(self.precision + self.H, np.matmul(self.H, np.swapaxes(cross, 1, 2)))
+        factor = None if np.isnan(self.factor).any() else self.factor
+        reduction = spd_solve(factor, self.precision + self.H, np.matmul(self.H, np.swapaxes(cross, 1, 2)))
         cov = self._cov(ids, ids) - np.matmul(weights, reduction)
         return mean, cov
 
