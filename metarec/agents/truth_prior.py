@@ -134,20 +134,34 @@ def cholesky_or_none(matrices: np.ndarray) -> np.ndarray | None:
         return None
 
 
-def spd_solve(factor: np.ndarray | None, matrices: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """``matrices^-1 rhs`` (b, M, k) for SPD ``matrices`` (b, M, M) with lower Cholesky ``factor`` (or None: LU).
-
-    With the factor and SciPy, two triangular solves per user (``O(M^2 k)``, LAPACK ``potrs``); else an LU solve.
-    """
+def spd_solve(factor: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``(factor factor^T)^-1 rhs`` (b, M, k) from lower Cholesky factors (b, M, M): LAPACK ``potrs`` per user."""
     if rhs.shape[1] == 0:  # no seen items
         return np.zeros(rhs.shape)
-    if factor is None or _dpotrs is None:
-        return np.linalg.solve(matrices, rhs)
+    if _dpotrs is None:  # pragma: no cover - without SciPy: two LU solves
+        return np.linalg.solve(np.swapaxes(factor, 1, 2), np.linalg.solve(factor, rhs))
     out = np.empty(rhs.shape)
     for i in range(len(factor)):  # potrs is not batched; the loop is over users, each O(M^2 k)
         out[i], info = _dpotrs(factor[i].T, rhs[i], lower=0)  # factor^T: the upper factor, Fortran-ordered
         if info != 0:  # pragma: no cover - potrs only fails on bad arguments
             raise np.linalg.LinAlgError(f"potrs failed with info={info}")
+    return out
+
+
+def hessian_times(hess, v: np.ndarray) -> np.ndarray:
+    """``H v`` (b, M) for a sparse Hessian ``(blocks, flat, cells)`` of ``_likelihood_terms`` and ``v`` (b, M)."""
+    blocks, flat, _ = hess
+    b, M = v.shape
+    gathered = v.reshape(-1)[flat]  # (b, T, s)
+    product = np.matmul(blocks, gathered[..., None])[..., 0]
+    return np.bincount(flat.reshape(-1), product.reshape(-1), minlength=b * M).reshape(b, M)
+
+
+def hessian_dense(hess, base: np.ndarray) -> np.ndarray:
+    """``base + H`` (b, M, M) for a sparse Hessian ``(blocks, flat, cells)``; ``base`` is not modified."""
+    blocks, _, cells = hess
+    out = base.copy()
+    np.add.at(out.reshape(-1), cells.reshape(-1), blocks.reshape(-1))
     return out
 
 
@@ -291,9 +305,44 @@ class TruthPriorAgent(BatchedAgent):
         diagonal += 1.0 / d
         return precision
 
-    def _likelihood_terms(self, rows: np.ndarray, f: np.ndarray, derivatives: bool = True):
-        """Log-likelihood (b,), its gradient (b, M) and the negative Hessian (b, M, M) at logits ``f`` (b, M).
+    def _extend_precision(self, rows: np.ndarray, before: np.ndarray) -> None:
+        """Update ``Sigma_SS^-1`` of ``rows`` for the items appended at slots ``before`` (b,) to ``n_seen``.
 
+        A block-inverse (Schur complement) update in ``O(M^2 q)`` for ``q <= slate_size`` new items instead of a
+        fresh Woodbury inverse (``O(M^2 r)``). With the new slots ``N`` (identity in the old precision ``P``),
+        ``B`` the prior covariance of every other slot with the new items (zero on ``N``), ``Y = P B`` and the
+        Schur complement ``S = Sigma_NN - B^T Y``: ``P' = P - E_N E_N^T + (Y - E_N) S^-1 (Y - E_N)^T``.
+        """
+        after = self.n_seen[rows]
+        q = int((after - before).max(initial=0))
+        if q == 0:
+            return
+        full = len(rows) == len(self.items)
+        precision = self.precision if full else self.precision[rows]  # updated in place when a view
+        M = precision.shape[1]
+        slot = before[:, None] + np.arange(q)  # (b, q)
+        new = slot < after[:, None]
+        slot = np.where(new, slot, 0)
+        L, d = self._seen_factors(rows)
+        L_new = np.take_along_axis(L, slot[..., None], axis=1) * new[..., None]  # (b, q, r), 0 on padding
+        d_new = np.where(new, np.take_along_axis(d, slot, axis=1), 1.0)
+        on_new = (np.arange(M) >= before[:, None]) & (np.arange(M) < after[:, None])  # (b, M)
+        cross = np.matmul(L, np.swapaxes(L_new, 1, 2)) * ~on_new[..., None]  # (b, M, q)
+        Y = np.matmul(precision, cross)
+        schur = np.matmul(L_new, np.swapaxes(L_new, 1, 2)) - np.matmul(np.swapaxes(cross, 1, 2), Y)
+        np.einsum("bii->bi", schur)[...] += d_new
+        user, column = np.nonzero(new)
+        Y[user, slot[user, column], column] -= 1.0  # Y - E_N
+        precision[user, slot[user, column], slot[user, column]] -= 1.0  # P - E_N E_N^T
+        precision += np.matmul(Y, np.linalg.solve(schur, np.swapaxes(Y, 1, 2)))
+        if not full:
+            self.precision[rows] = precision
+
+    def _likelihood_terms(self, rows: np.ndarray, f: np.ndarray, derivatives: bool = True):
+        """Log-likelihood (b,), its gradient (b, M) and the negative Hessian at logits ``f`` (b, M).
+
+        The Hessian is returned sparse, as ``(blocks, cells)``: one ``s x s`` block per step (b, T, s, s) and the
+        flat index of each block entry in a dense (b, M, M) array (:func:`hessian_times`, :func:`hessian_dense`).
         With ``derivatives=False`` only the log-likelihood is computed (``grad`` and ``hess`` are None).
         """
         steps, clicks = self.steps[rows], self.clicks[rows]  # (b, T, s)
@@ -316,19 +365,16 @@ class TruthPriorAgent(BatchedAgent):
             return loglik, None, None
         p = weights / (none + weights.sum(axis=2))[..., None]  # (b, T, s), 0 where not shown
         residual = (clicks - p) * shown
-        user = np.arange(b)[:, None, None] * M
-        grad = np.bincount((user + index).reshape(-1), residual.reshape(-1), minlength=b * M).reshape(b, M)
-        if s == 1:  # a diagonal Hessian: sum the per-step terms per item, then place them on the diagonal
-            diag = np.bincount((user + index).reshape(-1), (p * (1.0 - p)).reshape(-1), minlength=b * M)
-            hess = np.zeros((b, M, M))
-            np.einsum("bii->bi", hess)[...] = diag.reshape(b, M)
+        flat = np.arange(b)[:, None, None] * M + index  # (b, T, s): the entry of each position in (b, M)
+        grad = np.bincount(flat.reshape(-1), residual.reshape(-1), minlength=b * M).reshape(b, M)
+        if s == 1:  # a diagonal Hessian
+            blocks = (p * (1.0 - p))[..., None]
         else:
-            block = -p[..., :, None] * p[..., None, :]
-            block[..., np.arange(s), np.arange(s)] += p
-            block *= shown[..., :, None] & shown[..., None, :]
-            cell = (user[..., None] * M + index[..., :, None] * M + index[..., None, :])  # (b, T, s, s)
-            hess = np.bincount(cell.reshape(-1), block.reshape(-1), minlength=b * M * M).reshape(b, M, M)
-        return loglik, grad, hess
+            blocks = -p[..., :, None] * p[..., None, :]
+            blocks[..., np.arange(s), np.arange(s)] += p
+            blocks *= shown[..., :, None] & shown[..., None, :]
+        cells = flat[..., :, None] * M + index[..., None, :]  # (b, T, s, s) into (b, M, M)
+        return loglik, grad, (blocks, flat, cells)
 
     def _fit(self, rows: np.ndarray) -> None:
         """Newton's method for the posterior mode of the users in ``rows`` (warm start); keeps ``H`` and ``Sigma_SS^-1``.
@@ -336,16 +382,18 @@ class TruthPriorAgent(BatchedAgent):
         In R&W's parameterisation ``f = mean + Sigma_SS alpha`` a Newton step is
         ``alpha' = (I + H Sigma_SS)^-1 (H (f - mean) + grad)``, with backtracking on the (convex) objective. It is
         solved as ``x = (Sigma_SS^-1 + H)^-1 rhs`` (the new ``f - mean``) and ``alpha' = rhs - H x`` (the same
-        iterates: ``I + H Sigma_SS = (Sigma_SS^-1 + H) Sigma_SS``), with ``Sigma_SS^-1`` by Woodbury once per update,
-        so an iteration costs one M x M solve and no ``O(M^2 r)`` product. The gradient and Hessian are evaluated
+        iterates: ``I + H Sigma_SS = (Sigma_SS^-1 + H) Sigma_SS``), with ``Sigma_SS^-1`` kept across updates
+        (:meth:`_extend_precision`), so an iteration costs one M x M Cholesky and no ``O(M^2 r)`` product; ``H``
+        stays in its per-step blocks except inside ``Sigma_SS^-1 + H``. The gradient and Hessian are evaluated
         at accepted points only (the backtracking test needs the objective alone).
         """
+        full = len(rows) == len(self.items)  # every user: views instead of copies of the (B, M, M) state
         items = self.items[rows]
         valid = items >= 0
         mean = np.where(valid, self.prior["mean"][np.where(valid, items, 0)], 0.0)
         L, d = self._seen_factors(rows)
         Lt = np.swapaxes(L, 1, 2)
-        precision = self._seen_precision(L, d)
+        precision = self.precision if full else self.precision[rows]  # kept up to date by _extend_precision
         alpha = self.alpha[rows].copy()
 
         def times_cov(a):  # Sigma_SS a, (b, M)
@@ -361,11 +409,11 @@ class TruthPriorAgent(BatchedAgent):
         value = -loglik + 0.5 * np.einsum("bi,bi->b", alpha, f - mean)
         factor = None
         for _ in range(self.newton_steps):
-            rhs = np.matmul(hess, (f - mean)[..., None])[..., 0] + grad
-            system = precision + hess  # Sigma_SS^-1 + H, SPD
+            rhs = hessian_times(hess, f - mean) + grad
+            system = hessian_dense(hess, precision)  # Sigma_SS^-1 + H, SPD
             factor = cholesky_or_none(system)
-            x = spd_solve(factor, system, rhs[..., None])[..., 0]
-            step = rhs - np.matmul(hess, x[..., None])[..., 0] - alpha
+            x = (np.linalg.solve(system, rhs[..., None]) if factor is None else spd_solve(factor, rhs[..., None]))
+            step = rhs - hessian_times(hess, x[..., 0]) - alpha
             if np.abs(step).max(initial=0.0) < self.tol:
                 break
             factor = None
@@ -380,9 +428,13 @@ class TruthPriorAgent(BatchedAgent):
             alpha, value, f = trial, new_value, new_f
             _, grad, hess = self._likelihood_terms(rows, f)
         if factor is None:  # the iterations ran out: the factor at the last point
-            factor = cholesky_or_none(precision + hess)
-        self.alpha[rows], self.H[rows], self.precision[rows] = alpha, hess, precision
-        self.factor[rows] = np.nan if factor is None else factor  # NaN: no factor, the posterior solves by LU
+            factor = cholesky_or_none(hessian_dense(hess, precision))
+        factor = np.full(precision.shape, np.nan) if factor is None else factor  # NaN: the posterior solves by LU
+        H = hessian_dense(hess, np.zeros(precision.shape))
+        if full:
+            self.alpha, self.H, self.factor = alpha, H, factor
+        else:
+            self.alpha[rows], self.H[rows], self.factor[rows] = alpha, H, factor
 
     # ------------------------------------------------------------------ posterior at candidates
     def posterior(self, candidate_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -395,8 +447,11 @@ class TruthPriorAgent(BatchedAgent):
         cross = self._cov(ids, self.items)  # (B, K, M)
         mean = self.prior["mean"][ids] + np.matmul(cross, self.alpha[..., None])[..., 0]
         weights = np.matmul(cross, self.precision)  # (Sigma_SS^-1 Sigma_SC)^T, (B, K, M)
-        factor = None if np.isnan(self.factor).any() else self.factor
-        reduction = spd_solve(factor, self.precision + self.H, np.matmul(self.H, np.swapaxes(cross, 1, 2)))
+        right = np.matmul(self.H, np.swapaxes(cross, 1, 2))  # H Sigma_SC, (B, M, K)
+        if np.isnan(self.factor).any():  # a Cholesky failed at some mode (not seen in practice): LU
+            reduction = np.linalg.solve(self.precision + self.H, right)
+        else:
+            reduction = spd_solve(self.factor, right)
         cov = self._cov(ids, ids) - np.matmul(weights, reduction)
         return mean, cov
 
@@ -428,7 +483,9 @@ class TruthPriorAgent(BatchedAgent):
         # add the new items to each user's seen set
         new_count = self.n_seen[rows] + valid.sum(axis=1)
         self._grow(int(new_count.max(initial=0)), int(self.n_steps[rows].max(initial=0)) + 1)
+        before = self.n_seen[rows].copy()
         slots = self._assign_slots(rows, shown, valid)
+        self._extend_precision(rows, before)
         self.steps[rows, self.n_steps[rows]] = slots
         self.clicks[rows, self.n_steps[rows]] = clicks
         self.n_steps[rows] += 1

@@ -163,6 +163,8 @@ def test_fast_path_matches_the_dense_reference_path(slate_size):
         for agent in (fast, dense):
             agent.update_batch(obs, action, clicks.sum(axis=1), obs, {"clicks": clicks}, mask=mask)
         np.testing.assert_array_equal(fast.items, dense.items)
+        fresh = fast._seen_precision(*fast._seen_factors(np.arange(users)))  # Woodbury, not the running update
+        np.testing.assert_allclose(fast.precision, fresh, rtol=1e-9, atol=1e-9 * np.abs(fresh).max())
         np.testing.assert_allclose(fast.alpha, dense.alpha, rtol=1e-8, atol=1e-10)
         for x, y in zip(fast.posterior(ids), dense.posterior(ids), strict=True):
             np.testing.assert_allclose(x, y, rtol=1e-8, atol=1e-10)
