@@ -160,10 +160,13 @@ def hessian_times(hess, v: np.ndarray) -> np.ndarray:
     return np.bincount(flat.reshape(-1), product.reshape(-1), minlength=b * M).reshape(b, M)
 
 
-def hessian_dense(hess, base: np.ndarray) -> np.ndarray:
-    """``base + H`` (b, M, M) for a sparse Hessian ``(blocks, flat, cells)``; ``base`` is not modified."""
+def hessian_dense(hess, base: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``base + H`` (b, M, M) for a sparse Hessian ``(blocks, flat, cells)``, into ``out`` if given; ``base`` is kept."""
     blocks, _, cells = hess
-    out = base.copy()
+    if out is None:
+        out = base.copy()
+    else:
+        np.copyto(out, base)
     np.add.at(out.reshape(-1), cells.reshape(-1), blocks.reshape(-1))
     return out
 
@@ -410,10 +413,10 @@ class TruthPriorAgent(BatchedAgent):
         f = mean + times_cov(alpha)
         loglik, grad, hess = self._likelihood_terms(rows, f)
         value = -loglik + 0.5 * np.einsum("bi,bi->b", alpha, f - mean)
-        factor = None
+        factor, workspace = None, np.empty_like(precision)
         for _ in range(self.newton_steps):
             rhs = hessian_times(hess, f - mean) + grad
-            system = hessian_dense(hess, precision)  # Sigma_SS^-1 + H, SPD
+            system = hessian_dense(hess, precision, out=workspace)  # Sigma_SS^-1 + H, SPD
             factor = cholesky_or_none(system)
             x = (np.linalg.solve(system, rhs[..., None]) if factor is None else spd_solve(factor, rhs[..., None]))
             step = rhs - hessian_times(hess, x[..., 0]) - alpha
