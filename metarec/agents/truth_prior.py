@@ -17,7 +17,10 @@ Williams, *Gaussian Processes for Machine Learning*, 2006, sec. 3.4 and 3.5: the
 ``Sigma`` the kernel). With ``S`` the shown items, ``H`` the negative log-likelihood's Hessian there and
 ``a = grad log p(clicks | w_S)`` at the mode, a candidate ``c`` has posterior mean ``m_c + Sigma_cS a`` and
 covariance ``Sigma_CC - Sigma_CS (I + H Sigma_SS)^-1 H Sigma_SC``; no ``n_items x n_items`` matrix is ever
-formed, so it scales to large catalogues. The agent explores by UCB on the posterior standard deviation,
+formed, so it scales to large catalogues. Each Newton step is solved in the equivalent precision form
+``(Sigma_SS^-1 + H) x = rhs`` by Cholesky, with ``Sigma_SS^-1`` kept across updates by a block-inverse update
+and the factor at the mode reused by the posterior; :class:`~metarec.agents._truth_prior_dense.DenseTruthPriorAgent`
+keeps the first, dense form to check against (same posterior to ~1e-12 relative; ``benchmarks/truth_prior_speed.py``). The agent explores by UCB on the posterior standard deviation,
 by Thompson sampling (a joint draw over the candidates) or not at all (greedy); the scale is chosen on val.
 
 It is a reference, not a ceiling: the prior is a Gaussian fit of a non-Gaussian population, and UCB /
@@ -35,6 +38,11 @@ from metarec.agents.linear import stable_cholesky
 from metarec.errors import ConfigError
 from metarec.seeding import SeedLike
 from metarec.simulators import MultinomialLogit, Simulator
+
+try:  # LAPACK's Cholesky solve with a kept factor (SciPy is loaded already by metarec.agents.linear)
+    from scipy.linalg.lapack import dpotrs as _dpotrs
+except ImportError:  # pragma: no cover
+    _dpotrs = None
 
 EXPLORATIONS = ("ucb", "thompson", "greedy")
 
@@ -121,6 +129,48 @@ def _load_prior(prior) -> dict[str, np.ndarray]:
     return {"mean": mean, "basis": basis, "diag": diag}
 
 
+def cholesky_or_none(matrices: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factors of SPD ``matrices`` (b, M, M), or None when one is not numerically positive definite."""
+    try:
+        return np.linalg.cholesky(matrices)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def spd_solve(factor: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """``(factor factor^T)^-1 rhs`` (b, M, k) from lower Cholesky factors (b, M, M): LAPACK ``potrs`` per user."""
+    if rhs.shape[1] == 0:  # no seen items
+        return np.zeros(rhs.shape)
+    if _dpotrs is None:  # pragma: no cover - without SciPy: two LU solves
+        return np.linalg.solve(np.swapaxes(factor, 1, 2), np.linalg.solve(factor, rhs))
+    out = np.empty(rhs.shape)
+    for i in range(len(factor)):  # potrs is not batched; the loop is over users, each O(M^2 k)
+        out[i], info = _dpotrs(factor[i].T, rhs[i], lower=0)  # factor^T: the upper factor, Fortran-ordered
+        if info != 0:  # pragma: no cover - potrs only fails on bad arguments
+            raise np.linalg.LinAlgError(f"potrs failed with info={info}")
+    return out
+
+
+def hessian_times(hess, v: np.ndarray) -> np.ndarray:
+    """``H v`` (b, M) for a sparse Hessian ``(blocks, flat, cells)`` of ``_likelihood_terms`` and ``v`` (b, M)."""
+    blocks, flat, _ = hess
+    b, M = v.shape
+    gathered = v.reshape(-1)[flat]  # (b, T, s)
+    product = np.matmul(blocks, gathered[..., None])[..., 0]
+    return np.bincount(flat.reshape(-1), product.reshape(-1), minlength=b * M).reshape(b, M)
+
+
+def hessian_dense(hess, base: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``base + H`` (b, M, M) for a sparse Hessian ``(blocks, flat, cells)``, into ``out`` if given; ``base`` is kept."""
+    blocks, _, cells = hess
+    if out is None:
+        out = base.copy()
+    else:
+        np.copyto(out, base)
+    np.add.at(out.reshape(-1), cells.reshape(-1), blocks.reshape(-1))
+    return out
+
+
 class TruthPriorAgent(BatchedAgent):
     """Laplace posterior over a user's logit utilities under a prior fitted on training users' truths.
 
@@ -200,7 +250,8 @@ class TruthPriorAgent(BatchedAgent):
         self.n_steps = np.zeros(n_users, dtype=np.int64)
         self.alpha = np.zeros((n_users, 0))  # the mode is mean + Sigma_SS alpha
         self.H = np.zeros((n_users, 0, 0))  # the negative log-likelihood's Hessian at the mode
-        self.A = np.zeros((n_users, 0, 0))  # I + H Sigma_SS at the mode
+        self.precision = np.zeros((n_users, 0, 0))  # Sigma_SS^-1 (identity on padding)
+        self.factor = np.zeros((n_users, 0, 0))  # lower Cholesky factor of Sigma_SS^-1 + H at the mode
 
     def _clear_rows(self, rows: np.ndarray) -> None:
         self.items[rows] = -1
@@ -210,7 +261,8 @@ class TruthPriorAgent(BatchedAgent):
         self.n_steps[rows] = 0
         self.alpha[rows] = 0.0
         self.H[rows] = 0.0
-        self.A[rows] = np.eye(self.A.shape[1])
+        self.precision[rows] = np.eye(self.precision.shape[1])
+        self.factor[rows] = np.eye(self.factor.shape[1])
 
     def _grow(self, width: int, n_steps: int) -> None:
         B, M = self.items.shape
@@ -218,9 +270,10 @@ class TruthPriorAgent(BatchedAgent):
             extra = width - M
             self.items = np.concatenate([self.items, np.full((B, extra), -1, np.int64)], axis=1)
             self.alpha = np.concatenate([self.alpha, np.zeros((B, extra))], axis=1)
-            H, A = np.zeros((B, width, width)), np.repeat(np.eye(width)[None], B, axis=0)
-            H[:, :M, :M], A[:, :M, :M] = self.H, self.A
-            self.H, self.A = H, A
+            H = np.zeros((B, width, width))
+            precision, factor = (np.repeat(np.eye(width)[None], B, axis=0) for _ in range(2))
+            H[:, :M, :M], precision[:, :M, :M], factor[:, :M, :M] = self.H, self.precision, self.factor
+            self.H, self.precision, self.factor = H, precision, factor
         if n_steps > self.steps.shape[1]:
             extra = max(n_steps - self.steps.shape[1], 8)
             self.steps = np.concatenate([self.steps, np.full((B, extra, self.slate_size), -1, np.int64)], axis=1)
@@ -245,8 +298,59 @@ class TruthPriorAgent(BatchedAgent):
         index = np.where(valid, items, 0)
         return self.prior["basis"][index] * valid[..., None], np.where(valid, self.prior["diag"][index], 1.0)
 
-    def _likelihood_terms(self, rows: np.ndarray, f: np.ndarray):
-        """Log-likelihood (b,), its gradient (b, M) and the negative Hessian (b, M, M) at logits ``f`` (b, M)."""
+    def _seen_precision(self, L: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """``Sigma_SS^-1`` (b, M, M) from the factors ``L`` (b, M, r), ``d`` (b, M) by Woodbury (one r x r solve).
+
+        ``(L L^T + diag(d))^-1 = diag(1/d) - U (I + L^T U)^-1 U^T`` with ``U = diag(1/d) L``: ``O(M^2 r + r^3)``
+        per user instead of ``O(M^3)``; identity on padding (``L = 0``, ``d = 1`` there).
+        """
+        U = L / d[..., None]
+        capacitance = np.eye(L.shape[2]) + np.matmul(np.swapaxes(L, 1, 2), U)  # (b, r, r), SPD, eigenvalues >= 1
+        precision = -np.matmul(U, np.linalg.solve(capacitance, np.swapaxes(U, 1, 2)))
+        diagonal = np.einsum("bii->bi", precision)
+        diagonal += 1.0 / d
+        return precision
+
+    def _extend_precision(self, rows: np.ndarray, before: np.ndarray) -> None:
+        """Update ``Sigma_SS^-1`` of ``rows`` for the items appended at slots ``before`` (b,) to ``n_seen``.
+
+        A block-inverse (Schur complement) update in ``O(M^2 q)`` for ``q <= slate_size`` new items instead of a
+        fresh Woodbury inverse (``O(M^2 r)``). With the new slots ``N`` (identity in the old precision ``P``),
+        ``B`` the prior covariance of every other slot with the new items (zero on ``N``), ``Y = P B`` and the
+        Schur complement ``S = Sigma_NN - B^T Y``: ``P' = P - E_N E_N^T + (Y - E_N) S^-1 (Y - E_N)^T``.
+        """
+        after = self.n_seen[rows]
+        q = int((after - before).max(initial=0))
+        if q == 0:
+            return
+        full = len(rows) == len(self.items)
+        precision = self.precision if full else self.precision[rows]  # updated in place when a view
+        M = precision.shape[1]
+        slot = before[:, None] + np.arange(q)  # (b, q)
+        new = slot < after[:, None]
+        slot = np.where(new, slot, 0)
+        L, d = self._seen_factors(rows)
+        L_new = np.take_along_axis(L, slot[..., None], axis=1) * new[..., None]  # (b, q, r), 0 on padding
+        d_new = np.where(new, np.take_along_axis(d, slot, axis=1), 1.0)
+        on_new = (np.arange(M) >= before[:, None]) & (np.arange(M) < after[:, None])  # (b, M)
+        cross = np.matmul(L, np.swapaxes(L_new, 1, 2)) * ~on_new[..., None]  # (b, M, q)
+        Y = np.matmul(precision, cross)
+        schur = np.matmul(L_new, np.swapaxes(L_new, 1, 2)) - np.matmul(np.swapaxes(cross, 1, 2), Y)
+        np.einsum("bii->bi", schur)[...] += d_new
+        user, column = np.nonzero(new)
+        Y[user, slot[user, column], column] -= 1.0  # Y - E_N
+        precision[user, slot[user, column], slot[user, column]] -= 1.0  # P - E_N E_N^T
+        precision += np.matmul(Y, np.linalg.solve(schur, np.swapaxes(Y, 1, 2)))
+        if not full:
+            self.precision[rows] = precision
+
+    def _likelihood_terms(self, rows: np.ndarray, f: np.ndarray, derivatives: bool = True):
+        """Log-likelihood (b,), its gradient (b, M) and the negative Hessian at logits ``f`` (b, M).
+
+        The Hessian is returned sparse, as ``(blocks, cells)``: one ``s x s`` block per step (b, T, s, s) and the
+        flat index of each block entry in a dense (b, M, M) array (:func:`hessian_times`, :func:`hessian_dense`).
+        With ``derivatives=False`` only the log-likelihood is computed (``grad`` and ``hess`` are None).
+        """
         steps, clicks = self.steps[rows], self.clicks[rows]  # (b, T, s)
         b, T, s = steps.shape
         M = f.shape[1]
@@ -259,81 +363,102 @@ class TruthPriorAgent(BatchedAgent):
             weights = np.exp(logits - top[..., None])
         none = np.exp(-top)
         log_norm = top + np.log(none + weights.sum(axis=2))
-        p = weights / (none + weights.sum(axis=2))[..., None]  # (b, T, s), 0 where not shown
         clicked = clicks.any(axis=2)
         live = shown.any(axis=2)
         chosen = np.where(clicked, (np.where(shown, logits, 0.0) * clicks).sum(axis=2), 0.0)
         loglik = np.where(live, chosen - log_norm, 0.0).sum(axis=1)
+        if not derivatives:
+            return loglik, None, None
+        p = weights / (none + weights.sum(axis=2))[..., None]  # (b, T, s), 0 where not shown
         residual = (clicks - p) * shown
-        grad = np.zeros((b, M))
-        flat = (np.arange(b)[:, None, None] * M + index).reshape(-1)
-        np.add.at(grad.reshape(-1), flat, residual.reshape(-1))
-        hess = np.zeros((b, M, M))
-        if s == 1:
-            diag = (p * (1.0 - p))[..., 0]
-            np.add.at(hess.reshape(b, -1), (np.repeat(np.arange(b), T), (index[..., 0] * (M + 1)).reshape(-1)),
-                      diag.reshape(-1))
+        flat = np.arange(b)[:, None, None] * M + index  # (b, T, s): the entry of each position in (b, M)
+        grad = np.bincount(flat.reshape(-1), residual.reshape(-1), minlength=b * M).reshape(b, M)
+        if s == 1:  # a diagonal Hessian
+            blocks = (p * (1.0 - p))[..., None]
         else:
-            block = -p[..., :, None] * p[..., None, :]
-            block[..., np.arange(s), np.arange(s)] += p
-            block *= shown[..., :, None] & shown[..., None, :]
-            cell = index[..., :, None] * M + index[..., None, :]  # (b, T, s, s)
-            users = np.broadcast_to(np.arange(b)[:, None, None, None], cell.shape)
-            np.add.at(hess.reshape(b, -1), (users.reshape(-1), cell.reshape(-1)), block.reshape(-1))
-        return loglik, grad, hess
+            blocks = -p[..., :, None] * p[..., None, :]
+            blocks[..., np.arange(s), np.arange(s)] += p
+            blocks *= shown[..., :, None] & shown[..., None, :]
+        cells = flat[..., :, None] * M + index[..., None, :]  # (b, T, s, s) into (b, M, M)
+        return loglik, grad, (blocks, flat, cells)
 
     def _fit(self, rows: np.ndarray) -> None:
-        """Newton's method for the posterior mode of the users in ``rows`` (warm start); keeps ``H`` and ``A``.
+        """Newton's method for the posterior mode of the users in ``rows`` (warm start); keeps ``H`` and ``Sigma_SS^-1``.
 
         In R&W's parameterisation ``f = mean + Sigma_SS alpha`` a Newton step is
-        ``alpha' = (I + H Sigma_SS)^-1 (H (f - mean) + grad)``, with backtracking on the (convex) objective.
-        ``Sigma_SS`` is never formed: products with it go through its low-rank + diagonal factors.
+        ``alpha' = (I + H Sigma_SS)^-1 (H (f - mean) + grad)``, with backtracking on the (convex) objective. It is
+        solved as ``x = (Sigma_SS^-1 + H)^-1 rhs`` (the new ``f - mean``) and ``alpha' = rhs - H x`` (the same
+        iterates: ``I + H Sigma_SS = (Sigma_SS^-1 + H) Sigma_SS``), with ``Sigma_SS^-1`` kept across updates
+        (:meth:`_extend_precision`), so an iteration costs one M x M Cholesky and no ``O(M^2 r)`` product; ``H``
+        stays in its per-step blocks except inside ``Sigma_SS^-1 + H``. The gradient and Hessian are evaluated
+        at accepted points only (the backtracking test needs the objective alone).
         """
+        full = len(rows) == len(self.items)  # every user: views instead of copies of the (B, M, M) state
         items = self.items[rows]
         valid = items >= 0
         mean = np.where(valid, self.prior["mean"][np.where(valid, items, 0)], 0.0)
         L, d = self._seen_factors(rows)
         Lt = np.swapaxes(L, 1, 2)
+        precision = self.precision if full else self.precision[rows]  # kept up to date by _extend_precision
         alpha = self.alpha[rows].copy()
-        eye = np.eye(items.shape[1])
 
         def times_cov(a):  # Sigma_SS a, (b, M)
             return np.matmul(L, np.matmul(Lt, a[..., None]))[..., 0] + d * a
 
         def objective(a):
             f = mean + times_cov(a)
-            loglik, grad, hess = self._likelihood_terms(rows, f)
-            return -loglik + 0.5 * np.einsum("bi,bi->b", a, f - mean), f, grad, hess
+            loglik, _, _ = self._likelihood_terms(rows, f, derivatives=False)
+            return -loglik + 0.5 * np.einsum("bi,bi->b", a, f - mean), f
 
-        value, f, grad, hess = objective(alpha)
+        f = mean + times_cov(alpha)
+        loglik, grad, hess = self._likelihood_terms(rows, f)
+        value = -loglik + 0.5 * np.einsum("bi,bi->b", alpha, f - mean)
+        factor, workspace = None, np.empty_like(precision)
         for _ in range(self.newton_steps):
-            system = eye + np.matmul(np.matmul(hess, L), Lt) + hess * d[:, None, :]  # I + H Sigma_SS
-            rhs = np.matmul(hess, (f - mean)[..., None])[..., 0] + grad
-            step = np.linalg.solve(system, rhs[..., None])[..., 0] - alpha
+            rhs = hessian_times(hess, f - mean) + grad
+            system = hessian_dense(hess, precision, out=workspace)  # Sigma_SS^-1 + H, SPD
+            factor = cholesky_or_none(system)
+            x = (np.linalg.solve(system, rhs[..., None]) if factor is None else spd_solve(factor, rhs[..., None]))
+            step = rhs - hessian_times(hess, x[..., 0]) - alpha
             if np.abs(step).max(initial=0.0) < self.tol:
                 break
+            factor = None
             eta = np.ones(len(rows))
             for _ in range(30):  # backtracking: the objective is convex, a full step may still overshoot
                 trial = alpha + eta[:, None] * step
-                new_value, new_f, new_grad, new_hess = objective(trial)
+                new_value, new_f = objective(trial)
                 worse = new_value > value + 1e-12
                 if not worse.any():
                     break
                 eta = np.where(worse, 0.5 * eta, eta)
-            alpha, value, f, grad, hess = trial, new_value, new_f, new_grad, new_hess
+            alpha, value, f = trial, new_value, new_f
+            _, grad, hess = self._likelihood_terms(rows, f)
+        if factor is None:  # the iterations ran out: the factor at the last point
+            factor = cholesky_or_none(hessian_dense(hess, precision))
+        factor = np.full(precision.shape, np.nan) if factor is None else factor  # NaN: the posterior solves by LU
+        H = hessian_dense(hess, np.zeros(precision.shape))
+        if full:
+            self.alpha, self.H, self.factor = alpha, H, factor
         else:
-            system = eye + np.matmul(np.matmul(hess, L), Lt) + hess * d[:, None, :]
-        self.alpha[rows], self.H[rows], self.A[rows] = alpha, hess, system
+            self.alpha[rows], self.H[rows], self.factor[rows] = alpha, H, factor
 
     # ------------------------------------------------------------------ posterior at candidates
     def posterior(self, candidate_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean (B, K) and covariance (B, K, K) of the candidates' logit utilities."""
+        """Posterior mean (B, K) and covariance (B, K, K) of the candidates' logit utilities.
+
+        ``Sigma_CS (I + H Sigma_SS)^-1 H Sigma_SC = (Sigma_SS^-1 Sigma_SC)^T (Sigma_SS^-1 + H)^-1 H Sigma_SC``: one
+        solve with K right-hand sides (no M x M inverse kept).
+        """
         ids = np.asarray(candidate_ids, dtype=np.int64)
         cross = self._cov(ids, self.items)  # (B, K, M)
         mean = self.prior["mean"][ids] + np.matmul(cross, self.alpha[..., None])[..., 0]
-        # Sigma_CS (I + H Sigma_SS)^-1 H Sigma_SC: one solve with K right-hand sides
-        reduction = np.linalg.solve(self.A, np.matmul(self.H, np.swapaxes(cross, 1, 2)))
-        cov = self._cov(ids, ids) - np.matmul(cross, reduction)
+        weights = np.matmul(cross, self.precision)  # (Sigma_SS^-1 Sigma_SC)^T, (B, K, M)
+        right = np.matmul(self.H, np.swapaxes(cross, 1, 2))  # H Sigma_SC, (B, M, K)
+        if np.isnan(self.factor).any():  # a Cholesky failed at some mode (not seen in practice): LU
+            reduction = np.linalg.solve(self.precision + self.H, right)
+        else:
+            reduction = spd_solve(self.factor, right)
+        cov = self._cov(ids, ids) - np.matmul(weights, reduction)
         return mean, cov
 
     def _scores_batch(self, observations, deterministic: bool) -> np.ndarray:
@@ -364,21 +489,39 @@ class TruthPriorAgent(BatchedAgent):
         # add the new items to each user's seen set
         new_count = self.n_seen[rows] + valid.sum(axis=1)
         self._grow(int(new_count.max(initial=0)), int(self.n_steps[rows].max(initial=0)) + 1)
-        slots = np.full(shown.shape, -1, dtype=np.int64)
-        for i, row in enumerate(rows):  # at most slate_size items per user
-            for j in np.flatnonzero(valid[i]):
-                item = shown[i, j]
-                found = np.flatnonzero(self.items[row, : self.n_seen[row]] == item)
-                if len(found):
-                    slots[i, j] = found[0]
-                else:
-                    slots[i, j] = self.n_seen[row]
-                    self.items[row, self.n_seen[row]] = item
-                    self.n_seen[row] += 1
+        before = self.n_seen[rows].copy()
+        slots = self._assign_slots(rows, shown, valid)
+        self._extend_precision(rows, before)
         self.steps[rows, self.n_steps[rows]] = slots
         self.clicks[rows, self.n_steps[rows]] = clicks
         self.n_steps[rows] += 1
         self._fit(rows)
+
+    def _assign_slots(self, rows: np.ndarray, shown: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Each shown item's index in its user's seen set (b, s), -1 where not shown; new items are appended."""
+        seen = self.items[rows]  # (b, M), -1 on padding
+        repeated = (shown[:, :, None] == shown[:, None, :]) & valid[:, :, None] & valid[:, None, :]
+        if np.triu(repeated, k=1).any():  # an item id twice in one slate (a layout with repeated candidates)
+            slots = np.full(shown.shape, -1, dtype=np.int64)
+            for i, row in enumerate(rows):
+                for j in np.flatnonzero(valid[i]):
+                    found = np.flatnonzero(self.items[row, : self.n_seen[row]] == shown[i, j])
+                    if len(found):
+                        slots[i, j] = found[0]
+                    else:
+                        slots[i, j] = self.n_seen[row]
+                        self.items[row, self.n_seen[row]] = shown[i, j]
+                        self.n_seen[row] += 1
+            return slots
+        match = (seen[:, None, :] == shown[:, :, None]) & valid[:, :, None]  # padding (-1) never matches an id
+        found = match.any(axis=2)
+        new = valid & ~found
+        appended = self.n_seen[rows][:, None] + np.cumsum(new, axis=1) - 1
+        slots = np.where(found, match.argmax(axis=2), np.where(new, appended, -1))
+        user, position = np.nonzero(new)
+        self.items[rows[user], appended[user, position]] = shown[user, position]
+        self.n_seen[rows] += new.sum(axis=1)
+        return slots
 
 
 __all__ = ["TruthPriorAgent", "fit_utility_prior", "logit_utilities", "EXPLORATIONS"]

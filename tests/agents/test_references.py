@@ -135,3 +135,37 @@ def test_bayes_greedy_picks_the_argmax_posterior_predictive_item(world):
     slate_agent.reset(seed=0)
     scores = slate_agent.predictive_click_probabilities(obs["candidate_ids"][None])[0]
     np.testing.assert_array_equal(slate_agent.predict(obs)[0], np.argsort(-scores)[:3])
+
+
+@pytest.mark.parametrize("slate_size", [1, 3])
+def test_fast_path_matches_the_dense_reference_path(slate_size):
+    """The Woodbury / precision-form Newton solves give the dense path's posterior and decisions."""
+    from metarec.agents._truth_prior_dense import DenseTruthPriorAgent
+
+    rng = np.random.default_rng(10 + slate_size)
+    n, K, users = 30, 6, 4
+    prior = fit_utility_prior(rng.normal(size=(50, n)) @ rng.normal(size=(n, n)) * 0.4 - 1.0, rank=5)
+    kwargs = dict(exploration="thompson", scale=0.5, position_decay=0.5, slate_size=slate_size)
+    fast, dense = TruthPriorAgent(prior, **kwargs), DenseTruthPriorAgent(prior, **kwargs)
+    fast.reset_batch(users, seed=3)
+    dense.reset_batch(users, seed=3)
+    for step in range(12):
+        ids = np.stack([rng.choice(12, size=K, replace=False) for _ in range(users)])  # 12 items: many repeats
+        obs = {"candidates": np.zeros((users, K, 2), np.float32), "candidate_ids": ids}
+        start = np.full(users, step == 0)
+        start[1] |= step == 6  # a user replaced mid-run: its rows are cleared
+        action = fast.predict_batch(obs, episode_start=start).reshape(users, -1)
+        np.testing.assert_array_equal(dense.predict_batch(obs, episode_start=start).reshape(users, -1), action)
+        clicks = np.zeros((users, slate_size))
+        position = rng.integers(0, slate_size + 1, size=users)
+        clicks[position < slate_size, position[position < slate_size]] = 1.0
+        mask = np.arange(users) != step % users  # one user skips each step
+        for agent in (fast, dense):
+            agent.update_batch(obs, action, clicks.sum(axis=1), obs, {"clicks": clicks}, mask=mask)
+        np.testing.assert_array_equal(fast.items, dense.items)
+        fresh = fast._seen_precision(*fast._seen_factors(np.arange(users)))  # Woodbury, not the running update
+        np.testing.assert_allclose(fast.precision, fresh, rtol=1e-9, atol=1e-9 * np.abs(fresh).max())
+        np.testing.assert_allclose(fast.alpha, dense.alpha, rtol=1e-8, atol=1e-10)
+        for x, y in zip(fast.posterior(ids), dense.posterior(ids), strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-8, atol=1e-10)
+    assert fast.n_seen.max() >= 5 and (fast.n_seen < fast.n_steps * slate_size).any()  # repeats were met
