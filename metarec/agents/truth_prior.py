@@ -20,7 +20,7 @@ covariance ``Sigma_CC - Sigma_CS (I + H Sigma_SS)^-1 H Sigma_SC``; no ``n_items 
 formed, so it scales to large catalogues. Each Newton step is solved in the equivalent precision form
 ``(Sigma_SS^-1 + H) x = rhs`` by Cholesky, with ``Sigma_SS^-1`` kept across updates by a block-inverse update
 and the factor at the mode reused by the posterior; :class:`~metarec.agents._truth_prior_dense.DenseTruthPriorAgent`
-keeps the first, dense form to check against (same posterior to ~1e-12 relative; ``benchmarks/truth_prior_speed.py``). The agent explores by UCB on the posterior standard deviation,
+keeps the first, dense form to check against (same posterior to ~1e-12 relative; ``examples/truth_prior_speed.py``). The agent explores by UCB on the posterior standard deviation,
 by Thompson sampling (a joint draw over the candidates) or not at all (greedy); the scale is chosen on val.
 
 It is a reference, not a ceiling: the prior is a Gaussian fit of a non-Gaussian population, and UCB /

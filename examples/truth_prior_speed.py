@@ -10,7 +10,7 @@ met along the way and whether every action matched.
 
 Run from the repository root (interleaved repeats, so a loaded machine slows both sides alike)::
 
-    PYTHONPATH=$PWD python3 benchmarks/truth_prior_speed.py --settings A B --repeats 3
+    PYTHONPATH=$PWD python3 examples/truth_prior_speed.py --settings A B --repeats 3
 """
 
 from __future__ import annotations
