@@ -24,7 +24,7 @@ ROWS = [
     ("suite-typo", ["bench", "quik"], r"unknown suite 'quik'\. Did you mean 'quick'\? Available: bandits, cold-start"),
     ("suite-empty", ["bench", ""], r"unknown suite ''\. Available:"),
     ("suite-missing", ["bench"], r"the following arguments are required: suite"),
-    ("command-typo", ["benchh"], r"argument COMMAND: invalid choice: 'benchh' \(choose from 'bench', 'demo', 'train-meta'\)"),
+    ("command-typo", ["benchh"], r"argument COMMAND: invalid choice: 'benchh' \(choose from 'bench', 'demo', 'train-meta', 'personas'\)"),
     ("command-missing", [], r"the following arguments are required: COMMAND"),
     ("unknown-flag", ["bench", "quick", "--fast"], r"suite 'quick' has no option\(s\) \['--fast'\]; see `metarec bench quick --help`"),
     ("jobs-zero", ["bench", "quick", "--jobs", "0"], r"argument --jobs: expected an integer >= 1, got 0"),

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from metarec.encoders.cache import default_text_encoder
+from metarec.encoders.polarity import AnchorPolarity
+from metarec.envs.movielens import resolve_data_path
 from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Population, Simulator, UtilityConfig
-from metarec.simulators.prose import NEUTRAL, CombinedPolarity, PolarityScorer, VaderPolarity, parse_prose
+from metarec.simulators.prose import NEUTRAL, AgreementPolarity, PolarityScorer, VaderPolarity, parse_prose
 
 #: The text terms only: what the persona's words rank, without quality, popularity or latent factors.
 TEXT_ONLY = UtilityConfig(w_quality=0.0, w_latent=0.0, w_popularity=0.0)
@@ -29,18 +32,20 @@ CSV_COLUMNS = {
     "text": ("description", "overview", "plot", "text"),
     "tags": ("genres", "genre", "tags"),
 }
-POLARITY_PARSERS = ("vader", "vader-raw", "anchor", "combined")
+POLARITY_PARSERS = ("vader", "vader-raw", "anchor", "agreement")
 
 
-def load_catalog(spec: str, encoder, data_path: str | Path | None = None) -> Catalog:
+def load_catalog(
+    spec: str, encoder, data_path: str | Path | None = None, *, tag_text: bool = True
+) -> Catalog:
     """``"movielens"`` (MovieLens-100K from ``data_path`` or ``$METAREC_DATA``) or a CSV path, with embeddings.
 
     A CSV needs an id column and a text column (``description``, ``overview``, ``plot`` or ``text``); a title and
-    a tag column (``genres``, ``tags``; ``|``-separated) are used when present.
+    a tag column (``genres``, ``tags``; ``|``-separated) are used when present. With ``tag_text`` each item's
+    tags are appended to the text that is embedded ("... Genres: Western, Drama."), as MovieLens item texts carry
+    theirs: a plot alone rarely names its genre, and rare topics then lose to common ones.
     """
     if spec == "movielens":
-        from metarec.envs.movielens import resolve_data_path  # deferred: the envs package loads gymnasium
-
         return Catalog.from_movielens(resolve_data_path(data_path), encoder=encoder)
     path = Path(spec)
     if path.suffix.lower() != ".csv" or not path.is_file():
@@ -54,10 +59,16 @@ def load_catalog(spec: str, encoder, data_path: str | Path | None = None) -> Cat
             f"({'/'.join(CSV_COLUMNS['text'])}); the header has {header}"
         )
     text_cols = tuple(c for c in (found["title"], found["text"]) if c)
-    return Catalog.from_csv(
-        path, id_col=found["id"], text_cols=text_cols, title_col=found["title"], tags_col=found["tags"],
-        encoder=encoder,
-    )  # fmt: skip
+    catalog = Catalog.from_csv(
+        path, id_col=found["id"], text_cols=text_cols, title_col=found["title"], tags_col=found["tags"]
+    )
+    if tag_text and found["tags"]:
+        texts = tuple(
+            f"{text.rstrip('.')}. Genres: {', '.join(tags)}." if tags else text
+            for text, tags in zip(catalog.texts, catalog.tags)
+        )
+        catalog = replace(catalog, texts=texts)
+    return catalog.with_embeddings(encoder)
 
 
 def text_utility(population: Population, catalog: Catalog, encoder) -> np.ndarray:
@@ -111,24 +122,27 @@ def summary(rows: Sequence[PersonaShares]) -> dict[str, float | str]:
 
 
 def polarity_scorer(kind: str, encoder=None, topics: Sequence[str] | None = None) -> PolarityScorer:
-    """A statement-polarity scorer by name: ``vader`` (topic words masked), ``vader-raw``, ``anchor`` (the
-    language model's anchors) or ``combined`` (VADER where confident, else the anchors)."""
+    """A statement-polarity scorer by name.
+
+    ``vader`` (topic words masked), ``vader-raw``, ``anchor`` (the language model's anchors) or ``agreement``
+    (VADER and the anchors where they agree, else neutral).
+    """
     if kind == "vader":
         return VaderPolarity(topics)
     if kind == "vader-raw":
         return VaderPolarity(topics, mask=False)
-    if kind in ("anchor", "combined"):
-        from metarec.encoders.polarity import AnchorPolarity  # deferred: loads the text encoder's stack
-
+    if kind in ("anchor", "agreement"):
         anchor = AnchorPolarity(encoder, topics=topics)
-        return anchor if kind == "anchor" else CombinedPolarity(VaderPolarity(topics), anchor)
+        return anchor if kind == "anchor" else AgreementPolarity(VaderPolarity(topics), anchor)
     raise ConfigError(f"unknown polarity parser {kind!r}; use one of {POLARITY_PARSERS}")
 
 
 def polarity_accuracy(path: str | Path, scorer: PolarityScorer) -> tuple[float, int]:
-    """Share of the labelled statements of ``path`` (JSON lines ``{"text", "polarity"}``) parsed to their
-    label, and their number. Each text is parsed whole; a text split into several clauses counts as right when
-    every non-neutral clause carries the label (or all are neutral for a neutral label)."""
+    """Share of the labelled statements of ``path`` (JSON lines ``{"text", "polarity"}``) parsed to their label.
+
+    Returns the share and the number of statements. Each text is parsed whole; a text split into several clauses
+    counts as right when every non-neutral clause carries the label (or all are neutral for a neutral label).
+    """
     rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
     right = 0
     for row in rows:
@@ -172,14 +186,15 @@ def grounding_report(
     statements: str | Path,
     films: str | Path,
     polarity_data: str | Path | None = None,
-    parser: str = "vader",
+    parser: str = "agreement",
     encoder=None,
 ) -> str:
-    """The per-persona grounding tables (prose-only on MovieLens-100K; statement personas on MovieLens-100K and
-    on the CSV ``films``) and the polarity accuracy of every parser on ``polarity_data``."""
-    if encoder is None:
-        from metarec.encoders.cache import default_text_encoder  # deferred: loads torch / transformers
+    """The per-persona grounding tables and the polarity accuracy of every parser, as Markdown.
 
+    Tables: prose-only personas on MovieLens-100K; statement personas on MovieLens-100K and on the CSV ``films``;
+    accuracy on ``polarity_data``.
+    """
+    if encoder is None:
         encoder = default_text_encoder()
     movielens = load_catalog("movielens", encoder, data_path)
     csv_catalog = load_catalog(str(films), encoder)

@@ -29,9 +29,11 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
 
 class AnchorPolarity:
-    """Polarity of a statement as (mean of its top-k cosines to the like anchors) minus (the same for the dislike
-    anchors), on the encoder's embeddings, with the topic words replaced by "these" and text after a colon (a list
-    of examples) dropped.
+    """Zero-shot polarity: how much closer a statement lies to generic like sentences than to dislike ones.
+
+    The score is (mean of the top-k cosines to the like anchors) minus (the same for the dislike anchors), on the
+    encoder's embeddings, with the topic words replaced by "these" and text after a colon (a list of examples)
+    dropped.
 
     Parameters
     ----------

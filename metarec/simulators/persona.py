@@ -15,7 +15,14 @@ from metarec.io import read_text
 from metarec.seeding import SeedLike, make_rng
 from metarec.simulators.movielens_load import MovieLensData, as_movielens_data
 from metarec.simulators.movielens_text import persona_records
-from metarec.simulators.prose import DISLIKE, LIKE, PolarityScorer, check_polarity, grounded_lists, parse_prose
+from metarec.simulators.prose import (
+    DISLIKE,
+    LIKE,
+    PolarityScorer,
+    check_polarity,
+    grounded_lists,
+    parse_prose,
+)
 from metarec.simulators.vocabulary import (
     DISLIKE_TEMPLATES,
     FIRST_NAMES,
@@ -101,7 +108,7 @@ class Persona:
         if self.parsed and self.likes and tuple(self.likes) not in (grounded_lists(self.parsed)[0], (self.description,)):
             object.__setattr__(self, "parsed", ())  # explicit statements win over the prose
         if not self.likes and not self.parsed and isinstance(self.description, str) and self.description.strip():
-            object.__setattr__(self, "parsed", parse_prose(self.description))
+            object.__setattr__(self, "parsed", parse_prose(self.description, name=self.name))
         if not self.likes and self.parsed:
             likes, dislikes = grounded_lists(self.parsed)
             object.__setattr__(self, "likes", likes or (self.description,))
@@ -135,7 +142,9 @@ class Persona:
 
         ``fields`` are the other `Persona` fields (``traits``, ``latent``, ...).
         """
-        return cls(name=name, description=description, likes=(), parsed=parse_prose(description, scorer=scorer), **fields)
+        return cls(
+            name=name, description=description, likes=(), parsed=parse_prose(description, scorer=scorer, name=name), **fields
+        )
 
     @property
     def from_text(self) -> bool:
@@ -143,9 +152,11 @@ class Persona:
         return bool(self.parsed)
 
     def statements(self) -> tuple[tuple[str, str], ...]:
-        """What is grounded, as ``(statement, polarity)`` pairs (polarity ``"like"``, ``"dislike"`` or
-        ``"neutral"``): the statements parsed from the prose when the persona has no explicit ``likes``, else
-        the explicit ``likes`` and ``dislikes``."""
+        """What is grounded, as ``(statement, polarity)`` pairs.
+
+        Polarity is ``"like"``, ``"dislike"`` or ``"neutral"``: the statements parsed from the prose when the
+        persona has no explicit ``likes``, else the explicit ``likes`` and ``dislikes``.
+        """
         if self.from_text:
             return self.parsed
         return tuple((s, LIKE) for s in self.likes) + tuple((s, DISLIKE) for s in self.dislikes)
@@ -369,7 +380,10 @@ class Population:
                 if not isinstance(value, list) or not all(isinstance(s, str) and s.strip() for s in value):
                     raise PersonaError(f"{where}: field {key!r} must be a list of non-empty strings")
             if "likes" in record and not record["likes"]:
-                raise PersonaError(f"{where}: field 'likes' is empty; leave it out to parse the 'description'")
+                raise PersonaError(
+                    f"{where}: persona {record['name']!r} has no `likes` (an empty list); give statements, or leave "
+                    "the field out to parse them from the 'description'"
+                )
             traits = record.get("traits", {})
             if not isinstance(traits, dict):
                 raise PersonaError(f"{where}: field 'traits' must be a JSON object, got {type(traits).__name__}")
@@ -404,15 +418,13 @@ class Population:
                         latent=np.asarray(latent, dtype=np.float64) if latent is not None else None,
                         liked_topics=tuple(record.get("liked_topics", ())),
                         disliked_topics=tuple(record.get("disliked_topics", ())),
-                        parsed=() if "likes" in record else parse_prose(description, scorer=polarity),
+                        parsed=() if "likes" in record else parse_prose(description, scorer=polarity, name=record["name"]),
                     )
                 )
             except PersonaError as error:
                 raise PersonaError(f"{where}: {error}") from None
             if check and "likes" in record:
-                check_polarity(
-                    f"{record['name']}' ({where})", record["likes"], record.get("dislikes", []), stacklevel=3
-                )
+                check_polarity(record["name"], record["likes"], record.get("dislikes", []), where=where, stacklevel=3)
             split = record.get("split")
             if split is not None and split not in SPLITS:
                 raise PersonaError(f"{where}: field 'split' must be one of {SPLITS}, got {split!r}")

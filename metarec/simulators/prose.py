@@ -81,52 +81,72 @@ class VaderPolarity:
         topics); pass a catalogue's ``topic_names`` to mask its own.
     mask : bool
         Mask topic words (True) or score the raw text.
+    mask_nouns : bool
+        Also mask every noun (TextBlob's pattern part-of-speech tagger, whose lexicon ships with TextBlob): the
+        nouns of a taste statement name content ("killer", "battles", "gore"), the attitude is carried by its
+        verbs, adjectives and negations.
     """
 
-    def __init__(self, topics: Iterable[str] | None = None, *, mask: bool = True) -> None:
+    def __init__(self, topics: Iterable[str] | None = None, *, mask: bool = True, mask_nouns: bool = False) -> None:
         try:
-            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # deferred: optional dependency
+            from vaderSentiment import vaderSentiment as vader  # deferred: optional dependency
         except ImportError:  # pragma: no cover - exercised only without the package
             raise PersonaError(
                 "parsing persona prose needs the `vaderSentiment` package (pip install vaderSentiment), or pass "
                 "another polarity scorer (e.g. metarec.encoders.AnchorPolarity)"
             ) from None
-        self.analyzer = SentimentIntensityAnalyzer()
+        self.analyzer = vader.SentimentIntensityAnalyzer()
         self.words = DEFAULT_TOPIC_WORDS if topics is None else topic_words(topics)
         self.mask = mask
+        self.tagger = None
+        if mask_nouns:
+            from textblob.en.taggers import PatternTagger  # deferred: optional dependency
+
+            self.tagger = PatternTagger()
 
     def masked(self, text: str) -> str:
-        """``text`` with every topic word replaced by the neutral word "films"."""
+        """What is scored: ``text`` before any colon, topic words replaced by the neutral word "films".
+
+        What follows a colon lists examples of the topic ("noir: murders, femmes fatales"), not the attitude.
+        """
         if not self.mask:
             return text
-        return _WORD.sub(lambda m: "films" if m.group(0).lower() in self.words else m.group(0), text)
+        head = text.split(":")[0]
+        head = _WORD.sub(lambda m: "films" if m.group(0).lower() in self.words else m.group(0), head)
+        if self.tagger is None:
+            return head
+        return " ".join("films" if tag.startswith("NN") else word for word, tag in self.tagger.tag(head))
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """VADER compound score of each (masked) text, (n,) float64 in [-1, 1]."""
         return np.array([self.analyzer.polarity_scores(self.masked(t))["compound"] for t in texts], dtype=np.float64)
 
 
-class CombinedPolarity:
-    """A primary scorer where it is confident, a fallback (e.g. a language model) elsewhere.
+class AgreementPolarity:
+    """Two scorers that must agree: their mean where their signs agree, else neutral (0).
+
+    Where ``primary`` is neutral (``|score| < 0.05``) a ``secondary`` score beyond ``confident`` is kept. Measured
+    on ``tests/data``: VADER and `metarec.encoders.AnchorPolarity` err on different statements (VADER on topic
+    words that carry sentiment, the anchors on descriptive clauses), so a clause both read the same way is
+    rarely wrong, and a clause they disagree on is better left ungrounded than grounded with the wrong sign.
 
     Parameters
     ----------
-    primary, fallback : PolarityScorer
+    primary, secondary : PolarityScorer
     confident : float
-        ``|primary score| >= confident`` keeps the primary score.
+        ``|secondary score|`` above which it alone decides where ``primary`` is neutral.
     """
 
-    def __init__(self, primary: PolarityScorer, fallback: PolarityScorer, confident: float = 0.3) -> None:
-        self.primary, self.fallback, self.confident = primary, fallback, float(confident)
+    def __init__(self, primary: PolarityScorer, secondary: PolarityScorer, confident: float = 0.6) -> None:
+        self.primary, self.secondary, self.confident = primary, secondary, float(confident)
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """(n,) float64: the primary's score where confident, else the fallback's."""
+        """(n,) float64 in [-1, 1]."""
         texts = list(texts)
-        result = np.asarray(self.primary.scores(texts), dtype=np.float64)
-        unsure = np.flatnonzero(np.abs(result) < self.confident)
-        if unsure.size:
-            result[unsure] = np.asarray(self.fallback.scores([texts[i] for i in unsure]), dtype=np.float64)
-        return result
+        first = np.asarray(self.primary.scores(texts), dtype=np.float64)
+        second = np.asarray(self.secondary.scores(texts), dtype=np.float64)
+        result = np.where(np.sign(first) == np.sign(second), (first + second) / 2, 0.0)
+        return np.where((np.abs(first) < 0.05) & (np.abs(second) > self.confident), second, result)
 
 
 _DEFAULT_SCORER: list[PolarityScorer] = []
@@ -209,8 +229,22 @@ def split_statements(text: str) -> list[tuple[str, bool]]:
     return result
 
 
+def without_name(clause: str, name: str | None) -> str:
+    """``clause`` without the persona's name, which says nothing about taste but matches titles.
+
+    ("Frank" would match "Anne Frank Remembered".) A leading name with its apposition ("Walt, 71, watches
+    westerns") is dropped, other mentions become "they".
+    """
+    if not name or not name.strip():
+        return clause
+    first = re.escape(name.strip().split()[0])
+    stripped = re.sub(rf"^{first}\b(?:,[^,]{{1,40}},)?\s*", "", clause)
+    stripped = re.sub(rf"\b{first}\b", "they", stripped)
+    return stripped if _WORD.search(stripped) else clause
+
+
 def parse_prose(
-    text: str, *, scorer: PolarityScorer | None = None, threshold: float = 0.05
+    text: str, *, scorer: PolarityScorer | None = None, threshold: float = 0.05, name: str | None = None
 ) -> tuple[tuple[str, str], ...]:
     """Split persona prose into statements with their polarity.
 
@@ -222,6 +256,8 @@ def parse_prose(
         Scores each clause (default: `default_scorer`).
     threshold : float
         Scores above ``threshold`` are likes, below ``-threshold`` dislikes, others neutral.
+    name : str, optional
+        The persona's name, removed from the statements (`without_name`).
 
     Returns
     -------
@@ -235,7 +271,7 @@ def parse_prose(
     """
     if not isinstance(text, str):
         raise PersonaError(f"persona prose must be a string, got {type(text).__name__}")
-    clauses = split_statements(text)
+    clauses = [(without_name(c, name), after) for c, after in split_statements(text)]
     if not clauses:
         return ()
     scorer = default_scorer() if scorer is None else scorer
@@ -272,12 +308,14 @@ def check_polarity(
     *,
     scorer: PolarityScorer | None = None,
     threshold: float = 0.3,
+    where: str = "",
     stacklevel: int = 2,
 ) -> list[tuple[str, str, float]]:
     """Warn (`PolarityWarning`) about statements whose own words say the opposite of their list.
 
     A like statement scoring below ``-threshold`` ("I hate horror movies" under ``likes``) or a dislike
-    statement scoring above ``threshold`` is quoted with the fix. Returns ``(kind, statement, score)`` of each.
+    statement scoring above ``threshold`` is quoted with the fix; ``where`` (e.g. "FILE, line 3") prefixes the
+    message. Returns ``(kind, statement, score)`` of each.
     """
     texts = [*likes, *dislikes]
     if not texts:
@@ -290,9 +328,9 @@ def check_polarity(
             other = "dislikes" if kind == "likes" else "likes"
             sense = "negative" if kind == "likes" else "positive"
             warnings.warn(
-                f"persona {name!r}: the statement {statement!r} is under `{kind}` but its words are {sense} "
-                f"(polarity {score:+.2f}); grounding embeds it as a {kind[:-1]}, which raises the very items "
-                f"it names. Move it to `{other}` as written, or reword it to say what the persona {kind[:-1]}s.",
+                f"{where + ': ' if where else ''}persona {name!r}: the statement {statement!r} is under `{kind}` but its words are {sense} "
+                f"(polarity {score:+.2f}); grounding embeds it as a {kind[:-1]}, which "
+                f"{'raises' if kind == 'likes' else 'lowers'} the very items it names. Move it to `{other}` as written, or reword it to say what the persona {kind[:-1]}s.",
                 PolarityWarning,
                 stacklevel=stacklevel,
             )
@@ -302,7 +340,7 @@ def check_polarity(
 
 __all__ = [
     "CONTRAST_WORDS",
-    "CombinedPolarity",
+    "AgreementPolarity",
     "DEFAULT_TOPIC_WORDS",
     "DISLIKE",
     "LIKE",
@@ -316,4 +354,5 @@ __all__ = [
     "parse_prose",
     "split_statements",
     "topic_words",
+    "without_name",
 ]
