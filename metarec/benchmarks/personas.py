@@ -36,14 +36,21 @@ POLARITY_PARSERS = ("vader", "vader-raw", "anchor", "agreement")
 
 
 def load_catalog(
-    spec: str, encoder, data_path: str | Path | None = None, *, tag_text: bool = True
+    spec: str,
+    encoder,
+    data_path: str | Path | None = None,
+    *,
+    tag_text: bool = True,
+    tag_weight: float = 0.5,
 ) -> Catalog:
     """``"movielens"`` (MovieLens-100K from ``data_path`` or ``$METAREC_DATA``) or a CSV path, with embeddings.
 
     A CSV needs an id column and a text column (``description``, ``overview``, ``plot`` or ``text``); a title and
-    a tag column (``genres``, ``tags``; ``|``-separated) are used when present. With ``tag_text`` each item's
-    tags are appended to the text that is embedded ("... Genres: Western, Drama."), as MovieLens item texts carry
-    theirs: a plot alone rarely names its genre, and rare topics then lose to common ones.
+    a tag column (``genres``, ``tags``; ``|``-separated) are used when present. A plot rarely names its genre,
+    and a rare topic's items then lose to common ones whose plots share its words, so a CSV's tags are used twice:
+    with ``tag_text`` they are appended to the embedded text ("... Genres: Western, Drama.", as MovieLens item
+    texts carry theirs), and with ``tag_weight`` > 0 each item's embedding is ``(1 - w) * text + w * tags`` (the
+    tags embedded on their own), renormalised (`with_tag_embeddings`).
     """
     if spec == "movielens":
         return Catalog.from_movielens(resolve_data_path(data_path), encoder=encoder)
@@ -68,7 +75,31 @@ def load_catalog(
             for text, tags in zip(catalog.texts, catalog.tags)
         )
         catalog = replace(catalog, texts=texts)
-    return catalog.with_embeddings(encoder)
+    catalog = catalog.with_embeddings(encoder)
+    if tag_weight and found["tags"]:
+        catalog = with_tag_embeddings(catalog, encoder, tag_weight)
+    return catalog
+
+
+def with_tag_embeddings(catalog: Catalog, encoder, weight: float = 0.5) -> Catalog:
+    """A copy whose embeddings mix each item's text embedding with the embedding of its tags alone.
+
+    ``e_i = normalise((1 - weight) * enc(text_i) + weight * enc("Genres: " + tags_i))``, (n, d) float32; items
+    without tags keep their text embedding. Equal weights (0.5) give the catalogue's labels as much say as the
+    plot, which keeps rare topics findable (docs/personas.md).
+    """
+    if not 0 <= weight <= 1:
+        raise ConfigError(f"`tag_weight` must be in [0, 1], got {weight!r}")
+    if catalog.embeddings is None:
+        catalog = catalog.with_embeddings(encoder)
+    tagged = [i for i, tags in enumerate(catalog.tags) if tags]
+    if not tagged:
+        return catalog
+    mixed = catalog.embeddings.astype(np.float64)
+    tag_vectors = np.asarray(encoder.encode([f"Genres: {', '.join(catalog.tags[i])}." for i in tagged]))
+    mixed[tagged] = (1 - weight) * mixed[tagged] + weight * tag_vectors
+    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+    return replace(catalog, embeddings=mixed.astype(np.float32))
 
 
 def text_utility(population: Population, catalog: Catalog, encoder) -> np.ndarray:
@@ -227,4 +258,5 @@ __all__ = [
     "polarity_accuracy",
     "polarity_scorer",
     "summary",
+    "with_tag_embeddings",
 ]
