@@ -1,4 +1,4 @@
-"""The ``metarec`` command line: ``bench SUITE``, ``demo``, ``ope``, ``train-meta`` and ``train-policy``.
+"""The ``metarec`` command line: ``bench SUITE``, ``demo``, ``ope``, ``personas``, ``train-meta``, ``train-policy``.
 
 ``metarec --quiet COMMAND ...`` (or ``--quiet`` after the command) shows no progress bar.
 
@@ -34,10 +34,13 @@ from metarec.benchmarks.config_cli import add_config_arguments, flag_name, overr
 from metarec.benchmarks.demo import demo_session
 from metarec.benchmarks.ope import ESTIMATORS, POLICY_KINDS
 from metarec.benchmarks.ope_suite import evaluate_logs
+from metarec.benchmarks.personas import format_check, grounding_report, load_catalog, polarity_scorer
 from metarec.benchmarks.suites import available_suites, get_spec, get_suite, run_registered
+from metarec.encoders.cache import default_text_encoder
 from metarec.encoders.text import text_progress
 from metarec.envs.worlds import DATA_WORLDS
 from metarec.errors import ConfigError, MetarecError
+from metarec.simulators import Population
 
 DATA_ENV = "METAREC_DATA"
 
@@ -111,6 +114,7 @@ def build_parser(load_train_meta: bool = False, suite: str | None = None) -> arg
     add_train_policy_arguments(policy)
     policy.set_defaults(handler=run_train_policy)
 
+    add_personas_commands(commands)
     return parser
 
 
@@ -167,6 +171,62 @@ def run_train_policy(args: argparse.Namespace) -> int:
 
 #: Options of ``metarec`` itself, given before the command.
 GLOBAL_FLAGS = ("--quiet",)
+
+
+def add_personas_commands(commands) -> None:
+    """``metarec personas check FILE`` and ``metarec personas grounding``."""
+    personas = commands.add_parser("personas", help="see what persona text does on a catalogue",
+                                   description="Inspect persona files: parsed statements, polarity warnings, "
+                                   "top and bottom items, per-persona grounding shares.")
+    actions = personas.add_subparsers(dest="personas_command", required=True, metavar="ACTION")
+    check = actions.add_parser("check", help="print each persona's statements and its top / bottom items",
+                               description="For each persona of FILE (JSON lines): the statements that are "
+                               "grounded, with their polarity (parsed from the description when the persona has "
+                               "no `likes`), warnings about statements whose words contradict their list, and "
+                               "the top and bottom items of the catalogue on the text terms.")
+    check.add_argument("file", help="persona file (JSON lines, as read by Population.from_jsonl)")
+    check.add_argument("--catalog", default="movielens",
+                       help="'movielens' (needs --data-path or $METAREC_DATA) or a CSV file (default movielens)")
+    check.add_argument("--top", type=_positive_int, default=10, help="items shown at each end (default 10)")
+    check.add_argument("--parser", default="vader", help="prose polarity parser: vader (default, no language "
+                       "model), vader-raw, anchor or agreement (VADER and the language model must agree)")
+    check.add_argument("--data-path", default=None, help="MovieLens-100K folder (default $METAREC_DATA)")
+    check.set_defaults(handler=run_personas_check)
+    grounding = actions.add_parser("grounding", help="per-persona liked / disliked shares of the top 20 items",
+                                   description="The per-persona grounding table: prose-only personas on "
+                                   "MovieLens-100K, statement personas on MovieLens-100K and on a CSV catalogue, "
+                                   "and the statement polarity accuracy of every parser.")
+    grounding.add_argument("--data-path", default=None, help="MovieLens-100K folder (default $METAREC_DATA)")
+    grounding.add_argument("--prose", default="tests/data/personas_prose.jsonl", help="prose-only personas with labels")
+    grounding.add_argument("--statements", default="tests/data/personas_movielens.jsonl",
+                           help="statement personas with labels")
+    grounding.add_argument("--films", default="tests/data/films.csv", help="CSV catalogue with a genres column")
+    grounding.add_argument("--polarity-data", default="tests/data/polarity_statements.jsonl",
+                           help="statements labelled like / dislike / neutral ('' to skip)")
+    grounding.add_argument("--parser", default="agreement", help="parser of the prose personas (default agreement)")
+    grounding.set_defaults(handler=run_personas_grounding)
+
+
+def run_personas_check(args: argparse.Namespace) -> int:
+    """Handler of ``metarec personas check``."""
+    encoder = default_text_encoder()
+    scorer = polarity_scorer(args.parser, encoder)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        population = Population.from_jsonl(args.file, polarity=scorer)
+    catalog = load_catalog(args.catalog, encoder, args.data_path)
+    for warning in caught:
+        print(f"warning: {warning.message}")
+    print(format_check(population, catalog, encoder, top=args.top))
+    return 0
+
+
+def run_personas_grounding(args: argparse.Namespace) -> int:
+    """Handler of ``metarec personas grounding``."""
+    print(grounding_report(args.data_path, prose=args.prose, statements=args.statements, films=args.films,
+                           polarity_data=args.polarity_data or None, parser=args.parser))
+    return 0
+
 
 #: ``metarec train-meta`` flags of 0.1 -> the config field they set now (accepted, with a warning).
 TRAIN_META_OLD_FLAGS = {"--iterations": "meta_iterations", "--users": "train_users", "--steps": "train_steps",

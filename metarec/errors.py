@@ -33,6 +33,10 @@ class GroundTruthAccessError(MetarecError, KeyError):
     """An agent read an evaluation-only key (regret, expected reward, ...) from ``info``."""
 
 
+class PolarityWarning(UserWarning):
+    """A persona statement whose own words say the opposite of its list (a like that reads as a dislike)."""
+
+
 __all__ = [
     "MetarecError",
     "ConfigError",
@@ -42,4 +46,5 @@ __all__ = [
     "EncoderError",
     "UnregisteredAgent",
     "GroundTruthAccessError",
+    "PolarityWarning",
 ]

@@ -24,7 +24,7 @@ ROWS = [
     ("suite-typo", ["bench", "quik"], r"unknown suite 'quik'\. Did you mean 'quick'\? Available: bandits, cold-start"),
     ("suite-empty", ["bench", ""], r"unknown suite ''\. Available:"),
     ("suite-missing", ["bench"], r"the following arguments are required: suite"),
-    ("command-typo", ["benchh"], r"argument COMMAND: invalid choice: 'benchh' \(choose from 'bench', 'demo', 'ope', 'train-meta', 'train-policy'\)"),
+    ("command-typo", ["benchh"], r"argument COMMAND: invalid choice: 'benchh' \(choose from 'bench', 'demo', 'ope', 'train-meta', 'train-policy', 'personas'\)"),
     ("command-missing", [], r"the following arguments are required: COMMAND"),
     ("policy-json", ["train-policy", "--algo-kwargs", "[1]"], r"--algo-kwargs: expected a JSON object like"),
     ("policy-algo", ["train-policy", "--algo", "sac"], r"--algo: invalid choice: 'sac'"),

@@ -202,7 +202,11 @@ class LLMPersonaWriter:
         return self._rewrite(base, seed, stacklevel=5)
 
     def rewrite(self, population: Population, seed: SeedLike = 0) -> Population:
-        """Reword the prose and statements of any population (traits, topics and splits are kept)."""
+        """Reword the prose and statements of any population (traits, topics and splits are kept).
+
+        Prose-only personas (`Persona.from_text`) get their prose reworded and their statements parsed again
+        from the new prose (with the default polarity parser).
+        """
         return self._rewrite(population, seed, stacklevel=4)
 
     def _rewrite(self, population: Population, seed: SeedLike, stacklevel: int) -> Population:
@@ -215,6 +219,8 @@ class LLMPersonaWriter:
                 "dislikes": "; ".join(persona.dislikes) or "nothing in particular",
             }
             jobs.append((u, "description", 0, self.prompts["description"].format(**values)))
+            if persona.from_text:  # a prose-only persona stays prose-only: its statements are re-parsed
+                continue
             for kind in ("likes", "dislikes"):
                 for k, statement in enumerate(getattr(persona, kind)):
                     prompt = self.prompts[kind].format(name=persona.name, statement=statement)
@@ -242,7 +248,9 @@ class LLMPersonaWriter:
         if self.fallbacks:
             self._warn(len(jobs), stacklevel)
         personas = tuple(
-            replace(p, description=w["description"], likes=tuple(w["likes"]), dislikes=tuple(w["dislikes"]))
+            replace(p, description=w["description"], likes=(), dislikes=(), parsed=())
+            if p.from_text
+            else replace(p, description=w["description"], likes=tuple(w["likes"]), dislikes=tuple(w["dislikes"]))
             for p, w in zip(population, written)
         )
         return Population(personas, population.splits)

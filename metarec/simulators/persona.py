@@ -15,6 +15,14 @@ from metarec.io import read_text
 from metarec.seeding import SeedLike, make_rng
 from metarec.simulators.movielens_load import MovieLensData, as_movielens_data
 from metarec.simulators.movielens_text import persona_records
+from metarec.simulators.prose import (
+    DISLIKE,
+    LIKE,
+    PolarityScorer,
+    check_polarity,
+    grounded_lists,
+    parse_prose,
+)
 from metarec.simulators.vocabulary import (
     DISLIKE_TEMPLATES,
     FIRST_NAMES,
@@ -68,7 +76,9 @@ class Persona:
     name : str
         Display name.
     description : str
-        Prose for people and LLM judges; may negate ("cannot stand horror"). Not used for grounding.
+        Prose for people and LLM judges; may negate ("cannot stand horror"). When ``likes`` is empty the prose
+        is parsed into statements with their polarity (`metarec.simulators.prose.parse_prose`) and those are
+        grounded; explicit ``likes`` / ``dislikes`` win over the prose.
     likes, dislikes : tuple of str
         Short statements; each is embedded and grounded on items separately.
     traits : Traits
@@ -90,12 +100,24 @@ class Persona:
     liked_topics: tuple[str, ...] = ()
     disliked_topics: tuple[str, ...] = ()
     features: np.ndarray | None = None
+    parsed: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise PersonaError("a persona needs a non-empty `name`")
+        if self.parsed and self.likes and tuple(self.likes) not in (grounded_lists(self.parsed)[0], (self.description,)):
+            object.__setattr__(self, "parsed", ())  # explicit statements win over the prose
+        if not self.likes and not self.parsed and isinstance(self.description, str) and self.description.strip():
+            object.__setattr__(self, "parsed", parse_prose(self.description, name=self.name))
+        if not self.likes and self.parsed:
+            likes, dislikes = grounded_lists(self.parsed)
+            object.__setattr__(self, "likes", likes or (self.description,))
+            object.__setattr__(self, "dislikes", tuple(self.dislikes) or dislikes)
         if not self.likes:
-            raise PersonaError(f"persona {self.name!r} has no `likes`; give at least one statement")
+            raise PersonaError(
+                f"persona {self.name!r} has no `likes` and no `description`; give at least one like statement or "
+                "prose that says what the persona likes"
+            )
         for kind in ("likes", "dislikes"):
             statements = getattr(self, kind)
             if isinstance(statements, str):
@@ -111,6 +133,33 @@ class Persona:
             if latent.ndim != 1 or not np.all(np.isfinite(latent)):
                 raise PersonaError(f"persona {self.name!r}: `latent` must be a finite 1-d vector")
             object.__setattr__(self, "latent", latent)
+
+    @classmethod
+    def from_prose(
+        cls, name: str, description: str, *, scorer: PolarityScorer | None = None, **fields: object
+    ) -> Persona:
+        """A persona grounded on its prose alone, parsed with ``scorer`` (default: VADER, topic words masked).
+
+        ``fields`` are the other `Persona` fields (``traits``, ``latent``, ...).
+        """
+        return cls(
+            name=name, description=description, likes=(), parsed=parse_prose(description, scorer=scorer, name=name), **fields
+        )
+
+    @property
+    def from_text(self) -> bool:
+        """True when the grounded statements were parsed from the prose (no explicit ``likes``)."""
+        return bool(self.parsed)
+
+    def statements(self) -> tuple[tuple[str, str], ...]:
+        """What is grounded, as ``(statement, polarity)`` pairs.
+
+        Polarity is ``"like"``, ``"dislike"`` or ``"neutral"``: the statements parsed from the prose when the
+        persona has no explicit ``likes``, else the explicit ``likes`` and ``dislikes``.
+        """
+        if self.from_text:
+            return self.parsed
+        return tuple((s, LIKE) for s in self.likes) + tuple((s, DISLIKE) for s in self.dislikes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -261,7 +310,14 @@ class Population:
 
     @classmethod
     def from_jsonl(
-        cls, path: str | Path, *, seed: SeedLike = 0, latent_dim: int = 0, encoding: str = "utf-8"
+        cls,
+        path: str | Path,
+        *,
+        seed: SeedLike = 0,
+        latent_dim: int = 0,
+        encoding: str = "utf-8",
+        polarity: PolarityScorer | None = None,
+        check: bool = True,
     ) -> Population:
         """Read personas written by hand or by any LLM, one JSON object a line.
 
@@ -272,6 +328,12 @@ class Population:
         ``seed``; ``latent`` on every line or none, of one length). Errors name the file, the line and the
         field; undecodable bytes name the line, column and ``encoding``. ``latent_dim`` is unused (kept for
         compatibility).
+
+        ``likes`` may be left out when ``description`` says what the persona likes: the prose is then parsed
+        into statements with their polarity by ``polarity`` (default: VADER with topic words masked; see
+        `metarec.simulators.prose`). ``liked_topics`` / ``disliked_topics`` (lists of str) are optional labels
+        for evaluation. With ``check``, explicit statements whose words contradict their list raise a
+        `metarec.errors.PolarityWarning`.
         """
         path = Path(path)
         if not path.is_file():
@@ -281,7 +343,10 @@ class Population:
         except OSError as error:
             raise PersonaError(f"{path}: cannot read the persona file ({error.strerror or error})") from None
         personas, splits, lines = [], [], []
-        allowed = {"name", "description", "likes", "dislikes", "traits", "split", "latent"}
+        allowed = {
+            "name", "description", "likes", "dislikes", "traits", "split", "latent", "liked_topics",
+            "disliked_topics",
+        }  # fmt: skip
         for line_no, line in enumerate(text.split("\n"), start=1):  # not splitlines: JSON may hold U+2028
             if not line.strip():
                 continue
@@ -300,17 +365,25 @@ class Population:
             unknown = sorted(set(record) - allowed)
             if unknown:
                 raise PersonaError(f"{where}: unknown field(s) {unknown}; allowed: {sorted(allowed)}")
-            for key in ("name", "likes"):
-                if key not in record:
-                    raise PersonaError(f"{where}: missing field {key!r}")
+            if "name" not in record:
+                raise PersonaError(f"{where}: missing field 'name'")
+            if "likes" not in record and not str(record.get("description", "")).strip():
+                raise PersonaError(
+                    f"{where}: missing field 'likes'; give like statements or a 'description' to parse them from"
+                )
             if not isinstance(record["name"], str):
                 raise PersonaError(f"{where}: field 'name' must be a string, got {record['name']!r}")
             if not isinstance(record.get("description", ""), str):
                 raise PersonaError(f"{where}: field 'description' must be a string")
-            for key in ("likes", "dislikes"):
+            for key in ("likes", "dislikes", "liked_topics", "disliked_topics"):
                 value = record.get(key, [])
                 if not isinstance(value, list) or not all(isinstance(s, str) and s.strip() for s in value):
                     raise PersonaError(f"{where}: field {key!r} must be a list of non-empty strings")
+            if "likes" in record and not record["likes"]:
+                raise PersonaError(
+                    f"{where}: persona {record['name']!r} has no `likes` (an empty list); give statements, or leave "
+                    "the field out to parse them from the 'description'"
+                )
             traits = record.get("traits", {})
             if not isinstance(traits, dict):
                 raise PersonaError(f"{where}: field 'traits' must be a JSON object, got {type(traits).__name__}")
@@ -333,19 +406,25 @@ class Population:
                 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in latent)
             ):
                 raise PersonaError(f"{where}: persona {record['name']!r}: `latent` must be a finite 1-d vector")
+            description = record.get("description", "")
             try:
                 personas.append(
                     Persona(
                         name=record["name"],
-                        description=record.get("description", ""),
-                        likes=tuple(record["likes"]),
+                        description=description,
+                        likes=tuple(record.get("likes", ())),
                         dislikes=tuple(record.get("dislikes", [])),
                         traits=traits,
                         latent=np.asarray(latent, dtype=np.float64) if latent is not None else None,
+                        liked_topics=tuple(record.get("liked_topics", ())),
+                        disliked_topics=tuple(record.get("disliked_topics", ())),
+                        parsed=() if "likes" in record else parse_prose(description, scorer=polarity, name=record["name"]),
                     )
                 )
             except PersonaError as error:
                 raise PersonaError(f"{where}: {error}") from None
+            if check and "likes" in record:
+                check_polarity(record["name"], record["likes"], record.get("dislikes", []), where=where, stacklevel=3)
             split = record.get("split")
             if split is not None and split not in SPLITS:
                 raise PersonaError(f"{where}: field 'split' must be one of {SPLITS}, got {split!r}")

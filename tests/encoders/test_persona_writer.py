@@ -16,7 +16,7 @@ from metarec.encoders.persona_writer import (
     write_population,
 )
 from metarec.errors import ConfigError
-from metarec.simulators import Catalog, Population
+from metarec.simulators import Catalog, Persona, Population
 
 N_USERS = 4
 
@@ -141,6 +141,22 @@ def test_valid_generations_are_used_and_invalid_ones_fall_back(catalog, tiny_lm,
         warnings.simplefilter("error")  # every generation valid: no warning
         writer.rewrite(template)
     assert writer.fallbacks == []
+
+
+def test_prose_only_personas_stay_prose_only(tiny_lm, monkeypatch):
+    writer = LLMPersonaWriter(tiny_lm)
+    prose = Population(
+        (Persona(name="Ivy", description="Ivy adores westerns.", likes=()),
+         Persona(name="Bo", description="Bo loves comedies.", likes=("loves comedies",))),
+        ("train", "test"),
+    )  # fmt: skip
+    canned = [("Ivy cannot get enough of spy films but has no patience for musicals.\n", True),
+              ("Bo laughs at every comedy.\n", True), (" enjoys comedies\n", True)]  # fmt: skip
+    monkeypatch.setattr(writer, "_generate", lambda prompts, budgets, seed: canned[: len(prompts)])
+    ivy, bo = writer.rewrite(prose)
+    assert ivy.from_text and ivy.description.startswith("Ivy cannot get enough of spy films")
+    assert ("has no patience for musicals", "dislike") in ivy.statements()
+    assert not bo.from_text and bo.likes == ("enjoys comedies",)
 
 
 @pytest.mark.parametrize(

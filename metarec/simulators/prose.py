@@ -1,0 +1,358 @@
+"""Persona prose -> statements with their polarity (like / dislike / neutral).
+
+Sentence embeddings handle negation badly ("cannot stand horror" lies close to horror films), so prose is not
+grounded as one text: it is split into sentences (spaCy's rule-based sentencizer) and each sentence into
+clauses at contrast markers ("but", "though", "on the other hand", ...), and each clause gets a polarity from a
+scorer. The default scorer is VADER (rule-based, negation- and contrast-aware; its lexicon ships with the
+``vaderSentiment`` package) applied with the catalogue's topic words masked, because topic words carry
+sentiment of their own in VADER's lexicon ("horror", "war", "crime" are negative words) that says nothing
+about the persona's taste. Any object with ``scores(texts) -> (n,) float`` in [-1, 1] can replace it, e.g. the
+language-model scorer :class:`metarec.encoders.AnchorPolarity`.
+
+Two constructions are read from the clause structure, not from a lexicon:
+- "anything but X" / "everything but X": the clause is a dislike of X;
+- "used to ... but now ...": the past-tense clause before the contrast is no longer held, so a past like
+  becomes a dislike (and a past dislike a like).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from metarec.errors import PersonaError, PolarityWarning
+from metarec.simulators.movielens_load import GENRES
+from metarec.simulators.vocabulary import TOPICS
+
+LIKE, DISLIKE, NEUTRAL = "like", "dislike", "neutral"
+POLARITIES = (LIKE, DISLIKE, NEUTRAL)
+
+#: Words that end a clause and start a contrasting one (single tokens, lower case).
+CONTRAST_WORDS = frozenset({"but", "though", "although", "however", "yet", "whereas"})
+#: Multi-word contrast markers, removed from the clause they open.
+CONTRAST_PHRASES = ("on the other hand", "by contrast", "in contrast", "then again")
+
+_ANYTHING_BUT = re.compile(r"\b(?:anything|everything|any\s+film|any\s+movie)\s+but\b", re.IGNORECASE)
+_USED_TO = re.compile(r"\bused\s+to\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+
+
+def topic_words(names: Iterable[str]) -> frozenset[str]:
+    """Lower-case word forms of topic or genre names ("Film-Noir" -> film, noir; "Comedy" -> comedy, comedies).
+
+    Parameters
+    ----------
+    names : iterable of str
+        Catalogue tags, genre names or topic keys.
+    """
+    words: set[str] = set()
+    for name in names:
+        for word in re.split(r"[^a-z]+", name.lower().replace("'s", "")):
+            if len(word) < 3:
+                continue
+            words.update({word, word + "s", word + "es"})
+            if word.endswith("y"):
+                words.add(word[:-1] + "ies")
+    return frozenset(words)
+
+
+#: Default masked words: the MovieLens genres and the synthetic world's topic keys.
+DEFAULT_TOPIC_WORDS = topic_words([*GENRES[1:], *(t.key for t in TOPICS)])
+
+
+class PolarityScorer(Protocol):
+    """Anything that scores texts' polarity: ``scores(texts) -> (n,) float`` in [-1, 1] (> 0 positive)."""
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Polarity of each text, (n,) float64."""
+
+
+class VaderPolarity:
+    """VADER's compound score with topic words masked.
+
+    Parameters
+    ----------
+    topics : iterable of str, optional
+        Topic or genre names whose words are masked before scoring (default: MovieLens genres and the synthetic
+        topics); pass a catalogue's ``topic_names`` to mask its own.
+    mask : bool
+        Mask topic words (True) or score the raw text.
+    mask_nouns : bool
+        Also mask every noun (TextBlob's pattern part-of-speech tagger, whose lexicon ships with TextBlob): the
+        nouns of a taste statement name content ("killer", "battles", "gore"), the attitude is carried by its
+        verbs, adjectives and negations.
+    """
+
+    def __init__(self, topics: Iterable[str] | None = None, *, mask: bool = True, mask_nouns: bool = False) -> None:
+        try:
+            from vaderSentiment import vaderSentiment as vader  # deferred: optional dependency
+        except ImportError:  # pragma: no cover - exercised only without the package
+            raise PersonaError(
+                "parsing persona prose needs the `vaderSentiment` package (pip install vaderSentiment), or pass "
+                "another polarity scorer (e.g. metarec.encoders.AnchorPolarity)"
+            ) from None
+        self.analyzer = vader.SentimentIntensityAnalyzer()
+        self.words = DEFAULT_TOPIC_WORDS if topics is None else topic_words(topics)
+        self.mask = mask
+        self.tagger = None
+        if mask_nouns:
+            from textblob.en.taggers import PatternTagger  # deferred: optional dependency
+
+            self.tagger = PatternTagger()
+
+    def masked(self, text: str) -> str:
+        """What is scored: ``text`` before any colon, topic words replaced by the neutral word "films".
+
+        What follows a colon lists examples of the topic ("noir: murders, femmes fatales"), not the attitude.
+        """
+        if not self.mask:
+            return text
+        head = text.split(":")[0]
+        head = _WORD.sub(lambda m: "films" if m.group(0).lower() in self.words else m.group(0), head)
+        if self.tagger is None:
+            return head
+        return " ".join("films" if tag.startswith("NN") else word for word, tag in self.tagger.tag(head))
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """VADER compound score of each (masked) text, (n,) float64 in [-1, 1]."""
+        return np.array([self.analyzer.polarity_scores(self.masked(t))["compound"] for t in texts], dtype=np.float64)
+
+
+class AgreementPolarity:
+    """Two scorers that must agree: their mean where their signs agree, else neutral (0).
+
+    Where ``primary`` is neutral (``|score| < 0.05``) a ``secondary`` score beyond ``confident`` is kept. Measured
+    on ``tests/data``: VADER and `metarec.encoders.AnchorPolarity` err on different statements (VADER on topic
+    words that carry sentiment, the anchors on descriptive clauses), so a clause both read the same way is
+    rarely wrong, and a clause they disagree on is better left ungrounded than grounded with the wrong sign.
+
+    Parameters
+    ----------
+    primary, secondary : PolarityScorer
+    confident : float
+        ``|secondary score|`` above which it alone decides where ``primary`` is neutral.
+    """
+
+    def __init__(self, primary: PolarityScorer, secondary: PolarityScorer, confident: float = 0.6) -> None:
+        self.primary, self.secondary, self.confident = primary, secondary, float(confident)
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """(n,) float64 in [-1, 1]."""
+        texts = list(texts)
+        first = np.asarray(self.primary.scores(texts), dtype=np.float64)
+        second = np.asarray(self.secondary.scores(texts), dtype=np.float64)
+        result = np.where(np.sign(first) == np.sign(second), (first + second) / 2, 0.0)
+        return np.where((np.abs(first) < 0.05) & (np.abs(second) > self.confident), second, result)
+
+
+_DEFAULT_SCORER: list[PolarityScorer] = []
+
+
+def default_scorer() -> PolarityScorer:
+    """The shared default scorer (`VaderPolarity` with the default topic words), built on first use."""
+    if not _DEFAULT_SCORER:
+        _DEFAULT_SCORER.append(VaderPolarity())
+    return _DEFAULT_SCORER[0]
+
+
+def _sentencizer():
+    cached = _SENTENCIZER
+    if not cached:
+        try:
+            import spacy  # deferred: optional dependency, loads ~1 s
+        except ImportError:
+            cached.append(None)
+        else:
+            nlp = spacy.blank("en")
+            nlp.add_pipe("sentencizer")
+            cached.append(nlp)
+    return cached[0]
+
+
+_SENTENCIZER: list = []
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text``: spaCy's rule-based sentencizer, or a split after . ! ? without spaCy."""
+    nlp = _sentencizer()
+    if nlp is None:
+        parts = re.split(r"(?<=[.!?])\s+", text)
+    else:
+        parts = [sentence.text for sentence in nlp(text).sents]
+    return [p.strip() for p in parts if p.strip()]
+
+
+def split_clauses(sentence: str) -> list[tuple[str, bool]]:
+    """Clauses of one sentence, split at contrast markers: ``(clause, follows_a_contrast)`` pairs.
+
+    "anything but" does not split ("I watch anything but musicals" is one dislike); a contrast phrase
+    ("on the other hand") is removed from its clause.
+    """
+    protected = _ANYTHING_BUT.sub(lambda m: m.group(0).replace(" but", "\x00"), sentence)
+    for phrase in CONTRAST_PHRASES:
+        protected = re.sub(rf",?\s*\b{phrase}\b,?", " \x01 ", protected, flags=re.IGNORECASE)
+    tokens = re.split(r"(\s+|;)", protected)
+    clauses: list[tuple[str, bool]] = []
+    current: list[str] = []
+    contrast = False
+    for token in tokens:
+        word = token.strip(" ,").lower()
+        if (word in CONTRAST_WORDS or token == ";") and "".join(current).strip(" ,;"):
+            clauses.append(("".join(current), contrast))
+            current, contrast = [], word in CONTRAST_WORDS
+            continue
+        if word == "\x01":
+            contrast = True
+            continue
+        current.append(token)
+    clauses.append(("".join(current), contrast))
+    cleaned = []
+    for clause, after in clauses:
+        text = clause.replace("\x00", " but").replace("\x01", "").strip(" ,;.:!?")
+        text = re.sub(r"\s+", " ", text)
+        if _WORD.search(text):
+            cleaned.append((text, after))
+    return cleaned
+
+
+def split_statements(text: str) -> list[tuple[str, bool]]:
+    """Every clause of ``text`` with whether a contrasting clause follows it in its sentence."""
+    result = []
+    for sentence in split_sentences(text):
+        clauses = split_clauses(sentence)
+        for k, (clause, _) in enumerate(clauses):
+            result.append((clause, k + 1 < len(clauses) and clauses[k + 1][1]))
+    return result
+
+
+def without_name(clause: str, name: str | None) -> str:
+    """``clause`` without the persona's name, which says nothing about taste but matches titles.
+
+    ("Frank" would match "Anne Frank Remembered".) A leading name with its apposition ("Walt, 71, watches
+    westerns") is dropped, other mentions become "they".
+    """
+    if not name or not name.strip():
+        return clause
+    first = re.escape(name.strip().split()[0])
+    stripped = re.sub(rf"^{first}\b(?:,[^,]{{1,40}},)?\s*", "", clause)
+    stripped = re.sub(rf"\b{first}\b", "they", stripped)
+    return stripped if _WORD.search(stripped) else clause
+
+
+def parse_prose(
+    text: str, *, scorer: PolarityScorer | None = None, threshold: float = 0.05, name: str | None = None
+) -> tuple[tuple[str, str], ...]:
+    """Split persona prose into statements with their polarity.
+
+    Parameters
+    ----------
+    text : str
+        The prose (any number of sentences).
+    scorer : PolarityScorer, optional
+        Scores each clause (default: `default_scorer`).
+    threshold : float
+        Scores above ``threshold`` are likes, below ``-threshold`` dislikes, others neutral.
+    name : str, optional
+        The persona's name, removed from the statements (`without_name`).
+
+    Returns
+    -------
+    tuple of (statement, polarity)
+        ``polarity`` is one of ``"like"``, ``"dislike"``, ``"neutral"``, in reading order.
+
+    Examples
+    --------
+    >>> parse_prose("She adores musicals but cannot stand war films.")
+    (('She adores musicals', 'like'), ('cannot stand war films', 'dislike'))
+    """
+    if not isinstance(text, str):
+        raise PersonaError(f"persona prose must be a string, got {type(text).__name__}")
+    clauses = [(without_name(c, name), after) for c, after in split_statements(text)]
+    if not clauses:
+        return ()
+    scorer = default_scorer() if scorer is None else scorer
+    scores = np.asarray(scorer.scores([c for c, _ in clauses]), dtype=np.float64)
+    if scores.shape != (len(clauses),) or not np.all(np.isfinite(scores)):
+        raise PersonaError(f"the polarity scorer returned {scores.shape} scores for {len(clauses)} statements")
+    statements = []
+    for (clause, before_contrast), score in zip(clauses, scores):
+        if _ANYTHING_BUT.search(clause):
+            polarity = DISLIKE
+        else:
+            polarity = LIKE if score > threshold else DISLIKE if score < -threshold else NEUTRAL
+            if before_contrast and _USED_TO.search(clause) and polarity != NEUTRAL:
+                polarity = DISLIKE if polarity == LIKE else LIKE  # a taste that no longer holds
+        statements.append((clause, polarity))
+    return tuple(statements)
+
+
+def grounded_lists(statements: Sequence[tuple[str, str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(likes, dislikes) grounded from parsed statements.
+
+    Likes are the like statements; when there is none, the neutral ones (prose that only says what a persona
+    watches); dislikes are the dislike statements.
+    """
+    likes = tuple(s for s, p in statements if p == LIKE) or tuple(s for s, p in statements if p == NEUTRAL)
+    dislikes = tuple(s for s, p in statements if p == DISLIKE)
+    return likes, dislikes
+
+
+def check_polarity(
+    name: str,
+    likes: Sequence[str],
+    dislikes: Sequence[str],
+    *,
+    scorer: PolarityScorer | None = None,
+    threshold: float = 0.3,
+    where: str = "",
+    stacklevel: int = 2,
+) -> list[tuple[str, str, float]]:
+    """Warn (`PolarityWarning`) about statements whose own words say the opposite of their list.
+
+    A like statement scoring below ``-threshold`` ("I hate horror movies" under ``likes``) or a dislike
+    statement scoring above ``threshold`` is quoted with the fix; ``where`` (e.g. "FILE, line 3") prefixes the
+    message. Returns ``(kind, statement, score)`` of each.
+    """
+    texts = [*likes, *dislikes]
+    if not texts:
+        return []
+    scores = np.asarray((default_scorer() if scorer is None else scorer).scores(texts), dtype=np.float64)
+    flagged = []
+    for k, (statement, score) in enumerate(zip(texts, scores)):
+        kind = "likes" if k < len(likes) else "dislikes"
+        if (kind == "likes" and score < -threshold) or (kind == "dislikes" and score > threshold):
+            other = "dislikes" if kind == "likes" else "likes"
+            sense = "negative" if kind == "likes" else "positive"
+            warnings.warn(
+                f"{where + ': ' if where else ''}persona {name!r}: the statement {statement!r} is under `{kind}` but its words are {sense} "
+                f"(polarity {score:+.2f}); grounding embeds it as a {kind[:-1]}, which "
+                f"{'raises' if kind == 'likes' else 'lowers'} the very items it names. Move it to `{other}` as written, or reword it to say what the persona {kind[:-1]}s.",
+                PolarityWarning,
+                stacklevel=stacklevel,
+            )
+            flagged.append((kind, statement, float(score)))
+    return flagged
+
+
+__all__ = [
+    "CONTRAST_WORDS",
+    "AgreementPolarity",
+    "DEFAULT_TOPIC_WORDS",
+    "DISLIKE",
+    "LIKE",
+    "NEUTRAL",
+    "POLARITIES",
+    "PolarityScorer",
+    "VaderPolarity",
+    "check_polarity",
+    "default_scorer",
+    "grounded_lists",
+    "parse_prose",
+    "split_statements",
+    "topic_words",
+    "without_name",
+]

@@ -1,0 +1,85 @@
+"""``metarec personas check`` / ``grounding`` and the per-persona grounding shares (metarec.benchmarks.personas).
+
+The CLI test swaps the language model for the hashing encoder (plumbing only); the grounding test uses
+all-MiniLM-L6-v2 on the real MovieLens-100K catalogue and skips when the data is absent.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import metarec.benchmarks.personas as personas_module
+import metarec.cli as cli
+from metarec.envs.testing import HashingEncoder
+from metarec.errors import ConfigError
+from metarec.simulators import Population
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_personas_check_prints_statements_items_and_warnings(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "default_text_encoder", lambda: HashingEncoder(32))
+    path = tmp_path / "p.jsonl"
+    path.write_text(
+        json.dumps({"name": "Ivy", "description": "Ivy adores westerns but has no patience for musicals."}) + "\n"
+        + json.dumps({"name": "Hal", "likes": ["I hate horror movies"]}) + "\n"
+    )  # fmt: skip
+    status = cli.main(["personas", "check", str(path), "--catalog", str(DATA / "films.csv"), "--top", "3"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "== Ivy (parsed from the description)" in out and "== Hal (given explicitly)" in out
+    assert "[   like] adores westerns" in out and "[dislike] has no patience for musicals" in out
+    assert "warning: " in out and "'I hate horror movies' is under `likes`" in out
+    assert out.count("  top 3:") == 2 and out.count("  bottom 3:") == 2
+    ivy = out.split("== Ivy")[1].split("== Hal")[0]
+    assert len([line for line in ivy.splitlines() if line.startswith("    ")]) == 6  # 3 top + 3 bottom items
+
+
+def test_personas_check_bad_catalog_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "default_text_encoder", lambda: HashingEncoder(32))
+    status = cli.main(["personas", "check", str(DATA / "personas_movielens.jsonl"), "--catalog", "nope.txt"])
+    assert status == 2
+    assert "--catalog must be 'movielens' or an existing .csv file, got 'nope.txt'" in capsys.readouterr().err
+
+
+def test_csv_catalog_carries_its_genres_in_the_embedded_text():
+    catalog = personas_module.load_catalog(str(DATA / "films.csv"), HashingEncoder(16))
+    assert len(catalog) >= 140 and len(catalog.topic_names) >= 12
+    assert catalog.texts[0].endswith("Genres: Documentary.")
+    plain = personas_module.load_catalog(str(DATA / "films.csv"), HashingEncoder(16), tag_text=False, tag_weight=0)
+    assert "Genres:" not in plain.texts[0]
+    np.testing.assert_allclose(np.linalg.norm(catalog.embeddings, axis=1), 1.0, rtol=1e-5)
+    only_tags = personas_module.with_tag_embeddings(plain, HashingEncoder(16), 1.0)
+    same_genres = [i for i, tags in enumerate(plain.tags) if tags == plain.tags[0]]
+    assert len(same_genres) > 1 and np.allclose(only_tags.embeddings[same_genres], only_tags.embeddings[0])
+    with pytest.raises(ConfigError, match=r"`tag_weight` must be in \[0, 1\], got 1.5"):
+        personas_module.with_tag_embeddings(plain, HashingEncoder(16), 1.5)
+
+
+def test_shares_need_labels():
+    population = Population.from_jsonl(DATA / "personas_movielens.jsonl")
+    unlabeled = Population(tuple(p.__class__(name=p.name, description="", likes=p.likes) for p in population),
+                           population.splits)  # fmt: skip
+    catalog = personas_module.load_catalog(str(DATA / "films.csv"), HashingEncoder(16))
+    with pytest.raises(ConfigError, match="have no `liked_topics` labels"):
+        personas_module.grounding_shares(unlabeled, catalog, HashingEncoder(16))
+
+
+@pytest.mark.movielens
+def test_grounding_figures_on_real_catalogues(movielens_path, minilm_encoder):
+    """The figures of docs/personas.md (regression floors a little under the measured values)."""
+    movielens = personas_module.load_catalog("movielens", minilm_encoder, movielens_path)
+    films = personas_module.load_catalog(str(DATA / "films.csv"), minilm_encoder)
+    statements = Population.from_jsonl(DATA / "personas_movielens.jsonl")
+    on_movielens = personas_module.summary(personas_module.grounding_shares(statements, movielens, minilm_encoder))
+    on_films = personas_module.summary(personas_module.grounding_shares(statements, films, minilm_encoder))
+    assert on_movielens["min_liked"] >= 0.75 and on_movielens["max_disliked"] <= 0.05  # measured 0.80, 0.00
+    assert on_films["min_liked"] >= 0.55 and on_films["max_disliked"] <= 0.05  # measured 0.60, 0.00
+    scorer = personas_module.polarity_scorer("agreement", minilm_encoder)
+    prose = Population.from_jsonl(DATA / "personas_prose.jsonl", polarity=scorer)
+    on_prose = personas_module.summary(personas_module.grounding_shares(prose, movielens, minilm_encoder))
+    assert on_prose["avg_liked"] >= 0.55 and on_prose["avg_disliked"] <= 0.12  # measured 0.62, 0.08

@@ -1,0 +1,161 @@
+"""Persona prose -> statements with polarity (metarec.simulators.prose), prose-only personas, polarity warnings.
+
+Pure python (VADER, spaCy's sentencizer): no language model is loaded here.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metarec.errors import PersonaError, PolarityWarning
+from metarec.simulators import Persona, Population
+from metarec.simulators.prose import (
+    AgreementPolarity,
+    VaderPolarity,
+    check_polarity,
+    grounded_lists,
+    parse_prose,
+    split_statements,
+    without_name,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("He has no patience for documentaries.", [("He has no patience for documentaries", "dislike")]),
+        ("Romantic comedies bore her to tears.", [("Romantic comedies bore her to tears", "dislike")]),
+        ("I will watch anything but westerns.", [("I will watch anything but westerns", "dislike")]),
+        ("Cartoons are boring, though she enjoys a good musical.",
+         [("Cartoons are boring", "dislike"), ("she enjoys a good musical", "like")]),
+        ("She loves film noir; comedies, on the other hand, leave her cold and bored.",
+         [("She loves film noir", "like"), ("comedies leave her cold and bored", "dislike")]),
+        ("He used to love horror, but now he adores comedies.",
+         [("He used to love horror", "dislike"), ("now he adores comedies", "like")]),
+        ("She is not a fan of fantasy.", [("She is not a fan of fantasy", "dislike")]),
+        ("He lives in Ohio.", [("He lives in Ohio", "neutral")]),
+    ],
+)  # fmt: skip
+def test_tricky_sentences_get_their_polarity(text, expected):
+    assert list(parse_prose(text)) == expected
+
+
+def test_topic_words_do_not_carry_sentiment():
+    """VADER scores "horror" and "war" as negative words; masked, a like of them stays a like."""
+    raw, masked = VaderPolarity(mask=False), VaderPolarity()
+    text = ["He enjoys war films and horror."]
+    assert masked.scores(text)[0] > raw.scores(text)[0]
+    assert parse_prose("He enjoys war films and horror.")[0][1] == "like"
+
+
+def test_contrast_splits_sentences_and_keeps_anything_but_whole():
+    clauses = [c for c, _ in split_statements("I like westerns but not musicals. Anything but musicals, yet jazz.")]
+    assert clauses == ["I like westerns", "not musicals", "Anything but musicals", "jazz"]
+
+
+def test_name_and_apposition_are_removed():
+    assert without_name("Walt, 71, watches westerns", "Walt") == "watches westerns"
+    assert without_name("Frank said Frank loves sci-fi", "Frank Miller") == "said they loves sci-fi"
+
+
+def test_polarity_accuracy_on_labelled_statements():
+    """Measured 0.80 with VADER (topic words masked) on the 50 statements written before the parser."""
+    rows = [json.loads(line) for line in (DATA / "polarity_statements.jsonl").read_text().splitlines()]
+    right = sum(
+        {p for _, p in parse_prose(r["text"])} - {"neutral"} == ({r["polarity"]} - {"neutral"}) for r in rows
+    )
+    assert right / len(rows) >= 0.78
+
+
+def test_agreement_leaves_disagreements_neutral():
+    class Fixed:
+        def __init__(self, values):
+            self.values = np.asarray(values, dtype=float)
+
+        def scores(self, texts):
+            return self.values[: len(texts)]
+
+    scores = AgreementPolarity(Fixed([0.5, 0.5, 0.0, 0.0]), Fixed([0.3, -0.4, -0.9, 0.2])).scores(list("abcd"))
+    np.testing.assert_allclose(scores, [0.4, 0.0, -0.9, 0.0])
+
+
+def test_prose_only_persona_is_grounded_on_its_parsed_statements():
+    persona = Persona(name="Ivy", description="Ivy adores westerns but has no patience for musicals.", likes=())
+    assert persona.from_text
+    assert persona.statements() == (("adores westerns", "like"), ("has no patience for musicals", "dislike"))
+    assert persona.likes == ("adores westerns",) and persona.dislikes == ("has no patience for musicals",)
+
+
+def test_explicit_statements_win_over_the_prose():
+    persona = Persona(name="Ivy", description="Ivy adores westerns.", likes=("loves musicals",))
+    assert not persona.from_text and persona.statements() == (("loves musicals", "like"),)
+
+
+def test_neutral_prose_becomes_likes_when_nothing_else_is_said():
+    assert grounded_lists([("watches westerns", "neutral"), ("hates musicals", "dislike")]) == (
+        ("watches westerns",), ("hates musicals",))  # fmt: skip
+
+
+def test_from_jsonl_round_trips_prose_only_personas(tmp_path):
+    path = tmp_path / "p.jsonl"
+    records = [
+        {"name": "Ivy", "description": "Ivy adores westerns but has no patience for musicals.",
+         "liked_topics": ["Western"], "disliked_topics": ["Musical"]},
+        {"name": "Bo", "description": "Bo hates war films.", "likes": ["loves comedies"]},
+    ]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    population = Population.from_jsonl(path)
+    ivy, bo = population
+    assert ivy.statements()[1] == ("has no patience for musicals", "dislike")
+    assert ivy.liked_topics == ("Western",) and ivy.disliked_topics == ("Musical",)
+    assert bo.statements() == (("loves comedies", "like"),)
+    assert not bo.from_text
+
+
+def test_the_bundled_prose_personas_all_parse_with_a_like():
+    population = Population.from_jsonl(DATA / "personas_prose.jsonl")
+    assert len(population) >= 20
+    for persona in population:
+        assert persona.from_text and persona.likes and persona.liked_topics
+
+
+def test_empty_likes_without_prose_is_an_error(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"name": "A", "description": ""}\n')
+    with pytest.raises(PersonaError, match=r"line 1: missing field 'likes'; give like statements or a 'description'"):
+        Population.from_jsonl(path)
+
+
+def test_like_statement_with_negative_words_warns_with_the_fix(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"name": "Hal", "likes": ["I hate horror movies"], "dislikes": ["loves comedies"]}))
+    with pytest.warns(PolarityWarning) as caught:
+        Population.from_jsonl(path)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2
+    assert "line 1: persona 'Hal': the statement 'I hate horror movies' is under `likes`" in messages[0]
+    assert "Move it to `dislikes`" in messages[0]
+    assert "'loves comedies' is under `dislikes` but its words are positive" in messages[1]
+    assert "Move it to `likes`" in messages[1]
+
+
+def test_consistent_statements_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Population.from_jsonl(DATA / "personas_movielens.jsonl")
+        assert check_polarity("P", ["loves horror movies full of gore"], ["cannot stand musicals"]) == []
+
+
+def test_check_false_silences_the_polarity_warning(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"name": "Hal", "likes": ["I hate horror movies"]}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Population.from_jsonl(path, check=False)[0].likes == ("I hate horror movies",)
