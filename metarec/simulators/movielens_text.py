@@ -157,6 +157,10 @@ def demographic_features(data: MovieLensData) -> np.ndarray:
 
 
 #: Persona statement styles of :func:`persona_records`.
+# HOOK(prose-ablation): issue 13 asks for a fidelity ablation with prose-only personas. Once the prose parser
+# (issue 13, items 1-3) lands, add a "prose" style here: keep the "ratings" description and replace the
+# statements with what the parser reads from it; build_movielens(statements=...) and `metarec bench fidelity
+# --statements` then pass it through unchanged.
 STATEMENT_STYLES = ("genres", "ratings")
 
 
