@@ -46,6 +46,7 @@ from metarec.simulators.movielens import (
     load_movielens,
     resolve_movielens_path,
 )
+from metarec.simulators.movielens_text import STATEMENT_STYLES
 from metarec.threads import DEFAULT_THREADS, check_threads, thread_limits, thread_settings
 
 #: Ablation rows: name -> utility terms (each row's weights are refitted on ``train`` users).
@@ -58,7 +59,8 @@ ABLATIONS: dict[str, tuple[str, ...]] = {
 ROWS = ("text-only", "latent-only", "popularity-only", "no-text", "full")
 #: Published taste-alignment accuracies on MovieLens (uniformly drawn unseen items).
 REFERENCES = {"Agent4Rec": 0.691, "SimUSER": 0.791, "AlignUSER": 0.832}
-TARGETS = {"accuracy_uniform": 0.85, "auc": 0.75, "tv": 0.10, "text_gain_points": 3.0}
+TARGETS = {"accuracy_uniform": 0.85, "auc": 0.75, "tv": 0.10, "text_gain_points": 3.0,
+           "text_only_matched": 0.60, "full_minus_latent_points": 1.0}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ class FidelityConfig(SuiteBase):
     """Bootstrap replicates of the confidence intervals (resampling test users)."""
     plots: bool = True
     """Write the PNG plots."""
+    statements: str = "ratings"
+    """Persona statements: ``ratings`` (films the user loved, eras the user avoids; item texts carry the era)
+    or ``genres`` (metarec 0.1: genres the user rates high and low, with example titles)."""
 
     def __post_init__(self) -> None:
         self.check_counts(self, ("users", "latent_dim", "n_boot"))
@@ -100,6 +105,8 @@ class FidelityConfig(SuiteBase):
             raise ConfigError(f"`users` must be >= 20 (943 keeps every user), got {self.users}")
         if not 0.0 < self.holdout < 1.0:
             raise ConfigError(f"`holdout` must be in (0, 1), got {self.holdout}")
+        if self.statements not in STATEMENT_STYLES:
+            raise ConfigError(f"`statements` must be one of {STATEMENT_STYLES}, got {self.statements!r}")
 
     def run(self, out, *, jobs: int = 1, progress: bool = True, echo=print, threads: int = DEFAULT_THREADS,
             **_: Any) -> dict[str, Any]:
@@ -207,7 +214,7 @@ def run_fidelity(
         encoder = default_text_encoder(progress=None if progress else False)
     command = command or f"metarec bench fidelity --data-path {folder} --out {out}" + (
         f" (seed {seed}, users {config.users})" if seed or config.users < 943 else ""
-    )
+    ) + (f" --statements {config.statements}" if config.statements != "ratings" else "")
     start = time.perf_counter()
     subset_rng, pair_rng, star_rng, boot_rng = spawn(config.seed, 4)
     data = load_movielens(folder)
@@ -221,6 +228,7 @@ def run_fidelity(
             holdout=config.holdout,
             latent_dim=config.latent_dim,
             ablations=ABLATIONS,
+            statements=config.statements,
         )
     build_s = time.perf_counter() - start
     with thread_limits(threads):
@@ -231,6 +239,8 @@ def run_fidelity(
     )
     gain = 100 * (full["uniform"]["accuracy"] - text_free)
     text_gain = 100 * (full["uniform"]["accuracy"] - rows["no-text"]["uniform"]["accuracy"])
+    text_matched = rows["text-only"]["popularity_matched"]["accuracy"]
+    over_latent = full["uniform_minus_latent-only"]
     checks = {
         "accuracy_uniform": {"value": full["uniform"]["accuracy"], "target": ">= 0.85",
                              "met": full["uniform"]["accuracy"] >= TARGETS["accuracy_uniform"]},
@@ -238,6 +248,12 @@ def run_fidelity(
         "tv": {"value": full["tv"], "target": "<= 0.10", "met": full["tv"] <= TARGETS["tv"]},
         "full_beats_latent_and_popularity": {"value": gain, "target": ">= 3 points",
                                              "met": gain >= TARGETS["text_gain_points"]},
+        "text_only_matched": {"value": text_matched, "target": ">= 0.60",
+                              "met": text_matched >= TARGETS["text_only_matched"]},
+        "full_minus_latent": {"value": over_latent["points"], "ci": over_latent["ci"],
+                              "target": ">= 1 point, paired CI above 0",
+                              "met": over_latent["points"] >= TARGETS["full_minus_latent_points"]
+                              and over_latent["ci"][0] > 0},
     }  # fmt: skip
     summary = {
         "suite": {**asdict(config), "kind": "fidelity", "data_path": str(folder)},
@@ -247,7 +263,7 @@ def run_fidelity(
         "rows": rows,
         "checks": checks,
         "text_gain_points": text_gain,
-        "text_verdict": _text_verdict(gain, text_gain),
+        "text_verdict": _text_verdict(gain, text_gain, over_latent),
         "references": REFERENCES,
         "weights": {
             name: dict(zip(w.terms, map(float, w.coef)), intercept=w.intercept)
@@ -330,16 +346,17 @@ def _evaluate(build: MovieLensBuild, config: FidelityConfig, pair_rng, star_rng,
         curves["sim_hist"][name] = _histogram(simulated)
         rows[name] = row
     rows["full"]["real_histogram"] = curves["real_hist"].tolist()
-    for other in ("latent-only", "popularity-only", "no-text"):
-        tu = pairs["uniform"]["test"][0]
-        diff, low, high, _ = paired_difference_ci(
-            correct["full", "uniform"],
-            correct[other, "uniform"],
-            clusters=tu,
-            n_boot=config.n_boot,
-            rng=boot_rng,
-        )
-        rows["full"][f"uniform_minus_{other}"] = {"points": 100 * diff, "ci": [100 * low, 100 * high]}
+    for variant in ("uniform", "popularity_matched"):
+        for other in ("latent-only", "popularity-only", "no-text"):
+            tu = pairs[variant]["test"][0]
+            diff, low, high, _ = paired_difference_ci(
+                correct["full", variant],
+                correct[other, variant],
+                clusters=tu,
+                n_boot=config.n_boot,
+                rng=boot_rng,
+            )
+            rows["full"][f"{variant}_minus_{other}"] = {"points": 100 * diff, "ci": [100 * low, 100 * high]}
     return rows, curves
 
 
@@ -365,14 +382,22 @@ def _per_user_auc(score: np.ndarray, positive: np.ndarray, user: np.ndarray) -> 
     return float(np.mean(values)) if values else float("nan")
 
 
-def _text_verdict(gain: float, text_gain: float) -> str:
+def _text_verdict(gain: float, text_gain: float, over_latent: dict[str, Any]) -> str:
+    low, high = over_latent["ci"]
     if gain >= TARGETS["text_gain_points"]:
         return f"full beats the better of latent-only and popularity-only by {gain:.1f} accuracy points."
+    if low > 0:
+        return (
+            f"Text adds a little: full is {over_latent['points']:+.1f} accuracy points over latent-only (paired "
+            f"95% CI [{low:+.1f}, {high:+.1f}]) and {text_gain:+.1f} points over the same model without the "
+            "text terms (latent + popularity + quality)."
+        )
     return (
-        f"Text adds nothing here. full is {gain:+.1f} accuracy points from the better of latent-only and "
+        f"Text adds nothing measurable here. full is {over_latent['points']:+.1f} accuracy points from latent-only "
+        f"(paired 95% CI [{low:+.1f}, {high:+.1f}]), {gain:+.1f} from the better of latent-only and "
         f"popularity-only (target +3), and {text_gain:+.1f} points from the same model without the text terms "
-        "(latent + popularity + quality). The persona statements name genres (and titles) the user already "
-        "rated, which the latent factors fitted on the same ratings capture."
+        "(latent + popularity + quality): the latent factors, fitted on the same training ratings, already "
+        "carry what the persona statements say."
     )
 
 
@@ -416,17 +441,24 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "",
     ]
     for key, check in checks.items():
-        value = f"{check['value']:.1f} points" if key.startswith("full_beats") else f"{check['value']:.3f}"
+        value = f"{check['value']:.1f} points" if key.startswith("full_") else f"{check['value']:.3f}"
+        if "ci" in check:
+            value += f" [{check['ci'][0]:+.1f}, {check['ci'][1]:+.1f}]"
         lines.append(f"- {key}: {value} (target {check['target']}): {'met' if check['met'] else 'MISSED'}")
     full = rows["full"]
-    diffs = "; ".join(
-        f"full - {k[len('uniform_minus_') :]}: {v['points']:+.1f} points [{v['ci'][0]:+.1f}, {v['ci'][1]:+.1f}]"
-        for k, v in full.items()
-        if k.startswith("uniform_minus_")
-    )
+    diffs = {
+        variant: "; ".join(
+            f"full - {k[len(variant) + 7 :]}: {v['points']:+.1f} points [{v['ci'][0]:+.1f}, {v['ci'][1]:+.1f}]"
+            for k, v in full.items()
+            if k.startswith(f"{variant}_minus_")
+        )
+        for variant in ("uniform", "popularity_matched")
+    }
     lines += [
         "",
-        f"Paired differences (uniform accuracy): {diffs}.",
+        f"Paired differences (uniform accuracy, 95% CI): {diffs['uniform']}.",
+        "",
+        f"Paired differences (popularity-matched accuracy): {diffs['popularity_matched']}.",
         "",
         f"Text: {summary['text_verdict']}",
         "",

@@ -37,8 +37,8 @@ from metarec.simulators.movielens_fit import (
     utility_terms,
 )
 from metarec.simulators.movielens_load import MovieLensData, as_movielens_data
-from metarec.simulators.movielens_text import genre_preferences
-from metarec.simulators.persona import Population, Traits
+from metarec.simulators.movielens_text import STATEMENT_STYLES, genre_preferences, item_texts, persona_records
+from metarec.simulators.persona import Persona, Population, Traits
 from metarec.simulators.response import make_response_model
 from metarec.simulators.simulator import Simulator, UtilityConfig
 
@@ -116,6 +116,7 @@ def build_movielens(
     matched_negatives: bool = True,
     ablations: dict[str, tuple[str, ...]] | None = None,
     response: str = "mnl",
+    statements: str = "genres",
 ) -> MovieLensBuild:
     """Split the ratings, fit the factors, write the personas, fit the weights and the rating model.
 
@@ -123,15 +124,31 @@ def build_movielens(
     training ratings built the factors and personas, so the fit is out of sample); ``val`` and ``test``
     users' held-out ratings are left for evaluation. ``ablations`` maps extra names to term subsets whose
     weights are also fitted (kept in ``split.weights``).
+
+    ``statements`` is the persona statement style of :func:`~metarec.simulators.movielens_text.persona_records`:
+    ``"genres"`` (metarec 0.1, the default) or ``"ratings"`` (one like statement per film the user loved,
+    one dislike statement per era the user avoids; the item texts then carry the era in words, from
+    ``item_texts(data, eras=True)``). Both read training ratings only.
     """
+    if statements not in STATEMENT_STYLES:
+        raise ConfigError(f"`statements` must be one of {STATEMENT_STYLES}, got {statements!r}")
     data = as_movielens_data(path_or_data)
     split = split_ratings(data, holdout, split_seed)
     factor_rng, pair_rng, rating_rng = spawn(split_seed + 1, 3)
     train = split.train
     P, Q = fit_factors(data.n_users, data.n_items, data.user[train], data.item[train], data.rating[train],
                        dim=latent_dim, alpha=mf_alpha, reg=mf_reg, iterations=mf_iterations, targets=mf_targets, seed=factor_rng)  # fmt: skip
-    catalog = movielens_catalog(data, encoder, train=train)
-    population = movielens_population(data, train, user_factors=P, user_splits=split.user_splits)
+    if statements == "genres":
+        catalog = movielens_catalog(data, encoder, train=train)
+        population = movielens_population(data, train, user_factors=P, user_splits=split.user_splits)
+    else:
+        _, era_texts, _ = item_texts(data, eras=True)
+        catalog = replace(movielens_catalog(data, train=train), texts=era_texts).with_embeddings(encoder)
+        records = persona_records(data, train, statements=statements)
+        population = Population(
+            tuple(Persona(**record, traits=Traits(), latent=P[u]) for u, record in enumerate(records)),
+            tuple(split.user_splits),
+        )
     catalog = replace(catalog, latent=Q)
     statements = sorted({s for p in population for s in (*p.likes, *p.dislikes)})
     vectors = check_embeddings(encoder.encode(statements), len(statements), "statement embeddings")

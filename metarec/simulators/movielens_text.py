@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 
+from metarec.errors import ConfigError
 from metarec.simulators.movielens_load import AGE_BUCKETS, GENRES, OCCUPATIONS, MovieLensData
 
 #: Persona-side wording of each genre (the words item texts use, so that statements ground on them).
@@ -36,8 +37,52 @@ def readable_title(raw: str) -> tuple[str, str]:
     return title.strip(), year
 
 
-def item_texts(data: MovieLensData) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, ...], ...]]:
+def release_years(data: MovieLensData) -> np.ndarray:
+    """(n_items,) int64: each movie's year, from its title, else its release date; 0 when neither has one."""
+    years = np.zeros(data.n_items, dtype=np.int64)
+    for i, raw in enumerate(data.raw_titles):
+        year = readable_title(raw)[1] or data.release_dates[i][-4:]
+        years[i] = int(year) if year.isdigit() else 0
+    return years
+
+
+def era_phrase(year: int) -> str:
+    """The era of a release year in words, e.g. ``1995`` -> ``"a mid-1990s film"``.
+
+    ``1942`` -> ``"an old classic from the 1940s"``, ``1985`` -> ``"a film from the 1980s"``, ``0`` -> ``"a
+    film of unknown year"``. The 1990s (80% of MovieLens-100K, rated in 1997-98) are split into early, mid and late (new releases).
+    """
+    if year <= 0:
+        return "a film of unknown year"
+    if year < 1960:
+        return f"an old classic from the {year // 10 * 10}s"
+    if year < 1990:
+        return f"a film from the {year // 10 * 10}s"
+    if year < 1995:
+        return "an early-1990s film"
+    if year < 1997:
+        return "a mid-1990s film"
+    return "a new release from the late 1990s"
+
+
+def _plural_era(phrase: str) -> str:
+    """``"an old classic from the 1940s"`` -> ``"old classics from the 1940s"`` (for the persona prose)."""
+    words = phrase.split()[1:]
+    noun = next(k for k, w in enumerate(words) if w in ("classic", "film", "release"))
+    return " ".join(words[:noun] + [words[noun] + "s"] + words[noun + 1 :])
+
+
+def item_texts(
+    data: MovieLensData, *, eras: bool = False
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, ...], ...]]:
     """Titles, texts and genre tags of the movies.
+
+    Parameters
+    ----------
+    data : MovieLensData
+    eras : bool
+        Append the era in words (:func:`era_phrase`): ``"Heat (1995). Genres: Action, Crime, Thriller; a
+        mid-1990s film."``, so that statements about eras ground on the texts (the fidelity world's texts).
 
     Returns
     -------
@@ -57,7 +102,8 @@ def item_texts(data: MovieLensData) -> tuple[tuple[str, ...], tuple[str, ...], t
             title = f"Untitled movie {data.item_ids[i]}"
         names = tuple(g for g, flag in zip(GENRES, data.genres[i]) if flag) or ("unknown",)
         titles.append(title)
-        texts.append(f"{title} ({year or 'year unknown'}). Genres: {', '.join(names)}.")
+        text = f"{title} ({year or 'year unknown'}). Genres: {', '.join(names)}"
+        texts.append(f"{text}; {era_phrase(int(year) if year.isdigit() else 0)}." if eras else f"{text}.")
         tags.append(names)
     return tuple(titles), tuple(texts), tuple(tags)
 
@@ -110,10 +156,67 @@ def demographic_features(data: MovieLensData) -> np.ndarray:
     return out
 
 
+#: Persona statement styles of :func:`persona_records`.
+# HOOK(prose-ablation): issue 13 asks for a fidelity ablation with prose-only personas. Once the prose parser
+# (issue 13, items 1-3) lands, add a "prose" style here: keep the "ratings" description and replace the
+# statements with what the parser reads from it; build_movielens(statements=...) and `metarec bench fidelity
+# --statements` then pass it through unchanged.
+STATEMENT_STYLES = ("genres", "ratings")
+
+
+def loved_and_hated(data: MovieLensData, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Items a user loved and hated among the rating ``rows``: (loved, hated) item rows, best / worst first.
+
+    Loved: rated 5 stars, or >= 4 when the user gave fewer than three 5s. Hated: rated <= 2.
+    """
+    ratings, items = data.rating[rows], data.item[rows]
+    top = 5 if (ratings >= 5).sum() >= 3 else 4
+    down = np.argsort(-ratings, kind="stable")
+    up = np.argsort(ratings, kind="stable")
+    return items[down][ratings[down] >= top], items[up][ratings[up] <= 2]
+
+
+def era_avoidance(
+    data: MovieLensData, train: np.ndarray, *, threshold: float = -0.2, max_eras: int = 6
+) -> list[tuple[str, ...]]:
+    """Per user, the eras (:func:`era_phrase`) they watch much less than everyone does, most avoided first.
+
+    An era's score is ``log((count + 1) / (expected + 1))``: the user's training ratings in the era against
+    the count expected from everyone's share; eras scoring below ``threshold`` are kept (at most
+    ``max_eras``). Watching is a taste: the ratings' values are not read.
+
+    Returns
+    -------
+    list of tuple of str, (n_users,)
+        The era phrases, e.g. ``("an old classic from the 1940s", "a film from the 1960s")``.
+    """
+    eras = [era_phrase(int(y)) for y in release_years(data)]
+    names = sorted(set(eras))
+    era = np.array([names.index(e) for e in eras])
+    u, i = data.user[train], data.item[train]
+    count = np.zeros((data.n_users, len(names)))
+    np.add.at(count, (u, era[i]), 1.0)
+    share = count.sum(axis=0) / max(count.sum(), 1.0)
+    expected = count.sum(axis=1, keepdims=True) * share[None, :]
+    score = np.log((count + 1.0) / (expected + 1.0))
+    out = []
+    for row in score:
+        order = np.argsort(row, kind="stable")
+        out.append(tuple(names[k] for k in order[:max_eras] if row[k] < threshold))
+    return out
+
+
 def persona_records(
-    data: MovieLensData, train: np.ndarray, *, max_likes: int = 3, max_dislikes: int = 2
+    data: MovieLensData,
+    train: np.ndarray,
+    *,
+    max_likes: int = 3,
+    max_dislikes: int = 2,
+    statements: str = "genres",
+    avoid_threshold: float = -0.2,
+    max_avoided: int = 6,
 ) -> list[dict]:
-    """One persona description per user, from demographics and the genres they rate high and low.
+    """One persona description per user, from demographics and what their training ratings say.
 
     Parameters
     ----------
@@ -121,7 +224,18 @@ def persona_records(
     train : np.ndarray, (n_ratings,) bool
         The ratings the statements may read.
     max_likes, max_dislikes : int
-        Statements per persona.
+        Genre statements per persona (``statements="genres"``) and genres named in the prose.
+    statements : {"genres", "ratings"}
+        ``"genres"`` (metarec 0.1): like / dislike statements name the genres the user rates high and low,
+        with example titles ("loves crime films like Heat and Fargo"). ``"ratings"``: what the ratings say
+        beyond genre labels, grounded on the item texts with eras (``item_texts(data, eras=True)``): one
+        like statement per film the user loved (:func:`loved_and_hated`), written as that film's
+        description (title, year, genres, era; the genre statements when no training rating is >= 4), and
+        one dislike statement per era the user avoids
+        (:func:`era_avoidance`: "avoids an old classic from the 1940s"). The prose names the loved and hated
+        films and the avoided eras.
+    avoid_threshold, max_avoided : float, int
+        :func:`era_avoidance`'s settings (``statements="ratings"``).
 
     Returns
     -------
@@ -129,9 +243,16 @@ def persona_records(
         Keyword arguments of :class:`~metarec.simulators.persona.Persona` (``name``, ``description``,
         ``likes``, ``dislikes``, ``liked_topics``, ``disliked_topics``, ``features``), in user order.
     """
+    if statements not in STATEMENT_STYLES:
+        raise ConfigError(f"`statements` must be one of {STATEMENT_STYLES}, got {statements!r}")
     titles = [readable_title(t)[0] for t in data.raw_titles]
     score, offset = genre_preferences(data, train)
     features = demographic_features(data)
+    by_rating = statements == "ratings"
+    if by_rating:
+        _, era_texts, _ = item_texts(data, eras=True)
+        years = release_years(data)
+        avoided = era_avoidance(data, train, threshold=avoid_threshold, max_eras=max_avoided)
     records = []
     by_user = np.argsort(data.user, kind="stable")
     by_user = by_user[train[by_user]]
@@ -146,7 +267,7 @@ def persona_records(
             phrase, shown = GENRE_PHRASES[GENRES[g]], _examples(data, rows, titles, g, True, used)
             like_phrase = f"{phrase} like {' and '.join(shown)}" if shown else phrase
             likes.append(f"loves {like_phrase}")
-            like_prose.append(like_phrase)
+            like_prose.append(like_phrase if not by_rating else phrase)
         for g in disliked:
             phrase, shown = GENRE_PHRASES[GENRES[g]], _examples(data, rows, titles, g, False, used)
             dislikes.append(f"dislikes {phrase} such as {shown[0]}" if shown else f"avoids {phrase}")
@@ -159,6 +280,17 @@ def persona_records(
         text += f"{he.capitalize()} loves {'; '.join(like_prose)}."
         if dislike_prose:
             text += f" {he.capitalize()} cannot stand {' or '.join(dislike_prose)}."
+        if by_rating:
+            loved, hated = loved_and_hated(data, rows)
+            likes = [era_texts[i] for i in loved] or likes  # no film rated >= 4: the genre statements
+            dislikes = [f"avoids {e}" for e in avoided[u]]
+            named = lambda items: ", ".join(f"{titles[i]} ({years[i] or 'year unknown'})" for i in items[:5])  # noqa: E731
+            if len(loved):
+                text += f" Films {he} loved: {named(loved)}."
+            if len(hated):
+                text += f" Films {he} hated: {named(hated)}."
+            if avoided[u]:
+                text += f" {he.capitalize()} rarely watches {' or '.join(map(_plural_era, avoided[u][:3]))}."
         if offset[u] > 0.3:
             text += f" {he.capitalize()} rates generously."
         elif offset[u] < -0.3:
@@ -179,8 +311,13 @@ def persona_records(
 
 __all__ = [
     "GENRE_PHRASES",
+    "STATEMENT_STYLES",
     "readable_title",
+    "release_years",
+    "era_phrase",
     "item_texts",
+    "loved_and_hated",
+    "era_avoidance",
     "genre_preferences",
     "demographic_features",
     "persona_records",

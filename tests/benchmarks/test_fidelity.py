@@ -47,6 +47,8 @@ def test_best_threshold_maximises_accuracy(score, label, accuracy):
 def test_config_and_data_errors(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"`users` must be >= 20"):
         FidelityConfig(users=5)
+    with pytest.raises(ConfigError, match=r"`statements` must be one of \('genres', 'ratings'\), got 'prose'"):
+        FidelityConfig(statements="prose")
     from metarec.benchmarks.suites import get_suite
 
     with pytest.raises(ConfigError, match=r"suite 'fidelity' has no option\(s\) \['seeds'\]"):
@@ -73,7 +75,15 @@ def test_reduced_fidelity_run_end_to_end(ml_path, tmp_path, capsys):
         assert 0.0 <= row["auc"] <= 1.0 and 0.0 <= row["tv"] <= 1.0
     assert summary["rows"]["latent-only"]["uniform"]["accuracy"] > 0.6  # the real ratings carry signal
     assert summary["rows"]["popularity-only"]["popularity_matched"]["auc"] < 0.62  # matched: popularity ~ chance
-    assert set(summary["checks"]) == {"accuracy_uniform", "auc", "tv", "full_beats_latent_and_popularity"}
+    assert set(summary["checks"]) == {"accuracy_uniform", "auc", "tv", "full_beats_latent_and_popularity",
+                                      "text_only_matched", "full_minus_latent"}  # fmt: skip
+    over = summary["checks"]["full_minus_latent"]
+    assert over["met"] == (over["value"] >= 1.0 and over["ci"][0] > 0)
+    assert over["value"] == summary["rows"]["full"]["uniform_minus_latent-only"]["points"]
+    assert "popularity_matched_minus_latent-only" in summary["rows"]["full"]
+    # the default persona text is the ratings style: text alone beats chance on popularity-matched items
+    assert summary["suite"]["statements"] == "ratings"
+    assert summary["rows"]["text-only"]["popularity_matched"]["auc"] > 0.55
     assert summary["text_verdict"]
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert on_disk["rows"]["full"]["auc"] == pytest.approx(summary["rows"]["full"]["auc"])
