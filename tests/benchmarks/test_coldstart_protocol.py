@@ -199,3 +199,12 @@ def test_summary_fields_and_types_on_a_replicated_run(tmp_path):
     assert layered["seeds"]["test_users_per_seed"] == layered["seeds"]["test_split_size"] and n_test > 0
     table = (tmp_path / "one" / "results.md").read_text()
     assert "meta - non-meta [95% CI]" in table and "R^2" in table
+
+
+def test_the_shipped_smoke_config_verifies():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "cold_start_smoke.json"
+    config, payload = load_frozen(path)
+    assert config.replicates == 1 and config.all_test_users and config.val_seeds >= 2
+    assert set(config.settings) == {"A", "B", "layered", "movielens"} and len(payload["hash"]) == 16

@@ -39,6 +39,7 @@ from metarec.benchmarks.report import machine_info, write_report
 from metarec.benchmarks.runner import run_cells
 from metarec.benchmarks.serialization import to_jsonable
 from metarec.envs.layered_world import feature_r2
+from metarec.envs.movielens import resolve_data_path
 from metarec.envs.scenarios import heldout_pairs_of
 from metarec.errors import ConfigError
 from metarec.io import atomic_write_text
@@ -54,8 +55,6 @@ def setting_unavailable(config: ColdStartConfig, setting: str) -> str | None:
     """Why ``setting`` cannot run here (the MovieLens data is absent), or None."""
     if setting != "movielens":
         return None
-    from metarec.envs.movielens import resolve_data_path  # deferred: only the movielens setting reads data
-
     try:
         resolve_data_path(config.data_path)
     except ConfigError as error:
