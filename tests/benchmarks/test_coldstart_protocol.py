@@ -8,7 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from metarec.benchmarks.cold_start.config import ColdStartConfig, replicate_config, setting_agents, setting_plan
+from metarec.benchmarks.cold_start.config import (
+    ColdStartConfig,
+    replicate_config,
+    setting_agents,
+    setting_plan,
+)
 from metarec.benchmarks.cold_start.frozen import apply_frozen, freeze_config, load_frozen
 from metarec.benchmarks.cold_start.pipeline import run_cold_start, setting_unavailable
 from metarec.benchmarks.cold_start.statistics import (
