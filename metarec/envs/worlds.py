@@ -37,6 +37,7 @@ WORLDS: dict[str, str] = {
     "heldout-pairs": "metarec.envs.scenarios:heldout_pairs_world",
     "homogeneous": "metarec.envs.scenarios:homogeneous_world",
     "identical": "metarec.envs.scenarios:identical_world",
+    "layered-taste": "metarec.envs.layered_world:layered_taste_world",
     # the names the cold-start suite registered in 0.1 (kept so old configs and run folders still resolve)
     "coldstart-heldout": "metarec.envs.scenarios:heldout_pairs_world",
     "coldstart-homogeneous": "metarec.envs.scenarios:homogeneous_world",

@@ -5,7 +5,16 @@ is the more informative slate layout (``slate_size_b`` of the same candidates, `
 ``heldout`` is setting A on a population where some liked-topic pairs never occur among training users and
 every test user has one of them (:func:`metarec.envs.scenarios.heldout_pairs_world`). Two extra settings
 with A's layout are not run by default: ``homogeneous`` (every user likes and dislikes the same three
-topics) and ``identical`` (every user is one and the same persona).
+topics) and ``identical`` (every user is one and the same persona). Two settings take the agents off the
+representation the utilities are computed from: ``layered`` (A's layout on the ``layered-taste`` world:
+utilities from the full text embedding plus production values, topic crossovers and community factors that
+the agents' 32-d features do not show; :mod:`metarec.envs.layered_world`) and ``movielens`` (A's layout on
+``MovieLens100K-v0``'s users, whose fitted latent factors are invisible to agents; skipped with a message
+when the data is absent).
+
+Replication: ``replicates`` world replicates; replicate ``r`` uses world seed ``world_seed + r``, training
+seed ``train_seed + r`` and fresh test seeds ``test_seed + r * seeds + j`` (``j < seeds``); hyperparameters
+are chosen on ``val_seeds`` seeds of val users in every replicate.
 
 Examples
 --------
@@ -18,22 +27,36 @@ Examples
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from metarec.benchmarks.cold_start.agents import COLDSTART_AGENTS, DEFAULT_AGENTS, DEFAULT_GRIDS
 from metarec.benchmarks.config import SuiteConfig
 from metarec.envs.worlds import TINY_TEXT_ENCODER, world_builder, world_text_encoder
 from metarec.errors import ConfigError
-from metarec.layout import Layout
+from metarec.layout import Layout, check_int
 
 SETTINGS = ("A", "B", "heldout")
+#: Settings where the agents' item features are not the representation the utilities are computed from:
+#: ``"layered"`` (the ``layered-taste`` world) and ``"movielens"`` (MovieLens-100K users; needs the data).
+NON_CIRCULAR_SETTINGS = ("layered", "movielens")
 #: Extra settings, not run by default, both with A's layout: ``"homogeneous"`` (every user likes and dislikes
 #: the same three topics) and ``"identical"`` (every user is one and the same persona: nothing to learn about a
 #: new user that the population does not already tell).
 EXTRA_SETTINGS = ("homogeneous", "identical")
 #: World of each setting beyond A and B (built on the suite's world as ``base``).
-SCENARIO_WORLDS = {"heldout": "heldout-pairs", "homogeneous": "homogeneous", "identical": "identical"}
+SCENARIO_WORLDS = {"heldout": "heldout-pairs", "homogeneous": "homogeneous", "identical": "identical",
+                   "layered": "layered-taste"}
+#: Every setting name.
+ALL_SETTINGS = SETTINGS + NON_CIRCULAR_SETTINGS + EXTRA_SETTINGS
+#: Settings whose world is drawn by the persona generator the Bayesian references enumerate (their
+#: hypothesis space); elsewhere (utilities with terms the generator does not have, real users) those
+#: references do not apply and are left out.
+HYPOTHESIS_SETTINGS = ("A", "B", "heldout", "homogeneous", "identical")
+#: Agents that need the generator's hypothesis space (see :data:`HYPOTHESIS_SETTINGS`).
+HYPOTHESIS_AGENTS = ("bayes-reference", "bayes-greedy")
+#: Fields that say how a run is driven, not what it computes: outside the frozen config and its hash.
+RUN_FIELDS = ("freeze", "config", "data_path")
 #: Stand-in for new texts (histories written as text) on worlds whose encoder only knows its own texts.
 HASHING_TEXT_ENCODER = "hashing:32"
 
@@ -60,7 +83,8 @@ class ColdStartConfig(SuiteConfig):
     users: int = 100
     settings: tuple[str, ...] = SETTINGS
     """Settings to run: ``"A"`` (K candidates, slate ``slate_size``), ``"B"`` (slate ``slate_size_b``),
-    ``"heldout"`` (A's layout, unseen taste pairs), and the extras ``"homogeneous"``, ``"identical"``."""
+    ``"heldout"`` (A's layout, unseen taste pairs), the non-circular ``"layered"`` (layered-taste world) and
+    ``"movielens"`` (MovieLens-100K users), and the extras ``"homogeneous"``, ``"identical"``."""
     slate_size_b: int = 5
     """Slate size of setting B (its candidates: ``num_candidates``)."""
     heldout_pairs: int = 6
@@ -94,18 +118,36 @@ class ColdStartConfig(SuiteConfig):
     outer_lr: float = 3e-3
     """Adam rate of the meta-updates."""
     val_seeds: int = 1
-    """Seeds of the validation runs that choose hyperparameters."""
+    """Seeds of the validation runs that choose hyperparameters (per replicate; more than one recommended)."""
     train_seed: int = 0
-    """Seed of the logging, the task sampling and the network initialisation."""
+    """Seed of the logging, the task sampling and the network initialisation (replicate r: ``train_seed + r``)."""
+    world_seed: int = 0
+    """Seed of the first world replicate's world (replicate r: ``world_seed + r``; MovieLens: its split seed).
+    Worlds without a seed (``tiny``) take only 0."""
+    test_seed: int = 0
+    """First test seed: replicate r plays seeds ``test_seed + r * seeds`` .. ``+ seeds - 1`` (fresh per replicate)."""
+    replicates: int = 1
+    """World replicates (world x training seed); CIs are clustered by replicate x test seed."""
+    all_test_users: bool = False
+    """Play every test user of the split exactly once per seed (cells as large as the test split; ``users``
+    then sizes the val cells only). Off: ``users`` users drawn per seed (seeds may share users)."""
+    freeze: str | None = None
+    """Write the full resolved config and its hash to this JSON file and stop (nothing is run)."""
+    config: str | None = None
+    """Run exactly the frozen config in this JSON file (written by ``--freeze``); refused when its hash does not
+    match its contents or when another flag contradicts it."""
     grids: dict[str, dict[str, list]] = field(default_factory=lambda: {k: dict(v) for k, v in DEFAULT_GRIDS.items()})
     """Validation grids per agent (``"meta"``: every network meta agent)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        unknown = sorted(set(self.settings) - set(SETTINGS + EXTRA_SETTINGS))
+        unknown = sorted(set(self.settings) - set(ALL_SETTINGS))
         if unknown or not self.settings:
-            raise ConfigError(f"`settings` must be a non-empty subset of {SETTINGS + EXTRA_SETTINGS}, got "
-                              f"{self.settings!r}")
+            raise ConfigError(f"`settings` must be a non-empty subset of {ALL_SETTINGS}, got {self.settings!r}")
+        for name in ("world_seed", "train_seed", "test_seed"):
+            check_int(name, getattr(self, name), minimum=0)
+        for name in ("replicates", "val_seeds"):
+            check_int(name, getattr(self, name), minimum=1)
         bad = sorted(set(self.agents) - set(COLDSTART_AGENTS))
         if bad:
             raise ConfigError(f"unknown cold-start agent(s) {bad}; choose from {list(COLDSTART_AGENTS)}")
@@ -132,6 +174,17 @@ class SettingPlan:
     """Keyword arguments of the world builder."""
     layout: Layout
     """Candidates, slate, history, feature width and horizon."""
+    world_seed: int = 0
+    """The replicate's world seed (``world_seed + r``)."""
+    train_seed: int = 0
+    """The replicate's training seed (``train_seed + r``)."""
+    test_seeds: tuple[int, ...] = (0,)
+    """The replicate's test seeds."""
+
+    @property
+    def hypothesis_space(self) -> bool:
+        """Whether the world is drawn by the persona generator the Bayesian references enumerate."""
+        return self.setting in HYPOTHESIS_SETTINGS
 
     @property
     def text_encoder(self) -> str | None:
@@ -147,7 +200,9 @@ class SettingPlan:
         """The plan as JSON values (the ``layout`` entry of the summary)."""
         layout = self.layout
         return {"world": self.world, "world_kwargs": self.world_kwargs, "num_candidates": layout.num_candidates,
-                "slate_size": layout.slate_size, "obs_dim": layout.obs_dim, "history_len": layout.history_len}
+                "slate_size": layout.slate_size, "obs_dim": layout.obs_dim, "history_len": layout.history_len,
+                "world_seed": self.world_seed, "train_seed": self.train_seed,
+                "test_seeds": list(self.test_seeds)}
 
 
 def history_text_encoder(world: str, world_kwargs: dict[str, Any] | None = None) -> str | None:
@@ -180,17 +235,65 @@ def with_text_encoder(world: str, world_kwargs: dict[str, Any], text_encoder: st
     return {**world_kwargs, "text_encoder": text_encoder}
 
 
+def replicate_seeds(config: ColdStartConfig, replicate: int) -> dict[str, Any]:
+    """World, training and test seeds of world replicate ``replicate`` (see :class:`ColdStartConfig`)."""
+    check_int("replicate", replicate, minimum=0)
+    first = config.test_seed + replicate * config.seeds
+    return {"world_seed": config.world_seed + replicate, "train_seed": config.train_seed + replicate,
+            "test_seeds": tuple(range(first, first + config.seeds))}
+
+
+def _seeded(world: str, world_kwargs: dict[str, Any], seed: int) -> dict[str, Any]:
+    """``world_kwargs`` with the world seed set (``split_seed`` for MovieLens); seed 0 left to the default."""
+    try:
+        parameters = inspect.signature(world_builder(world)).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    name = "split_seed" if "split_seed" in parameters else "seed" if "seed" in parameters else None
+    if name is None:
+        if seed:
+            raise ConfigError(f"world {world!r} has no seed, so it has no world replicates: use world_seed=0 and "
+                              "replicates=1, or a seeded world (e.g. 'synthetic')")
+        return dict(world_kwargs)
+    if seed == 0 and name not in world_kwargs:  # the builder's default seed: same kwargs (and cells) as before
+        return dict(world_kwargs)
+    return {**world_kwargs, name: seed}
+
+
+def replicate_config(config: ColdStartConfig, replicate: int) -> ColdStartConfig:
+    """The config of world replicate ``replicate`` alone: its seeds as the first (and only) replicate's."""
+    seeds = replicate_seeds(config, replicate)
+    return replace(config, world_seed=seeds["world_seed"], train_seed=seeds["train_seed"],
+                   test_seed=seeds["test_seeds"][0], replicates=1)
+
+
 def setting_plan(config: ColdStartConfig, setting: str) -> SettingPlan:
-    """The world and layout of ``setting`` under ``config``."""
-    if setting in SCENARIO_WORLDS:  # built on the suite's world (its catalogue and text encoder)
+    """The world, layout and seeds of ``setting`` under ``config``: its first world replicate.
+
+    :func:`replicate_config` gives the config of every other replicate.
+    """
+    seeds = replicate_seeds(config, 0)
+    if setting == "movielens":  # real users: the MovieLens world, its own language model
+        world, world_kwargs = "movielens", {}
+    elif setting in SCENARIO_WORLDS:  # built on the suite's world (its catalogue and text encoder)
         world = SCENARIO_WORLDS[setting]
         world_kwargs: dict[str, Any] = {"base": config.world}
         if setting == "heldout":
             world_kwargs["heldout_pairs"] = config.heldout_pairs
     else:
         world, world_kwargs = config.world, dict(config.world_kwargs)
-    return SettingPlan(setting, world, with_text_encoder(world, world_kwargs, config.text_encoder),
-                       config.layout(setting))
+    world_kwargs = _seeded(world, world_kwargs, seeds["world_seed"])
+    if setting != "movielens":
+        world_kwargs = with_text_encoder(world, world_kwargs, config.text_encoder)
+    return SettingPlan(setting, world, world_kwargs, config.layout(setting), **seeds)
+
+
+def setting_agents(config: ColdStartConfig, plan: SettingPlan) -> tuple[str, ...]:
+    """The config's agents that apply to ``plan``'s world.
+
+    Those of :data:`HYPOTHESIS_AGENTS` need :attr:`SettingPlan.hypothesis_space`.
+    """
+    return tuple(a for a in config.agents if plan.hypothesis_space or a not in HYPOTHESIS_AGENTS)
 
 
 def setting_layout(config: ColdStartConfig, setting: str) -> dict[str, Any]:
@@ -198,5 +301,7 @@ def setting_layout(config: ColdStartConfig, setting: str) -> dict[str, Any]:
     return setting_plan(config, setting).to_dict()
 
 
-__all__ = ["ColdStartConfig", "SettingPlan", "setting_plan", "setting_layout", "history_text_encoder",
-           "with_text_encoder", "SETTINGS", "EXTRA_SETTINGS", "SCENARIO_WORLDS", "HASHING_TEXT_ENCODER"]
+__all__ = ["ColdStartConfig", "SettingPlan", "setting_plan", "setting_layout", "replicate_seeds", "replicate_config", "setting_agents",
+           "history_text_encoder", "with_text_encoder", "SETTINGS", "EXTRA_SETTINGS", "NON_CIRCULAR_SETTINGS",
+           "ALL_SETTINGS", "SCENARIO_WORLDS", "HYPOTHESIS_SETTINGS", "HYPOTHESIS_AGENTS", "RUN_FIELDS",
+           "HASHING_TEXT_ENCODER"]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from metarec.benchmarks.cold_start.config import ColdStartConfig
 from metarec.benchmarks.report import _save_figure
 
@@ -35,26 +33,54 @@ def setting_markdown(config: ColdStartConfig, summary: dict) -> str:
         lines.append(f"| {name} | {stats['family']} | {hp} | "
                      + " | ".join(_fmt_ci(stats[k]) for k in regret_keys) + " | "
                      + " | ".join("-" if not stats[k] else f"{stats[k]['mean']:.2f}" for k in share_keys) + " |")
-    lines += ["", f"Best non-meta baseline (on val): **{summary['best_nonmeta']}**; best meta agent (on val): "
+    lines += ["", f"Best non-meta agent (on val): **{summary['best_nonmeta']}**; best meta agent (on val): "
               f"**{summary['best_meta']}** (best gradient-based: {summary['best_gradient_meta']}, best amortized: "
               f"{summary['best_amortized_meta']}).", ""]
-    if summary["comparisons"]:
-        lines += ["| horizon | best non-meta | best meta | reference | gap closed [95% CI] | meta / non-meta | "
-                  "meta - non-meta [95% CI] | targets (>=70% gap; <=0.7x & CI) |", "|---" * 8 + "|"]
-        for key, c in summary["comparisons"].items():
-            nm = summary["agents"][summary["best_nonmeta"]][key]["mean"]
-            me = summary["agents"][summary["best_meta"]][key]["mean"]
-            d = c["best_meta_minus_best_nonmeta"]
-            gap = "-" if c.get("gap_closed") is None else f"{100 * c['gap_closed']:.0f}%"
-            if c.get("gap_closed_ci") and all(np.isfinite(c["gap_closed_ci"])):
-                gap += " [{:.0f}%, {:.0f}%]".format(*(100 * v for v in c["gap_closed_ci"]))
-            ratio = "-" if c["ratio_meta_to_nonmeta"] is None else f"{c['ratio_meta_to_nonmeta']:.2f}"
-            ref = "-" if "reference" not in c else f"{c['reference']:.2f}"
-            lines.append(f"| {key.replace('cum_', '')} | {nm:.2f} | {me:.2f} | {ref} | {gap} | {ratio} | "
-                         f"{d['mean']:.2f} [{d['low']:.2f}, {d['high']:.2f}] | "
-                         f"{'met' if c.get('target_gap_closed_met') else 'missed'}; "
-                         f"{'met' if c['target_ratio_met'] else 'missed'} |")
+    lines += headline_markdown(summary)
     return "\n".join(lines) + "\n"
+
+
+def _fmt_diff(stats: dict | None) -> str:
+    return "-" if not stats else f"{stats['mean']:+.2f} [{stats['low']:+.2f}, {stats['high']:+.2f}]"
+
+
+def headline_markdown(summary: dict) -> list[str]:
+    """The headline rows of a setting, one per horizon: paired differences in regret units, then the ratio.
+
+    ``meta - non-meta`` and ``reference - non-meta`` are paired differences of cumulative regret (negative:
+    lower regret than the best non-meta agent) with CIs clustered by replicate x seed; the gap closed is a
+    ratio with a Fieller interval, shown only when the denominator's CI excludes 0. References that some
+    agent beats are marked "not a ceiling".
+    """
+    by_horizon = summary.get("by_horizon") or {}
+    if not by_horizon:
+        return []
+    r2 = summary.get("r2_agent_features")
+    seeds = summary.get("seeds") or {}
+    lines = [f"Per-user R^2 of the true utility on the agents' features (val users): "
+             f"{'-' if r2 is None else f'{r2:.3f}'}; world seeds {seeds.get('world_seeds')}, training seeds "
+             f"{seeds.get('train_seeds')}, test seeds {seeds.get('test_seeds')}, val seeds {seeds.get('val_seeds')}.",
+             "",
+             "| horizon | best meta | best non-meta | meta - non-meta [95% CI] | strongest reference | "
+             "reference - non-meta [95% CI] | gap closed [95% CI] (Fieller) | meta - non-meta per replicate |",
+             "|---" * 8 + "|"]
+    for horizon, e in by_horizon.items():
+        ref = e["strongest_reference"] or "-"
+        if e["strongest_reference"] and not e["strongest_reference_is_ceiling"]:
+            ref += " (not a ceiling)"
+        others = [f"{n} (not a ceiling)" for n, v in e["references"].items()
+                  if not v["ceiling"] and n != e["strongest_reference"]]
+        if others:
+            ref += "; " + ", ".join(others)
+        g = e["gap_closed"]
+        gap = "null" if g is None else f"{100 * g['value']:.0f}% [{100 * g['low']:.0f}%, {100 * g['high']:.0f}%]"
+        per = "; ".join(_fmt_diff(p["meta_minus_non_meta"]) for p in e["per_replicate"]) or "-"
+        lines.append(f"| @{horizon} | {e['best_meta'] or '-'} | {e['best_non_meta'] or '-'} | "
+                     f"{_fmt_diff(e['meta_minus_non_meta'])} | {ref} | {_fmt_diff(e['reference_minus_non_meta'])} | "
+                     f"{gap} | {per} |")
+    notes = sorted({e["gap_closed_note"] for e in by_horizon.values() if e["gap_closed"] is None and e["gap_closed_note"]})
+    lines += [""] + [f"Gap closed null: {n}." for n in notes]
+    return lines
 
 
 def adaptation_plot(config: ColdStartConfig, summary: dict, path: Path) -> None:
@@ -91,4 +117,4 @@ def adaptation_plot(config: ColdStartConfig, summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
-__all__ = ["setting_markdown", "adaptation_plot"]
+__all__ = ["setting_markdown", "headline_markdown", "adaptation_plot"]

@@ -25,24 +25,30 @@ VAL_SEED_OFFSET = 1000
 
 
 def cell_suite(config: ColdStartConfig, setting: str, artifacts: dict, agent_kwargs: dict[str, dict],
-               seeds: int, splits: tuple[str, ...]) -> SuiteConfig:
+               seeds: int, splits: tuple[str, ...], users: int | None = None) -> SuiteConfig:
     """The runner's config of a setting's cells: its world and layout, ``agent_kwargs`` per agent name.
 
     Agents are registry names (:func:`metarec.agents.make_agent`), built with their artifacts as kwargs.
+    ``users``: users per cell (default ``config.users``).
     """
     plan = artifacts["plan"]
     layout = plan.layout
     return SuiteConfig(
         name=f"cold-start-{setting}", description=config.description, world=plan.world,
         world_kwargs=plan.world_kwargs, data_path=config.data_path, agents=tuple(agent_kwargs),
-        agent_kwargs=dict(agent_kwargs), seeds=seeds, splits=splits, users=config.users, horizon=config.horizon,
+        agent_kwargs=dict(agent_kwargs), seeds=seeds, splits=splits, users=config.users if users is None else users, horizon=config.horizon,
         num_candidates=layout.num_candidates, slate_size=layout.slate_size, history_len=layout.history_len,
         obs_dim=layout.obs_dim, regret_at=config.regret_at, share_at=config.share_at, n_boot=config.n_boot)
 
 
 def select_on_val(config: ColdStartConfig, setting: str, artifacts: dict, progress: bool = False,
-                  echo=print, out: str | Path | None = None, resume: bool = True) -> dict[str, Any]:
+                  echo=print, out: str | Path | None = None, resume: bool = True,
+                  agents: tuple[str, ...] | None = None, **dispatch: Any) -> dict[str, Any]:
     """Play every agent's grid on val users (with ``out``: as resumable cells under ``out``).
+
+    ``agents`` (default ``config.agents``) are the agents to select for; ``dispatch`` (``jobs``, ``backend``,
+    ``threads``, ``address``) goes to :func:`~metarec.benchmarks.runner.run_cells`: a grid point's
+    ``val_seeds`` cells run in parallel.
 
     Returns
     -------
@@ -51,7 +57,7 @@ def select_on_val(config: ColdStartConfig, setting: str, artifacts: dict, progre
         ``val_regret`` and ``trials`` (every grid point with its val regret).
     """
     chosen: dict[str, Any] = {}
-    for name in config.agents:
+    for name in config.agents if agents is None else agents:
         base = base_kwargs(config, name, artifacts)
         trials: list[dict[str, Any]] = []
         grid = searched_grid(config, name)
@@ -64,7 +70,8 @@ def select_on_val(config: ColdStartConfig, setting: str, artifacts: dict, progre
             if out is None:
                 results = [run_cell(suite, c.agent, c.seed, c.split) for c in cells]
             else:
-                results = run_cells(suite, cells, Path(out) / f"{name}-{index}", resume=resume, echo=echo)["cells"]
+                results = run_cells(suite, cells, Path(out) / f"{name}-{index}", resume=resume, echo=echo,
+                                    **dispatch)["cells"]
             regrets = [np.nanmean(result.metrics["cum_regret"]) for result in results]
             trials.append({"kwargs": extra, "val_regret": float(np.mean(regrets))})
             if not points:
