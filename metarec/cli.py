@@ -282,9 +282,10 @@ def run_bench(args: argparse.Namespace) -> int:
     cls = spec.config_class()
     overrides = overrides_from_args(cls, args)
     world = overrides.get("world", spec.defaults.get("world", getattr(cls, "world", None)))
-    if "data_path" in overrides and isinstance(world, str) and world not in DATA_WORLDS:
+    reads_data = "movielens" in (overrides.get("settings") or getattr(cls, "settings", None) or ())
+    if "data_path" in overrides and isinstance(world, str) and world not in DATA_WORLDS and not reads_data:
         raise ConfigError(f"`data_path` applies to worlds that read data ({sorted(DATA_WORLDS)}), not {world!r}; "
-                          "drop --data-path or pass --world movielens")
+                          "drop --data-path, pass --world movielens, or (cold-start) add the movielens setting")
     names = {f.name for f in fields(cls)}
     overrides.update({k: getattr(args, k) for k in RUN_OPTIONS if k in names and k in vars(args)})
     if "data_path" not in overrides and any(f.name == "data_path" for f in fields(cls)) and os.environ.get(DATA_ENV):
