@@ -389,9 +389,30 @@ def test_on_demand_factors_are_not_users_by_items():
     sim = Simulator(world.catalog, world.population, encoder=text_encoder("hashing:8"), cache_utilities=False)
     arrays = [v for v in vars(sim._factors).values() if isinstance(v, np.ndarray)]
     assert sim.utility_cache is None and arrays
-    assert max(a.size for a in arrays) <= (300 + 200 + 129) * 11  # (items + users + statements) x (L + 3), not 300 x 200
+    # (items + users + statements) x (d + 2 (L + 3)): the item table holds each embedding and its extras' bytes
+    assert max(a.size for a in arrays) <= (300 + 200 + 129) * (8 + 2 * 11)  # not 300 x 200
     users, items = np.arange(200), np.broadcast_to(np.arange(300), (200, 300))
     np.testing.assert_allclose(sim.static_utilities(users, items), world.static_utility, rtol=0, atol=1e-9)
+
+
+@pytest.mark.bitwise
+def test_on_demand_utilities_do_not_depend_on_the_previous_call():
+    """The user rows kept from the last call (only changed users regathered) and the one-gather item table give
+    the same bits as gathering everything afresh from the embeddings and extras."""
+    _, on_demand = _cached_and_on_demand()
+    f = on_demand._factors
+    rng = np.random.default_rng(1)
+    users = rng.integers(30, size=16)
+    for changed in (0, 3, 16, 0):  # sessions end one by one, all together, or not at all
+        users = users.copy()
+        users[rng.permutation(16)[:changed]] = rng.integers(30, size=changed)
+        items = rng.integers(40, size=(16, 7))
+        statements = f.statements[f.index[users]]
+        row_extras = f.row_extras[f.extras_index[users]]
+        z = on_demand.item_embeddings[items].astype(np.float64) @ statements.transpose(0, 2, 1)
+        z += f.extras[items] @ row_extras.transpose(0, 2, 1)
+        np.testing.assert_array_equal(on_demand.static_utilities(users, items), on_demand._combine(z))
+    np.testing.assert_array_equal(on_demand.static_utilities(users[:5], items[:5]), on_demand._combine(z)[:5])
 
 
 def test_auto_cache_follows_the_threshold(monkeypatch):
