@@ -95,8 +95,9 @@ class FidelityConfig(SuiteBase):
     plots: bool = True
     """Write the PNG plots."""
     statements: str = "ratings"
-    """Persona statements: ``ratings`` (films the user loved, eras the user avoids; item texts carry the era)
-    or ``genres`` (metarec 0.1: genres the user rates high and low, with example titles)."""
+    """Persona statements: ``ratings`` (films the user loved, eras the user avoids; item texts carry the
+    era), ``genres`` (metarec 0.1: genres the user rates high and low, with example titles) or ``prose`` (the
+    ``ratings`` prose alone, split into statements by the prose parser: the prose-only ablation)."""
 
     def __post_init__(self) -> None:
         self.check_counts(self, ("users", "latent_dim", "n_boot"))

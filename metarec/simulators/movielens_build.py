@@ -128,7 +128,8 @@ def build_movielens(
     ``statements`` is the persona statement style of :func:`~metarec.simulators.movielens_text.persona_records`:
     ``"genres"`` (metarec 0.1, the default) or ``"ratings"`` (one like statement per film the user loved,
     one dislike statement per era the user avoids; the item texts then carry the era in words, from
-    ``item_texts(data, eras=True)``). Both read training ratings only.
+    ``item_texts(data, eras=True)``) or ``"prose"`` (the ``"ratings"`` prose alone, parsed into statements
+    by the prose parser). All read training ratings only.
     """
     if statements not in STATEMENT_STYLES:
         raise ConfigError(f"`statements` must be one of {STATEMENT_STYLES}, got {statements!r}")

@@ -12,6 +12,7 @@ import numpy as np
 
 from metarec.errors import ConfigError
 from metarec.simulators.movielens_load import AGE_BUCKETS, GENRES, OCCUPATIONS, MovieLensData
+from metarec.simulators.prose import grounded_lists, parse_prose
 
 #: Persona-side wording of each genre (the words item texts use, so that statements ground on them).
 GENRE_PHRASES = {
@@ -156,12 +157,9 @@ def demographic_features(data: MovieLensData) -> np.ndarray:
     return out
 
 
-#: Persona statement styles of :func:`persona_records`.
-# HOOK(prose-ablation): issue 13 asks for a fidelity ablation with prose-only personas. Once the prose parser
-# (issue 13, items 1-3) lands, add a "prose" style here: keep the "ratings" description and replace the
-# statements with what the parser reads from it; build_movielens(statements=...) and `metarec bench fidelity
-# --statements` then pass it through unchanged.
-STATEMENT_STYLES = ("genres", "ratings")
+#: Persona statement styles of :func:`persona_records`. ``"prose"`` (issue 13's prose-only ablation) keeps the
+#: ``"ratings"`` description and grounds what the prose parser reads from it.
+STATEMENT_STYLES = ("genres", "ratings", "prose")
 
 
 def loved_and_hated(data: MovieLensData, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -225,7 +223,7 @@ def persona_records(
         The ratings the statements may read.
     max_likes, max_dislikes : int
         Genre statements per persona (``statements="genres"``) and genres named in the prose.
-    statements : {"genres", "ratings"}
+    statements : {"genres", "ratings", "prose"}
         ``"genres"`` (metarec 0.1): like / dislike statements name the genres the user rates high and low,
         with example titles ("loves crime films like Heat and Fargo"). ``"ratings"``: what the ratings say
         beyond genre labels, grounded on the item texts with eras (``item_texts(data, eras=True)``): one
@@ -233,9 +231,12 @@ def persona_records(
         description (title, year, genres, era; the genre statements when no training rating is >= 4), and
         one dislike statement per era the user avoids
         (:func:`era_avoidance`: "avoids an old classic from the 1940s"). The prose names the loved and hated
-        films and the avoided eras.
+        films and the avoided eras. ``"prose"``: the ``"ratings"`` description, with statements read from it
+        alone by the prose parser (:func:`~metarec.simulators.prose.parse_prose`, default VADER scorer;
+        :func:`~metarec.simulators.prose.grounded_lists`); the record's ``parsed`` holds the
+        ``(statement, polarity)`` pairs, so ``Persona.statements()`` shows what was read.
     avoid_threshold, max_avoided : float, int
-        :func:`era_avoidance`'s settings (``statements="ratings"``).
+        :func:`era_avoidance`'s settings (``statements="ratings"`` or ``"prose"``).
 
     Returns
     -------
@@ -248,7 +249,7 @@ def persona_records(
     titles = [readable_title(t)[0] for t in data.raw_titles]
     score, offset = genre_preferences(data, train)
     features = demographic_features(data)
-    by_rating = statements == "ratings"
+    by_rating = statements in ("ratings", "prose")
     if by_rating:
         _, era_texts, _ = item_texts(data, eras=True)
         years = release_years(data)
@@ -295,17 +296,24 @@ def persona_records(
             text += f" {he.capitalize()} rates generously."
         elif offset[u] < -0.3:
             text += f" {he.capitalize()} is a harsh critic."
-        records.append(
-            dict(
-                name=f"User {data.user_ids[u]}",
-                description=text,
-                likes=tuple(likes),
-                dislikes=tuple(dislikes),
-                liked_topics=tuple(GENRES[g] for g in liked),
-                disliked_topics=tuple(GENRES[g] for g in disliked),
-                features=features[u],
-            )
+        name = f"User {data.user_ids[u]}"
+        parsed: tuple[tuple[str, str], ...] = ()
+        if statements == "prose":  # grounded from the prose alone: the statements above are dropped
+            parsed = parse_prose(text, name=name)
+            likes, dislikes = grounded_lists(parsed)
+            likes = likes or [text]  # no like or neutral statement: the whole prose, as Persona does
+        record = dict(
+            name=name,
+            description=text,
+            likes=tuple(likes),
+            dislikes=tuple(dislikes),
+            liked_topics=tuple(GENRES[g] for g in liked),
+            disliked_topics=tuple(GENRES[g] for g in disliked),
+            features=features[u],
         )
+        if parsed:
+            record["parsed"] = parsed
+        records.append(record)
     return records
 
 

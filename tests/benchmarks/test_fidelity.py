@@ -47,8 +47,9 @@ def test_best_threshold_maximises_accuracy(score, label, accuracy):
 def test_config_and_data_errors(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"`users` must be >= 20"):
         FidelityConfig(users=5)
-    with pytest.raises(ConfigError, match=r"`statements` must be one of \('genres', 'ratings'\), got 'prose'"):
-        FidelityConfig(statements="prose")
+    with pytest.raises(ConfigError, match=r"`statements` must be one of \('genres', 'ratings', 'prose'\), got 'titles'"):
+        FidelityConfig(statements="titles")
+    assert FidelityConfig(statements="prose").statements == "prose"  # the prose-only ablation
     from metarec.benchmarks.suites import get_suite
 
     with pytest.raises(ConfigError, match=r"suite 'fidelity' has no option\(s\) \['seeds'\]"):

@@ -22,6 +22,8 @@ from metarec.simulators.movielens_text import (
     persona_records,
     release_years,
 )
+from metarec.simulators.persona import Persona
+from metarec.simulators.prose import grounded_lists, parse_prose
 
 ITEM = "{id}|{title}|01-Jan-{year}||http://us.imdb.com/x|" + "|".join(["0"] * 8) + "|1|" + "|".join(["0"] * 10)
 USERS = "1|24|M|technician|85711\n2|53|F|other|94043\n"
@@ -87,8 +89,44 @@ def test_ratings_personas_name_loved_films_and_avoided_eras(tmp_path):
     assert "He rarely watches old classics from the 1940s or films from the 1980s." in first["description"]
     genres = persona_records(data, train)[0]  # the 0.1 style is still the default
     assert genres["likes"][0].startswith("loves ") and first["features"].tolist() == genres["features"].tolist()
-    with pytest.raises(ConfigError, match=r"`statements` must be one of \('genres', 'ratings'\), got 'prose'"):
-        persona_records(data, train, statements="prose")
+    with pytest.raises(ConfigError, match=r"`statements` must be one of \('genres', 'ratings', 'prose'\), got 'titles'"):
+        persona_records(data, train, statements="titles")
+
+
+def test_prose_personas_are_grounded_from_the_ratings_prose_alone(tmp_path):
+    data = load_movielens(write_films(tmp_path / "ml"))
+    train = np.ones(len(data.rating), dtype=bool)
+    ratings, prose = persona_records(data, train, statements="ratings"), persona_records(data, train, statements="prose")
+    for by_rating, by_prose in zip(ratings, prose):
+        assert by_prose["description"] == by_rating["description"]  # the same prose
+        assert by_prose["features"].tolist() == by_rating["features"].tolist()
+        assert by_prose["parsed"] == parse_prose(by_prose["description"], name=by_prose["name"])
+        for statement, _ in by_prose["parsed"]:
+            assert statement in by_prose["description"]  # every statement is read from the prose
+        assert not set(by_prose["likes"]) & set(by_rating["likes"])  # the film descriptions are dropped
+        assert not set(by_prose["dislikes"]) & set(by_rating["dislikes"])  # and the "avoids <era>" lines
+    parsed = dict(prose[0]["parsed"])
+    assert parsed["Films he loved: Heat (1995), Fargo (1996), The Usual Suspects (1995)"] == "like"
+    assert parsed["Films he hated: Clueless (1995)"] == "dislike"
+    assert prose[0]["likes"] == ("He loves dramas", "Films he loved: Heat (1995), Fargo (1996), The Usual Suspects (1995)")
+    assert prose[0]["dislikes"] == ("Films he hated: Clueless (1995)",)
+    assert prose[1]["dislikes"] == ("Films she hated: Clueless (1995)",)
+    persona = Persona(**prose[0])
+    assert persona.from_text and persona.statements() == prose[0]["parsed"]  # what was understood is visible
+
+
+@pytest.mark.movielens
+def test_prose_world_grounds_the_parsed_statements(movielens_path):
+    data = load_movielens(movielens_path).subset_users(np.arange(0, 943, 19))  # 50 users
+    build = build_movielens(data, HashingEncoder(64), split_seed=0, latent_dim=4, statements="prose")
+    _, with_eras, _ = item_texts(data, eras=True)
+    assert build.catalog.texts == with_eras
+    for persona in build.population:
+        assert persona.from_text and persona.likes == grounded_lists(persona.statements())[0], persona.name
+        assert all(s in persona.description for s in (*persona.likes, *persona.dislikes)), persona.name
+    hated = [p for p in build.population if " hated: " in p.description]
+    assert hated and all(any(" hated: " in s for s in p.dislikes) for p in hated)  # read as dislikes
+    assert np.isfinite(build.terms["like"]).all() and np.isfinite(build.terms["dislike"]).all()
 
 
 @pytest.mark.movielens
