@@ -25,7 +25,7 @@ from typing import Any
 
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 FILE_BLOCK = re.compile(r"# file: (\w+)\.py")
-IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+\.png)\)")
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+\.png)(?:\s+\"([^\"]+)\")?\)")
 
 
 def blocks(page: str | os.PathLike) -> list[tuple[str | None, str, int]]:
@@ -39,10 +39,14 @@ def blocks(page: str | os.PathLike) -> list[tuple[str | None, str, int]]:
     return found
 
 
-def linked_figures(page: str | os.PathLike) -> list[Path]:
-    """The ``.png`` files ``page`` links, as paths next to the page (local links only)."""
+def linked_figures(page: str | os.PathLike) -> dict[Path, str | None]:
+    """The ``.png`` files ``page`` links (local links only, as paths next to the page) -> the image's title.
+
+    A title (``![alt](plot.png "runs/x/plot.png")``) names the file the page's code writes, relative to the
+    folder it runs in; without one, the code must write exactly one file of the image's name.
+    """
     page = Path(page)
-    return [page.parent / link for link in IMAGE.findall(page.read_text()) if "://" not in link]
+    return {page.parent / link: title or None for link, title in IMAGE.findall(page.read_text()) if "://" not in link}
 
 
 @contextmanager
@@ -79,9 +83,12 @@ def run_page(page: str | os.PathLike, folder: str | os.PathLike) -> dict[str, An
 def produced_figures(page: str | os.PathLike, folder: str | os.PathLike) -> dict[Path, Path | None]:
     """For each figure ``page`` links: the file of that name the code wrote under ``folder`` (None if none)."""
     made = {}
-    for figure in linked_figures(page):
-        candidates = sorted(Path(folder).rglob(figure.name))
-        made[figure] = candidates[0] if candidates else None
+    for figure, source in linked_figures(page).items():
+        if source is not None:
+            made[figure] = Path(folder) / source if (Path(folder) / source).is_file() else None
+        else:
+            candidates = sorted(Path(folder).rglob(figure.name))
+            made[figure] = candidates[0] if len(candidates) == 1 else None
     return made
 
 
@@ -99,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.figures:
             for figure, made in produced_figures(args.page, folder).items():
                 if made is None:
-                    print(f"{figure}: the page's code wrote no file named {figure.name}", file=sys.stderr)
+                    print(f"{figure}: the page's code wrote no such file, or several of that name (give the "
+                          "image a title naming the one to use)", file=sys.stderr)
                     return 1
                 figure.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(made, figure)

@@ -99,3 +99,21 @@ def test_the_notebook_executes(tmp_path, monkeypatch):
     assert "meta-linucb" in outputs and "exact" in outputs
     assert (tmp_path / "tutorial_agents.py").exists()
     assert (tmp_path / "runs" / "tutorial" / "bench" / "plots" / "share_of_oracle.png").exists()
+
+
+def test_run_page_writes_modules_and_finds_each_linked_figure(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```python\n# file: page_helpers.py\nVALUE = 3\n```\n\n"
+        "```python\nfrom pathlib import Path\nfrom page_helpers import VALUE\n"
+        "for folder in ('a', 'b'):\n    Path(folder).mkdir()\n    (Path(folder) / 'plot.png').write_bytes(b'x')\n"
+        "Path('solo.png').write_bytes(b'y')\n```\n\n"
+        '![one](figs/solo.png) ![ambiguous](figs/plot.png) ![titled](figs/plot.png "b/plot.png")\n')
+    ns = run_page.run_page(page, tmp_path / "run")
+    assert ns["VALUE"] == 3 and "page_helpers" not in __import__("sys").modules  # the page's module is unloaded
+    assert Path.cwd() != tmp_path / "run"  # the working folder is restored
+    made = run_page.produced_figures(page, tmp_path / "run")
+    assert made[tmp_path / "figs" / "solo.png"] == tmp_path / "run" / "solo.png"
+    assert made[tmp_path / "figs" / "plot.png"] == tmp_path / "run" / "b" / "plot.png"  # the title decides
+    page.write_text(page.read_text().replace(' ![titled](figs/plot.png "b/plot.png")', ""))
+    assert run_page.produced_figures(page, tmp_path / "run")[tmp_path / "figs" / "plot.png"] is None  # ambiguous
