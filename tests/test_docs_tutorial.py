@@ -51,6 +51,8 @@ def test_every_block_runs_and_the_text_matches_the_figures(tmp_path):
     assert regret["oracle"] == 0.0
     assert regret["linucb"] < regret["random"] and regret["meta-linucb"] < regret["random"]
     assert early["meta-linucb"] < early["linucb"]  # "the meta-learned prior helps early"
+    share = {name: agents[name]["share_of_oracle@10"]["mean"] for name in agents}
+    assert share["meta-linucb"] > share["linucb"]  # "above LinUCB's from step 2 to about step 15"
     paired = ns["summary"]["paired_vs_best"]
     assert not paired.get("meta-linucb", {"excludes_zero": False})["excludes_zero"]  # "LinUCB catches up by step 20"
     assert abs(regret["sb3"] - regret["random"]) < 0.15 * regret["random"]  # "about as good as random"
