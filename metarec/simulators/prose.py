@@ -266,13 +266,17 @@ def pos_tags(text: str) -> list[tuple[str, str, int, int]]:
     """Part-of-speech tagged words of ``text`` with their character spans: ``(word, tag, start, end)``.
 
     TextBlob's pattern tagger (its lexicon ships with TextBlob). A clause whose subject was dropped ("watches
-    westerns") is tagged after a "she", so that its first verb is read as a verb.
+    westerns") is tagged after a "she", so that its first verb is read as a verb. Without TextBlob (the
+    ``prose`` extra) nothing is tagged: no object phrase is found and whole clauses are scored and grounded.
     """
     if not _TAGGER:
-        from textblob.en.taggers import PatternTagger  # deferred: optional dependency
-
-        _TAGGER.append(PatternTagger())
-    if not _WORD.search(text):
+        try:
+            from textblob.en.taggers import PatternTagger  # deferred: optional dependency
+        except ImportError:  # pragma: no cover - exercised only without the package
+            _TAGGER.append(None)
+        else:
+            _TAGGER.append(PatternTagger())
+    if _TAGGER[0] is None or not _WORD.search(text):
         return []
     prefixed = text.lstrip()[:1].islower()
     tags = _TAGGER[0].tag(("she " if prefixed else "") + text)[1 if prefixed else 0 :]
@@ -290,7 +294,10 @@ def pos_tags(text: str) -> list[tuple[str, str, int, int]]:
 
 def has_verb(text: str) -> bool:
     """Whether ``text`` holds a verb (else it is a fragment naming a topic: "Horror films, though, ...")."""
-    return any(tag.startswith(_VERB_TAGS) for _, tag, _, _ in pos_tags(text))
+    tags = pos_tags(text)
+    if _TAGGER[0] is None:
+        return True  # untagged: every clause counts as one
+    return any(tag.startswith(_VERB_TAGS) for _, tag, _, _ in tags)
 
 
 def is_topic_word(word: str, topic: frozenset[str] = DEFAULT_TOPIC_WORDS) -> bool:
@@ -447,8 +454,8 @@ def parse_prose(
 
     Examples
     --------
-    >>> parse_prose("She adores musicals but cannot stand war films.")
-    (('She adores musicals', 'like'), ('cannot stand war films', 'dislike'))
+    >>> parse_prose("She adores musicals but has no patience for war films.")
+    (('She adores musicals', 'like'), ('has no patience for war films', 'dislike'))
     """
     if not isinstance(text, str):
         raise PersonaError(f"persona prose must be a string, got {type(text).__name__}")
