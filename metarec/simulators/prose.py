@@ -9,6 +9,11 @@ sentiment of their own in VADER's lexicon ("horror", "war", "crime" are negative
 about the persona's taste. Any object with ``scores(texts) -> (n,) float`` in [-1, 1] can replace it, e.g. the
 language-model scorer :class:`metarec.encoders.AnchorPolarity`.
 
+Each clause is scored on its predicate, not its whole text: the object phrases that name what it is about
+(`object_phrases`, from TextBlob's pattern part-of-speech tags) are masked, so that content words ("murders",
+"battles") do not pass for the persona's attitude, and each statement is grounded on those phrases
+(`grounded_text`). A pronoun object ("stays away from them") takes the previous clause's phrase.
+
 Two constructions are read from the clause structure, not from a lexicon:
 - "anything but X" / "everything but X": the clause is a dislike of X;
 - "used to ... but now ...": the past-tense clause before the contrast is no longer held, so a past like
