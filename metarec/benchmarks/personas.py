@@ -21,7 +21,14 @@ from metarec.encoders.polarity import AnchorPolarity
 from metarec.envs.movielens import resolve_data_path
 from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Population, Simulator, UtilityConfig
-from metarec.simulators.prose import NEUTRAL, AgreementPolarity, PolarityScorer, VaderPolarity, parse_prose
+from metarec.simulators.prose import (
+    NEUTRAL,
+    AgreementPolarity,
+    PolarityScorer,
+    VaderPolarity,
+    grounded_text,
+    parse_prose,
+)
 
 #: The text terms only: what the persona's words rank, without quality, popularity or latent factors.
 TEXT_ONLY = UtilityConfig(w_quality=0.0, w_latent=0.0, w_popularity=0.0)
@@ -183,14 +190,18 @@ def polarity_accuracy(path: str | Path, scorer: PolarityScorer) -> tuple[float, 
 
 
 def format_check(population: Population, catalog: Catalog, encoder, *, top: int = 10) -> str:
-    """The text of ``metarec personas check``: per persona, its grounded statements and top / bottom items."""
+    """The text of ``metarec personas check``: per persona, its statements and top / bottom items.
+
+    A parsed statement is followed by what it is grounded on (`grounded_text`), after "->".
+    """
     utility = text_utility(population, catalog, encoder)
     lines = []
     for u, persona in enumerate(population):
         source = "parsed from the description" if persona.from_text else "given explicitly"
         lines.append(f"== {persona.name} ({source})")
         for statement, polarity in persona.statements():
-            lines.append(f"  [{polarity:>7}] {statement}")
+            grounded = grounded_text(statement) if persona.from_text else statement
+            lines.append(f"  [{polarity:>7}] {statement}" + (f"  -> {grounded!r}" if grounded != statement else ""))
         order = np.argsort(-utility[u], kind="stable")
         for label, items in (("top", order[:top]), ("bottom", order[::-1][:top])):
             lines.append(f"  {label} {len(items)}:")

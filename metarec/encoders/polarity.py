@@ -26,6 +26,12 @@ DISLIKE_ANCHORS = (
 )  # fmt: skip
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+#: Third-person pronouns and their first-person forms: the anchors speak in the first person, persona prose
+#: mostly in the third ("musicals drive him up the wall" is compared as "these drive me up the wall").
+FIRST_PERSON = {
+    "he": "I", "she": "I", "they": "I", "him": "me", "her": "me", "them": "me", "his": "my", "their": "my",
+    "himself": "myself", "herself": "myself", "themselves": "myself", "hers": "mine", "theirs": "mine",
+}  # fmt: skip
 
 
 class AnchorPolarity:
@@ -64,9 +70,17 @@ class AnchorPolarity:
         self.top_k, self.scale = int(top_k), float(scale)
 
     def masked(self, text: str) -> str:
-        """The text scored: before any colon, topic words replaced by "these"."""
+        """The text scored: before any colon, topic words replaced by "these".
+
+        Third-person pronouns become first-person ones (`FIRST_PERSON`), as in the anchors.
+        """
         head = text.split(":")[0]
-        return _WORD.sub(lambda m: "these" if m.group(0).lower() in self.words else m.group(0), head)
+
+        def replace(match: re.Match) -> str:
+            word = match.group(0).lower()
+            return "these" if word in self.words else FIRST_PERSON.get(word, match.group(0))
+
+        return _WORD.sub(replace, head)
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """(n,) float64 in [-1, 1]: > 0 when a statement reads as a like."""

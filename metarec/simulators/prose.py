@@ -9,6 +9,11 @@ sentiment of their own in VADER's lexicon ("horror", "war", "crime" are negative
 about the persona's taste. Any object with ``scores(texts) -> (n,) float`` in [-1, 1] can replace it, e.g. the
 language-model scorer :class:`metarec.encoders.AnchorPolarity`.
 
+Each clause is scored on its predicate, not its whole text: the object phrases that name what it is about
+(`object_phrases`, from TextBlob's pattern part-of-speech tags) are masked, so that content words ("murders",
+"battles") do not pass for the persona's attitude, and each statement is grounded on those phrases
+(`grounded_text`). A pronoun object ("stays away from them") takes the previous clause's phrase.
+
 Two constructions are read from the clause structure, not from a lexicon:
 - "anything but X" / "everything but X": the clause is a dislike of X;
 - "used to ... but now ...": the past-tense clause before the contrast is no longer held, so a past like
@@ -243,21 +248,209 @@ def without_name(clause: str, name: str | None) -> str:
     return stripped if _WORD.search(stripped) else clause
 
 
+#: Nouns that name films in general: an object phrase holding one names what the persona watches.
+FILM_NOUNS = frozenset({
+    "film", "films", "movie", "movies", "picture", "pictures", "flick", "flicks", "cartoon", "cartoons", "show",
+    "shows", "story", "stories", "epic", "epics", "feature", "features", "ones", "cinema",
+})  # fmt: skip
+#: Pronouns that stand for an earlier clause's object ("he stays away from them").
+OBJECT_PRONOUNS = frozenset({"them", "those", "these", "it", "ones"})
+#: Subject pronouns that open a new predicate after "and" / "so" ("... and he stays away from them").
+SUBJECT_PRONOUNS = frozenset({"he", "she", "they", "i", "we"})
+_VERB_TAGS = ("VB", "MD")
+#: Tags that continue an object phrase to the right ("thrillers about kidnappings, hostage standoffs and bombs").
+_PHRASE_TAGS = ("NN", "JJ", "CD", "DT", "POS", "PRP$", "VBG", "VBN", "CC", "IN", "HYPH")
+#: Negations end an object phrase ("Boring dramas? No thanks").
+NEGATIONS = frozenset({"no", "not", "never", "nothing", "none", "nor", "neither"})
+_PHRASE_STOP = frozenset({"because", "so", "than", "whenever", "when", "while", "if", "since", "until"})
+
+_TAGGER: list = []
+
+
+def pos_tags(text: str) -> list[tuple[str, str, int, int]]:
+    """Part-of-speech tagged words of ``text`` with their character spans: ``(word, tag, start, end)``.
+
+    TextBlob's pattern tagger (its lexicon ships with TextBlob). A clause whose subject was dropped ("watches
+    westerns") is tagged after a "she", so that its first verb is read as a verb. Without TextBlob (the
+    ``prose`` extra) nothing is tagged: no object phrase is found and whole clauses are scored and grounded.
+    """
+    if not _TAGGER:
+        try:
+            from textblob.en.taggers import PatternTagger  # deferred: optional dependency
+        except ImportError:  # pragma: no cover - exercised only without the package
+            _TAGGER.append(None)
+        else:
+            _TAGGER.append(PatternTagger())
+    if _TAGGER[0] is None or not _WORD.search(text):
+        return []
+    prefixed = text.lstrip()[:1].islower()
+    tags = _TAGGER[0].tag(("she " if prefixed else "") + text)[1 if prefixed else 0 :]
+    result, position, last = [], 0, ""
+    for word, tag in tags:
+        found = text.find(word, position)
+        if found < 0:
+            continue
+        position = found + len(word)
+        if _WORD.search(word):
+            result.append((word, "POS" if (last, word.lower()) == ("'", "s") else tag, found, position))
+        last = word
+    return result
+
+
+def has_verb(text: str) -> bool:
+    """Whether ``text`` holds a verb (else it is a fragment naming a topic: "Horror films, though, ...")."""
+    tags = pos_tags(text)
+    if _TAGGER[0] is None:
+        return True  # untagged: every clause counts as one
+    return any(tag.startswith(_VERB_TAGS) for _, tag, _, _ in tags)
+
+
+def is_topic_word(word: str, topic: frozenset[str] = DEFAULT_TOPIC_WORDS) -> bool:
+    """Whether ``word`` names a topic.
+
+    A topic word, or one sharing its first five letters with one (a crude stem: "romantic" ~ "romance",
+    "animated" ~ "animation", "thrilling" ~ "thriller").
+    """
+    word = word.lower()
+    if word in topic:
+        return True
+    return len(word) >= 5 and word[:5] in _topic_stems(topic)
+
+
+_STEMS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _topic_stems(topic: frozenset[str]) -> frozenset[str]:
+    if topic not in _STEMS:
+        _STEMS[topic] = frozenset(w[:5] for w in topic if len(w) >= 5)
+    return _STEMS[topic]
+
+
+def object_phrases(
+    text: str, topic: frozenset[str] = DEFAULT_TOPIC_WORDS, *, modifiers: bool = True
+) -> list[tuple[int, int]]:
+    """Character spans ``[start, end)`` of the phrases that name what a clause is about, in reading order.
+
+    A phrase opens at a noun holding a topic word or film noun (or an adjective holding a topic word:
+    "romantic"), with the nouns and, when ``modifiers``, the adjectives before it ("slasher pictures", "tense
+    thrillers"), and runs on through nouns, attributive adjectives, lists and prepositions ("thrillers about
+    kidnappings and hostage standoffs") up to the next verb, pronoun, negation, predicative adjective ("finds
+    comedies hilarious") or subordinating word; a relative clause on it ("the kind where a stalker ...") is part
+    of it. Before a colon only (what follows lists examples).
+    """
+    tags = pos_tags(text.split(":")[0])
+    spans: list[tuple[int, int]] = []
+    k = 0
+    while k < len(tags):
+        word, tag = tags[k][0].lower(), tags[k][1]
+        hit = (tag.startswith("NN") and (word in FILM_NOUNS or is_topic_word(word, topic))) or (
+            tag.startswith("JJ") and is_topic_word(word, topic)
+        )
+        if not hit:
+            k += 1
+            continue
+        start, floor = k, _index_after(tags, spans[-1][1]) if spans else 0
+        while start > floor and (
+            (modifiers and tags[start - 1][1].startswith(("JJ", "VBN", "CD", "POS")))
+            or (tags[start - 1][1].startswith(("NN", "POS")) and (is_topic_word(tags[start - 1][0], topic) or word in FILM_NOUNS))
+        ):
+            start -= 1
+        end = k + 1
+        while end < len(tags):
+            word, tag = tags[end][0].lower(), tags[end][1]
+            if is_topic_word(word, topic):
+                end += 1  # "film noir", whatever the tagger makes of "noir"
+                continue
+            if not tag.startswith(_PHRASE_TAGS) or word in _PHRASE_STOP or word in NEGATIONS:
+                break
+            after_comma = "," in text[tags[end - 1][3] : tags[end][2]]
+            if tag in ("DT", "PRP$") and not (after_comma or tags[end - 1][1] in ("IN", "CC")):
+                break  # a new noun phrase only after a preposition, "and" or a comma ("films every weekend")
+            if tag == "NN" and tags[end - 1][1] == "NNS":
+                break  # "films disgust her": a singular noun after a plural one is the verb the tagger missed
+            if tag.startswith(("JJ", "VBG", "VBN")) and not (end + 1 < len(tags) and tags[end + 1][1].startswith(("NN", "JJ", "VBG"))):
+                break  # an adjective not before a noun is predicative ("finds comedies hilarious")
+            end += 1
+        while end > k + 1 and tags[end - 1][1].startswith(("CC", "IN", "DT", ",", "RB", "JJ")):
+            end -= 1
+        if end < len(tags) and tags[end][1] in ("WDT", "WRB"):
+            end = len(tags)  # a relative clause on the object describes it ("thrillers, the kind where ...")
+        spans.append((tags[start][2], tags[end - 1][3]))
+        k = end
+    return spans
+
+
+def _index_after(tags: list[tuple[str, str, int, int]], position: int) -> int:
+    """Index of the first tagged word starting at or after character ``position``."""
+    return next((k for k, item in enumerate(tags) if item[2] >= position), len(tags))
+
+
+def object_phrase(text: str, topic: frozenset[str] = DEFAULT_TOPIC_WORDS) -> tuple[int, int] | None:
+    """The first of `object_phrases`, or None."""
+    spans = object_phrases(text, topic)
+    return spans[0] if spans else None
+
+
+def _replace(text: str, start: int, end: int, replacement: str) -> str:
+    """``text`` with its characters ``[start, end)`` replaced by ``replacement``."""
+    return text[:start] + replacement + text[end:]
+
+
+def split_predicates(text: str) -> list[tuple[str, bool]]:
+    """`split_statements`, then each clause split again where "and" / "so" opens a new subject's predicate.
+
+    ("Horror films give him nightmares and he stays away from them" -> two statements.) A clause without a verb
+    ("Horror films" before ", though, give him nightmares"; "Boring dramas?" before "No thanks.") is joined to
+    the clause after it.
+    """
+    pieces: list[tuple[str, bool]] = []
+    for clause, before_contrast in split_statements(text):
+        parts = re.split(r",?\s+(?:and|so)\s+(?=(?:" + "|".join(SUBJECT_PRONOUNS) + r")\b)", clause, flags=re.IGNORECASE)
+        parts = [part.strip(" ,") for part in parts if _WORD.search(part)]
+        if len(parts) > 1 and not all(has_verb(part) for part in parts):
+            parts = [clause]  # "My kids and I watch cartoons": one subject, not two predicates
+        pieces += [(part, before_contrast) for part in parts]
+    merged: list[tuple[str, bool]] = []
+    pending = ""
+    for clause, before_contrast in pieces:
+        clause = f"{pending} {clause}".strip() if pending else clause
+        if not has_verb(clause) and not _ANYTHING_BUT.search(clause):
+            pending = clause + ","
+            continue
+        pending = ""
+        merged.append((clause, before_contrast))
+    if pending:
+        merged.append((pending.rstrip(","), False))
+    return merged
+
+
 def parse_prose(
-    text: str, *, scorer: PolarityScorer | None = None, threshold: float = 0.05, name: str | None = None
+    text: str,
+    *,
+    scorer: PolarityScorer | None = None,
+    threshold: float = 0.05,
+    name: str | None = None,
+    topics: Iterable[str] | None = None,
 ) -> tuple[tuple[str, str], ...]:
     """Split persona prose into statements with their polarity.
+
+    Each clause's polarity is read from its predicate: the clause with its object phrase (`object_phrase`:
+    "war films", "tense thrillers about kidnappings") replaced by "films", so that words naming content
+    ("murders", "battles", "terrifying") do not pass for the persona's attitude. A clause whose object is a
+    pronoun ("he stays away from them") takes the previous clause's object phrase, in its statement too.
 
     Parameters
     ----------
     text : str
         The prose (any number of sentences).
     scorer : PolarityScorer, optional
-        Scores each clause (default: `default_scorer`).
+        Scores each predicate (default: `default_scorer`).
     threshold : float
         Scores above ``threshold`` are likes, below ``-threshold`` dislikes, others neutral.
     name : str, optional
         The persona's name, removed from the statements (`without_name`).
+    topics : iterable of str, optional
+        Topic names whose words mark an object phrase (default: MovieLens genres and the synthetic topics).
 
     Returns
     -------
@@ -266,39 +459,78 @@ def parse_prose(
 
     Examples
     --------
-    >>> parse_prose("She adores musicals but cannot stand war films.")
-    (('She adores musicals', 'like'), ('cannot stand war films', 'dislike'))
+    >>> parse_prose("She adores musicals but has no patience for war films.")
+    (('She adores musicals', 'like'), ('has no patience for war films', 'dislike'))
     """
     if not isinstance(text, str):
         raise PersonaError(f"persona prose must be a string, got {type(text).__name__}")
-    clauses = [(without_name(c, name), after) for c, after in split_statements(text)]
+    words = DEFAULT_TOPIC_WORDS if topics is None else topic_words(topics)
+    clauses = [(without_name(c, name), after) for c, after in split_predicates(text)]
     if not clauses:
         return ()
+    statements, predicates = [], []
+    previous = None
+    for clause, _ in clauses:
+        spans = object_phrases(clause, words)
+        if spans:
+            previous = clause[spans[0][0] : spans[-1][1]]
+            predicate = clause
+            for start, end in reversed(object_phrases(clause, words, modifiers=False)):
+                predicate = _replace(predicate, start, end, "films")
+            predicates.append(predicate)
+            statements.append(clause)
+            continue
+        pronoun = next((m.span() for m in _WORD.finditer(clause) if m.group(0).lower() in OBJECT_PRONOUNS), None)
+        if pronoun is not None and previous is not None:
+            predicates.append(_replace(clause, *pronoun, "films"))
+            statements.append(_replace(clause, *pronoun, previous))
+        else:
+            predicates.append(clause)
+            statements.append(clause)
     scorer = default_scorer() if scorer is None else scorer
-    scores = np.asarray(scorer.scores([c for c, _ in clauses]), dtype=np.float64)
+    scores = np.asarray(scorer.scores(predicates), dtype=np.float64)
     if scores.shape != (len(clauses),) or not np.all(np.isfinite(scores)):
         raise PersonaError(f"the polarity scorer returned {scores.shape} scores for {len(clauses)} statements")
-    statements = []
-    for (clause, before_contrast), score in zip(clauses, scores):
+    parsed = []
+    for statement, (clause, before_contrast), score in zip(statements, clauses, scores):
         if _ANYTHING_BUT.search(clause):
             polarity = DISLIKE
         else:
             polarity = LIKE if score > threshold else DISLIKE if score < -threshold else NEUTRAL
             if before_contrast and _USED_TO.search(clause) and polarity != NEUTRAL:
                 polarity = DISLIKE if polarity == LIKE else LIKE  # a taste that no longer holds
-        statements.append((clause, polarity))
-    return tuple(statements)
+        parsed.append((statement, polarity))
+    return tuple(parsed)
 
 
-def grounded_lists(statements: Sequence[tuple[str, str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def grounded_text(statement: str, topics: Iterable[str] | None = None) -> str:
+    """What a parsed statement grounds on: its object phrases and the examples after a colon, else itself.
+
+    ("the whole family watches animated films" -> "animated films"; "loves film noir: rain, murders" ->
+    "film noir: rain, murders".) The verb and the subject say how the persona feels, which the statement's
+    polarity already carries; embedding them pulls in items that merely share their words.
+    """
+    words = DEFAULT_TOPIC_WORDS if topics is None else topic_words(topics)
+    spans = object_phrases(statement, words)
+    if not spans:
+        return statement
+    head, colon, examples = statement.partition(":")
+    phrase = "; ".join(statement[start:end] for start, end in spans)
+    return f"{phrase}:{examples}" if colon and examples.strip() else phrase
+
+
+def grounded_lists(
+    statements: Sequence[tuple[str, str]], *, phrases: bool = True
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(likes, dislikes) grounded from parsed statements.
 
     Likes are the like statements; when there is none, the neutral ones (prose that only says what a persona
-    watches); dislikes are the dislike statements.
+    watches); dislikes are the dislike statements. With ``phrases`` each is reduced to `grounded_text`.
     """
+    reduce = grounded_text if phrases else (lambda s: s)
     likes = tuple(s for s, p in statements if p == LIKE) or tuple(s for s, p in statements if p == NEUTRAL)
     dislikes = tuple(s for s, p in statements if p == DISLIKE)
-    return likes, dislikes
+    return tuple(map(reduce, likes)), tuple(map(reduce, dislikes))
 
 
 def check_polarity(
@@ -352,6 +584,14 @@ __all__ = [
     "default_scorer",
     "grounded_lists",
     "parse_prose",
+    "FILM_NOUNS",
+    "NEGATIONS",
+    "grounded_text",
+    "is_topic_word",
+    "object_phrases",
+    "object_phrase",
+    "pos_tags",
+    "split_predicates",
     "split_statements",
     "topic_words",
     "without_name",

@@ -19,7 +19,11 @@ from metarec.simulators.prose import (
     VaderPolarity,
     check_polarity,
     grounded_lists,
+    grounded_text,
+    is_topic_word,
+    object_phrases,
     parse_prose,
+    split_predicates,
     split_statements,
     without_name,
 )
@@ -90,7 +94,8 @@ def test_prose_only_persona_is_grounded_on_its_parsed_statements():
     persona = Persona(name="Ivy", description="Ivy adores westerns but has no patience for musicals.", likes=())
     assert persona.from_text
     assert persona.statements() == (("adores westerns", "like"), ("has no patience for musicals", "dislike"))
-    assert persona.likes == ("adores westerns",) and persona.dislikes == ("has no patience for musicals",)
+    # grounded on the object phrases (grounded_text): the verbs are carried by the polarity
+    assert persona.likes == ("westerns",) and persona.dislikes == ("musicals",)
 
 
 def test_explicit_statements_win_over_the_prose():
@@ -99,8 +104,40 @@ def test_explicit_statements_win_over_the_prose():
 
 
 def test_neutral_prose_becomes_likes_when_nothing_else_is_said():
-    assert grounded_lists([("watches westerns", "neutral"), ("hates musicals", "dislike")]) == (
+    assert grounded_lists([("watches westerns", "neutral"), ("hates musicals", "dislike")], phrases=False) == (
         ("watches westerns",), ("hates musicals",))  # fmt: skip
+    assert grounded_lists([("watches westerns", "neutral"), ("hates musicals", "dislike")]) == (
+        ("westerns",), ("musicals",))  # fmt: skip
+
+
+def test_statements_ground_on_their_object_phrases():
+    """The issue-13 failure: "the whole family watches animated films" grounded on the whole clause."""
+    assert grounded_text("the kids watch animated films every weekend") == "animated films"
+    assert grounded_text("loves film noir: rain-slicked streets, murders") == "film noir: rain-slicked streets, murders"
+    assert grounded_text("gritty crime stories about gangsters and heists") == "gritty crime stories about gangsters and heists"
+    assert grounded_text("He lives in Ohio") == "He lives in Ohio"  # no topic: the statement itself
+    assert grounded_text("He finds comedies hilarious") == "comedies"  # a predicative adjective is not the object
+
+
+def test_polarity_is_read_from_the_predicate_not_the_content_words():
+    """Content words around the topic ("murders", "battles", "conspiracy") are masked before scoring."""
+    assert parse_prose("He loves war films about battles, bombings and killings.")[0][1] == "like"
+    assert parse_prose("She spends evenings with thrillers, the kind where a killer stalks a victim.")[0][1] != "dislike"
+
+
+def test_pronouns_take_the_previous_object_and_fragments_join_their_clause():
+    parsed = parse_prose("Horror films, though, give him nightmares and he stays away from them.")
+    assert [s for s, _ in parsed] == ["Horror films, give him nightmares", "he stays away from Horror films"]
+    assert [c for c, _ in split_predicates("My kids and I watch cartoons.")] == ["My kids and I watch cartoons"]
+    assert [c for c, _ in split_predicates("Boring dramas? No thanks.")] == ["Boring dramas, No thanks"]
+
+
+def test_object_phrases_skip_generic_content_and_stop_at_verbs():
+    text = "He loves thrillers about kidnappings and hostage standoffs that keep him awake"
+    (start, end), = object_phrases(text)
+    assert text[start:end].startswith("thrillers about kidnappings and hostage standoffs")
+    assert object_phrases("He lives in Ohio") == []
+    assert is_topic_word("romantic") and is_topic_word("Westerns") and not is_topic_word("nurse")
 
 
 def test_from_jsonl_round_trips_prose_only_personas(tmp_path):
