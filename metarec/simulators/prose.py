@@ -1,7 +1,7 @@
 """Persona prose -> statements with their polarity (like / dislike / neutral).
 
 Sentence embeddings handle negation badly ("cannot stand horror" lies close to horror films), so prose is not
-grounded as one text: it is split into sentences (spaCy's rule-based sentencizer) and each sentence into
+grounded as one text: it is split into sentences (after . ! ?) and each sentence into
 clauses at contrast markers ("but", "though", "on the other hand", ...), and each clause gets a polarity from a
 scorer. The default scorer is VADER (rule-based, negation- and contrast-aware; its lexicon ships with the
 ``vaderSentiment`` package) applied with the catalogue's topic words masked, because topic words carry
@@ -94,7 +94,7 @@ class VaderPolarity:
 
     def __init__(self, topics: Iterable[str] | None = None, *, mask: bool = True, mask_nouns: bool = False) -> None:
         try:
-            from vaderSentiment import vaderSentiment as vader  # deferred: optional dependency
+            from vaderSentiment import vaderSentiment as vader  # deferred: loads its tagger lexicon (~1 s)
         except ImportError:  # pragma: no cover - exercised only without the package
             raise PersonaError(
                 "parsing persona prose needs the `vaderSentiment` package (pip install vaderSentiment), or pass "
@@ -105,7 +105,7 @@ class VaderPolarity:
         self.mask = mask
         self.tagger = None
         if mask_nouns:
-            from textblob.en.taggers import PatternTagger  # deferred: optional dependency
+            from textblob.en.taggers import PatternTagger  # deferred: loads its tagger lexicon (~1 s)
 
             self.tagger = PatternTagger()
 
@@ -164,31 +164,14 @@ def default_scorer() -> PolarityScorer:
     return _DEFAULT_SCORER[0]
 
 
-def _sentencizer():
-    cached = _SENTENCIZER
-    if not cached:
-        try:
-            import spacy  # deferred: optional dependency, loads ~1 s
-        except ImportError:
-            cached.append(None)
-        else:
-            nlp = spacy.blank("en")
-            nlp.add_pipe("sentencizer")
-            cached.append(nlp)
-    return cached[0]
-
-
-_SENTENCIZER: list = []
-
-
 def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text``: spaCy's rule-based sentencizer, or a split after . ! ? without spaCy."""
-    nlp = _sentencizer()
-    if nlp is None:
-        parts = re.split(r"(?<=[.!?])\s+", text)
-    else:
-        parts = [sentence.text for sentence in nlp(text).sents]
-    return [p.strip() for p in parts if p.strip()]
+    """Sentences of ``text``: a split after ``.``, ``!`` or ``?`` followed by white space.
+
+    spaCy's rule-based sentencizer gave the same sentences on every persona shipped in ``tests/data`` (62
+    texts), and importing spaCy loads torch (through thinc), which the world layer must not; so the split is
+    plain.
+    """
+    return [p.strip() for p in re.split(r"(?<=[.!?])\s+", text) if p.strip()]
 
 
 def split_clauses(sentence: str) -> list[tuple[str, bool]]:
@@ -276,7 +259,7 @@ def pos_tags(text: str) -> list[tuple[str, str, int, int]]:
     """
     if not _TAGGER:
         try:
-            from textblob.en.taggers import PatternTagger  # deferred: optional dependency
+            from textblob.en.taggers import PatternTagger  # deferred: loads its tagger lexicon (~1 s)
         except ImportError:  # pragma: no cover - exercised only without the package
             _TAGGER.append(None)
         else:

@@ -1,6 +1,6 @@
 """Persona prose -> statements with polarity (metarec.simulators.prose), prose-only personas, polarity warnings.
 
-Pure python (VADER, spaCy's sentencizer): no language model is loaded here.
+Pure python (VADER, TextBlob's tagger): no language model is loaded here.
 """
 
 from __future__ import annotations
