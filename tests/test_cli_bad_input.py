@@ -73,7 +73,7 @@ ROWS = [
     ("target-share-nan", ["bench", "quick", *QUICK, "--target-share", "nan"], r"`target_share` must be in \(0, 1\], got nan"),
     ("n-boot-zero", ["bench", "quick", *QUICK, "--n-boot", "0"], r"`n_boot` must be an int >= 1, got 0"),
     ("cold-start-settings", ["bench", "cold-start", "--settings", "C"],
-     r"`settings` must be a non-empty subset of \('A', 'B', 'heldout', 'homogeneous', 'identical'\), got \('C',\)"),
+     r"`settings` must be a non-empty subset of \('A', 'B', 'heldout', 'layered', 'movielens', 'homogeneous', 'identical'\), got \('C',\)"),
     ("cold-start-grids", ["bench", "cold-start", "--grids", "{"], r"argument --grids: expected JSON, got '\{'"),
     ("cold-start-text-encoder", ["bench", "cold-start", "--world", "tiny", "--text-encoder", "/nonexistent/m"],
      r"world 'tiny' has no `text_encoder` setting; leave text_encoder=None"),
@@ -90,7 +90,7 @@ ROWS = [
     ("demo-seed-word", ["demo", "--seed", "x"], r"argument --seed: invalid int value: 'x'"),
     # ----- train-meta
     ("train-algorithm", ["train-meta", *TRAIN, "--algorithm", "mamll"],
-     r"`algorithm` must be one of \('maml', 'fomaml', 'reptile', 'anil', 'amortized', 'pooled'\), got 'mamll'"),
+     r"`algorithm` must be one of \('maml', 'fomaml', 'reptile', 'anil', 'amortized', 'pooled', 'marginal'\), got 'mamll'"),
     ("train-kind", ["train-meta", *TRAIN, "--kind", "lstm"], r"`kind` must be one of \('mean', 'gru', 'attention', 'text', 'none'\) or None"),
     ("train-world", ["train-meta", "--world", "mars"], r"unknown world 'mars'; use one of"),
     ("train-env-id", ["train-meta", *TRAIN, "--env-id", "metarec/Nope-v0"], r"unknown env id 'metarec/Nope-v0'; use one of"),

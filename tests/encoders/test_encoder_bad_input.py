@@ -64,7 +64,7 @@ STATE_ENCODER = [
 
 META_LEARNER = [
     ("algorithm-typo", lambda: learner(algorithm="mamll"), ConfigError,
-     r"`algorithm` must be one of \('maml', 'fomaml', 'reptile', 'anil', 'amortized', 'pooled'\), got 'mamll'\. Did you mean 'maml'\?"),
+     r"`algorithm` must be one of \('maml', 'fomaml', 'reptile', 'anil', 'amortized', 'pooled', 'marginal'\), got 'mamll'\. Did you mean 'maml'\?"),
     ("algorithm-int", lambda: learner(algorithm=3), TypeError,
      r"`algorithm` must be a registered name or an Algorithm instance, got int"),
     ("inner-lr-zero", lambda: learner(inner_lr=0), ConfigError, r"`inner_lr` must be a finite float > 0, got 0"),
