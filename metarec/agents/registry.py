@@ -76,6 +76,9 @@ AGENTS: dict[str, str] = {
     "pooled-finetune": _META_AGENT,
     # policy agents: a trained stable-baselines3 model (`metarec train-policy`)
     "sb3": "metarec.agents.sb3.agent:SB3Agent.load",
+    # the same, under the names `metarec bench long-term` trains them by (random-init / meta-learned encoder)
+    **{name: "metarec.agents.sb3.agent:SB3Agent.load"
+       for algo in ("ppo", "a2c", "dqn") for name in (algo, f"{algo}-meta")},
 }
 #: keyword defaults a registered name adds to its class.
 AGENT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -95,7 +98,7 @@ AGENT_ARTIFACTS: dict[str, tuple[str, ...]] = {
     "offset-meta-linucb": ("prior",),
     "offset-meta-thompson": ("prior",),
     **{name: ("checkpoint",) for name, target in AGENTS.items() if target == _META_AGENT},
-    "sb3": ("path",),
+    **{name: ("path",) for name, target in AGENTS.items() if target == "metarec.agents.sb3.agent:SB3Agent.load"},
 }
 #: name -> {artifact keyword: constructor used when it is passed} (optional artifacts).
 AGENT_OPTIONAL_ARTIFACTS: dict[str, dict[str, str]] = {
