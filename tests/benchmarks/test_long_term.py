@@ -93,6 +93,27 @@ def test_meta_policy_agents_need_a_train_meta_checkpoint():
         get_suite("long-term", agents="ppo-meta,oracle")
 
 
+def test_a_meta_policy_starts_from_the_train_meta_encoder(tmp_path):
+    torch = pytest.importorskip("torch")
+    from metarec.agents.sb3 import SB3Agent, encoder_from_checkpoint
+    from metarec.agents.sb3.agent import extractor_of
+    from metarec.encoders import StateEncoder
+    from metarec.encoders.meta import MetaLearner
+
+    MetaLearner(StateEncoder(8, kind="attention", hidden=16, state_dim=8, seed=3), algorithm="amortized",
+                seed=0).save(tmp_path / "meta.pt")
+    a2c = {"n_envs": 8, "freeze_encoder": True, "algo_kwargs": {"n_steps": 4}}
+    config = get_suite("long-term", **{**TINY, "seeds": 1}, agents="a2c-meta", persona_rec=False, training_steps=64,
+                       policy_kwargs={"a2c-meta": a2c}, meta_encoder=str(tmp_path / "meta.pt"), plots=False)
+    outcome = LT.run_long_term(config, tmp_path / "run", progress=False, echo=None)
+    assert set(outcome["figures"]["long-term"]) == {"a2c-meta"}
+    agent = SB3Agent.load(tmp_path / "run" / "policies" / "a2c-meta__long-term__train0" / "model")
+    assert agent.manifest["encoder"].endswith("meta.pt") and agent.manifest["algo"] == "a2c"
+    trained = extractor_of(agent.model).encoder.state_dict()
+    for key, value in encoder_from_checkpoint(tmp_path / "meta.pt").state_dict().items():  # frozen: unchanged
+        torch.testing.assert_close(trained[key], value)
+
+
 @pytest.mark.parametrize(("overrides", "match"), [
     ({"world_kwargs": {"dynamics": "static"}}, r"`world_kwargs` must set dynamics='long_term'"),
     ({"slate_size": 2}, r"one item a step \(slate_size=1\), got 2"),
