@@ -58,6 +58,8 @@ LONG_TERM_WORLD: dict[str, Any] = {"dynamics": "long_term", "clickbait_weight": 
 LONG_TERM_AGENTS = ("random", "linucb", "linear-thompson", "oracle", "planner")
 #: Agents compared with the myopic oracle in the paired differences (read the ground truth: not "learners").
 REFERENCES = ("oracle", "planner")
+#: Agents every other agent is compared with, paired over the same users: ``<metric>_minus_<baseline>``.
+BASELINES = ("oracle", "linucb")
 
 # ---------------------------------------------------------------------------------------------------------
 # Policy agents. An agent name in POLICY_AGENTS is a candidate-scoring stable-baselines3 policy
@@ -306,7 +308,11 @@ def session_curves(cells: list[CellResult]) -> dict[str, dict[str, np.ndarray]]:
 
 
 def primary_figures(cells: list[CellResult], n_boot: int) -> dict[str, Any]:
-    """Session return and length per agent (mean, 95% CI) and paired differences against the myopic oracle."""
+    """Session return and length per agent (mean, 95% CI) and paired differences against the baselines.
+
+    The baselines are the myopic oracle and LinUCB (:data:`BASELINES`, when they played): keys
+    ``return_minus_oracle``, ``session_length_minus_linucb``, ...
+    """
     groups: dict[str, list[CellResult]] = {}
     for r in cells:
         groups.setdefault(r.cell.label, []).append(r)
@@ -320,17 +326,19 @@ def primary_figures(cells: list[CellResult], n_boot: int) -> dict[str, Any]:
             entry[metric] = {"mean": mean, "low": low, "high": high, "n": int(values.size)}
         per_seed = [float(np.mean(r.metrics["return"])) for r in results]
         entry["return_per_seed"] = per_seed
-        if "oracle" in groups and label != "oracle":
-            oracle = {(r.cell.seed, r.cell.split): r for r in groups["oracle"]}
-            pairs = [(r, oracle[(r.cell.seed, r.cell.split)]) for r in results if (r.cell.seed, r.cell.split) in oracle]
+        for baseline in BASELINES:
+            if baseline not in groups or label == baseline:
+                continue
+            other = {(r.cell.seed, r.cell.split): r for r in groups[baseline]}
+            pairs = [(r, other[(r.cell.seed, r.cell.split)]) for r in results if (r.cell.seed, r.cell.split) in other]
             if pairs and all(np.array_equal(a.users, b.users) for a, b in pairs):
                 for metric in ("return", "session_length"):
                     a = np.concatenate([p[0].metrics[metric] for p in pairs])
                     b = np.concatenate([p[1].metrics[metric] for p in pairs])
                     c = np.concatenate([np.full(len(p[0].users), p[0].cell.seed) for p in pairs])
                     diff, low, high, excludes = M.paired_difference_ci(a, b, c, n_boot=n_boot, rng=0)
-                    entry[f"{metric}_minus_oracle"] = {"diff": diff, "low": low, "high": high,
-                                                       "excludes_zero": excludes}
+                    entry[f"{metric}_minus_{baseline}"] = {"diff": diff, "low": low, "high": high,
+                                                           "excludes_zero": excludes}
         figures[label] = entry
     return figures
 
@@ -414,16 +422,16 @@ def _ci(stats: dict[str, Any], digits: int = 1) -> str:
 
 
 def figures_table(figures: dict[str, Any]) -> str:
-    """Markdown: session return, session length, churn share and the paired differences against the oracle."""
-    lines = ["| agent | session return | session length | churned | return - oracle | length - oracle |",
-             "|---|---|---|---|---|---|"]
+    """Markdown: session return, length, churn share and the paired differences against the oracle and LinUCB."""
+    lines = ["| agent | session return | session length | churned | return - oracle | length - oracle | "
+             "return - linucb |", "|---|---|---|---|---|---|---|"]
     for label, f in figures.items():
         diffs = []
-        for metric in ("return", "session_length"):
-            d = f.get(f"{metric}_minus_oracle")
+        for key in ("return_minus_oracle", "session_length_minus_oracle", "return_minus_linucb"):
+            d = f.get(key)
             diffs.append(f"{d['diff']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}]" if d else "")
         lines.append(f"| {label} | {_ci(f['return'])} | {_ci(f['session_length'])} | {_ci(f['churned'], 2)} | "
-                     f"{diffs[0]} | {diffs[1]} |")
+                     f"{' | '.join(diffs)} |")
     return "\n".join(lines)
 
 
@@ -512,6 +520,6 @@ def run_long_term(config: LongTermConfig, out: str | os.PathLike, *, jobs: int =
             "parts": parts}
 
 
-__all__ = ["LONG_TERM_AGENTS", "LONG_TERM_WORLD", "PART_ENV_IDS", "POLICY_AGENTS", "POLICY_ALGORITHMS", "LongTermConfig", "figures_table",
+__all__ = ["BASELINES", "LONG_TERM_AGENTS", "LONG_TERM_WORLD", "PART_ENV_IDS", "POLICY_AGENTS", "POLICY_ALGORITHMS", "LongTermConfig", "figures_table",
            "primary_figures", "run_long_term", "session_curves", "targets", "train_policy_agent", "trained_policy",
            "write_session_plots"]

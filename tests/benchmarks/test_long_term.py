@@ -31,7 +31,7 @@ def test_the_suite_runs_end_to_end_and_resumes(tmp_path):
     for agent in figures.values():
         assert 0 <= agent["return"]["mean"] <= agent["session_length"]["mean"] <= 10
         assert agent["return"]["low"] <= agent["return"]["mean"] <= agent["return"]["high"]
-    assert "return_minus_oracle" in figures["planner"]
+    assert "return_minus_oracle" in figures["planner"] and "return_minus_linucb" not in figures["planner"]
     for name in ("long-term_return_over_session.png", "long-term_session_length.png",
                  "persona-rec_session_length.png"):
         assert (tmp_path / "plots" / name).stat().st_size > 0
@@ -67,7 +67,8 @@ def test_policy_agents_are_trained_once_through_the_hook_and_replayed(tmp_path, 
 def test_a_ppo_policy_trains_on_training_users_plays_test_users_and_is_reused(tmp_path):
     """The real trainer: PPO a few hundred steps on the tiny long-term world, then played on both envs."""
     ppo = {"n_envs": 8, "algo_kwargs": {"n_steps": 16, "batch_size": 64, "n_epochs": 1}}
-    config = get_suite("long-term", **TINY, agents="oracle,ppo", persona_rec_agents=("oracle",), training_steps=256,
+    config = get_suite("long-term", **TINY, agents="oracle,linucb,ppo", persona_rec_agents=("oracle",),
+                       training_steps=256,
                        policy_kwargs={"ppo": ppo}, plots=False)
     first = LT.run_long_term(config, tmp_path, progress=False, echo=None)
     for part in ("long-term", "persona-rec"):
@@ -80,6 +81,10 @@ def test_a_ppo_policy_trains_on_training_users_plays_test_users_and_is_reused(tm
         figures = first["figures"][part]["ppo"]
         assert 0 <= figures["return"]["mean"] <= figures["session_length"]["mean"]
         assert "return_minus_oracle" in figures
+    ppo, linucb = first["figures"]["long-term"]["ppo"], first["figures"]["long-term"]["linucb"]
+    paired = ppo["return_minus_linucb"]["diff"]
+    assert paired == pytest.approx(ppo["return"]["mean"] - linucb["return"]["mean"])
+    assert "| return - linucb |" in (tmp_path / "results.md").read_text()
     curve = first["parts"]["long-term"]["training_curves"]["ppo"][0]["curve"]
     assert curve and all(0 <= p["return"] <= p["session_length"] <= 10 for p in curve)
     LT.write_session_plots(tmp_path, {"long-term": first["parts"]["long-term"]}, n_boot=10)
