@@ -149,10 +149,10 @@ class LongTermConfig(SuiteConfig):
     """Agents on PersonaRec-v0 besides the policy agents of ``agents`` (which always play it)."""
     persona_rec_horizon: int = 50
     """Steps per PersonaRec-v0 session."""
-    training_steps: int = 102_400
+    training_steps: int = 307_200
     """Env steps each policy agent trains for, per env and training seed (64 training users stepped together;
-    PPO rounds up to whole rollouts of 32 x 64 steps). About 1 CPU minute per policy and env: the suite with
-    every agent stays within 30 minutes on 2 free cores."""
+    PPO rounds up to whole rollouts of 32 x 64 steps). 1-4 CPU minutes per policy and env (A2C, PPO, DQN): the
+    suite with every agent stays within 30 minutes on 2 free cores."""
     train_seeds: int = 1
     """Policies trained per (policy, env): evaluation seed k plays the policy of training seed k mod train_seeds."""
     policy_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
