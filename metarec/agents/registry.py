@@ -80,6 +80,9 @@ AGENTS: dict[str, str] = {
     # neural-linear models (item offsets + feature map + Bayesian head): pooled, empirical Bayes, meta-trained
     **{name: _NEURAL_LINEAR for name in ("nl-pooled-finetune", "nl-pooled-eb", "meta-neural-linear", "nl-maml",
                                          "nl-anil", "nl-reptile")},
+    # the same, under the names `metarec bench long-term` trains them by (random-init / meta-learned encoder)
+    **{name: "metarec.agents.sb3.agent:SB3Agent.load"
+       for algo in ("ppo", "a2c", "dqn") for name in (algo, f"{algo}-meta")},
 }
 #: keyword defaults a registered name adds to its class.
 AGENT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -105,10 +108,10 @@ AGENT_ARTIFACTS: dict[str, tuple[str, ...]] = {
     "offset-meta-linucb": ("prior",),
     "offset-meta-thompson": ("prior",),
     **{name: ("checkpoint",) for name, target in AGENTS.items() if target == _META_AGENT},
-    "sb3": ("path",),
     "nl-pooled-finetune": ("checkpoint",),
     "meta-neural-linear": ("checkpoint",),
     **{name: ("checkpoint", "prior") for name in ("nl-pooled-eb", "nl-maml", "nl-anil", "nl-reptile")},
+    **{name: ("path",) for name, target in AGENTS.items() if target == "metarec.agents.sb3.agent:SB3Agent.load"},
 }
 #: name -> {artifact keyword: constructor used when it is passed} (optional artifacts).
 AGENT_OPTIONAL_ARTIFACTS: dict[str, dict[str, str]] = {

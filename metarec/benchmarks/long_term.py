@@ -43,7 +43,7 @@ from metarec.benchmarks import metrics as M
 from metarec.benchmarks.cells import Cell, CellResult
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.dispatch import BACKENDS
-from metarec.benchmarks.play import check_agent_names
+from metarec.benchmarks.play import cached_world, check_agent_names
 from metarec.benchmarks.report import _curve_band, _save_figure, machine_info, write_plots, write_report
 from metarec.benchmarks.runner import run_cells
 from metarec.benchmarks.serialization import to_jsonable
@@ -58,48 +58,66 @@ LONG_TERM_WORLD: dict[str, Any] = {"dynamics": "long_term", "clickbait_weight": 
 LONG_TERM_AGENTS = ("random", "linucb", "linear-thompson", "oracle", "planner")
 #: Agents compared with the myopic oracle in the paired differences (read the ground truth: not "learners").
 REFERENCES = ("oracle", "planner")
+#: Agents every other agent is compared with, paired over the same users: ``<metric>_minus_<baseline>``.
+BASELINES = ("oracle", "linucb")
 
 # ---------------------------------------------------------------------------------------------------------
-# WIRING POINT (lead, after merging the sb3 branch): policy agents.
+# Policy agents. An agent name in POLICY_AGENTS is a candidate-scoring stable-baselines3 policy
+# (metarec.agents.sb3) trained before it plays, once per (policy, env, training seed), on the training users of
+# the same world and layout as the cells (LongTermEngagement-v0's world for the long-term part, the stationary
+# world for PersonaRec-v0); the trained model is kept under OUT/policies/ and reused on resume, then played on
+# unseen test users through the same runner cells as every other agent (registry names "ppo", "a2c", "dqn",
+# "ppo-meta", ... load it: metarec/agents/registry.py).
 #
-# An agent name in POLICY_AGENTS is a policy trained with stable-baselines3 before it plays. For each
-# (policy, env, training seed) the suite calls, once (the result is kept under OUT/policies/ and reused):
-#
-#     from metarec.agents.sb3 import train_policy   # deferred: stable_baselines3 / torch
-#     result = train_policy(
-#         name,                          # the agent name, e.g. "ppo", "a2c", "dqn", "recurrent-ppo"
-#         world=config.world,            # world builder name ("synthetic")
-#         world_kwargs=...,              # LONG_TERM_WORLD for LongTermEngagement-v0, {"dynamics": "static"} for PersonaRec
-#         layout=config.layout(),        # metarec.layout.Layout: K, slate size, history, obs_dim, horizon
-#         split="train",                 # train on training users only; cells play unseen test users
-#         total_timesteps=config.training_steps,
-#         seed=training_seed,
-#         out=folder,                    # a folder to save the model (and its encoder checkpoint) in
-#         **config.policy_kwargs.get(name, {}),
-#     )
-#
-# and expects a mapping with
-#     "agent_kwargs": dict  -- JSON keyword arguments that make_agent(name, env=..., seed=..., **agent_kwargs)
-#                              needs to load the trained model (e.g. {"model": "<folder>/model.zip"}); and
-#     "curve" (optional): list of {"timesteps": int, "return": float, "session_length": float}, the mean
-#                              session return and length on training users during training (plotted).
-# Adjust `train_policy_agent` below if the sb3 API differs; nothing else in the suite needs to change.
+# "ppo", "a2c", "dqn": the history encoder is a randomly initialised attention encoder (trained with the
+# policy); "<algo>-meta": the encoder of a `metarec train-meta` checkpoint (`meta_encoder`), fine-tuned with the
+# policy unless policy_kwargs say {"freeze_encoder": true}. sb3-contrib's RecurrentPPO is not wired in (it
+# would need a recurrent version of the candidate-scoring policy); in-context adaptation comes from the
+# attention over the history window.
 # ---------------------------------------------------------------------------------------------------------
-POLICY_AGENTS: frozenset[str] = frozenset({"ppo", "a2c", "dqn", "recurrent-ppo"})
+#: Policy algorithms: each is a policy agent with a random-init encoder, and "<algo>-meta" with a meta-learned one.
+POLICY_ALGORITHMS = ("ppo", "a2c", "dqn")
+#: Names of the policy agents of the suite.
+POLICY_AGENTS: frozenset[str] = frozenset({*POLICY_ALGORITHMS, *(f"{a}-meta" for a in POLICY_ALGORITHMS)})
+#: The registered env id whose layout a part's policy is trained on (its keyword arguments are then overridden
+#: by the suite's layout and world).
+PART_ENV_IDS = {"long_term": "metarec/LongTermEngagement-v0", "static": "metarec/PersonaRec-v0"}
 
 
 def train_policy_agent(name: str, config: SuiteConfig, seed: int, folder: Path,
                        options: dict[str, Any]) -> dict[str, Any]:
-    """Train policy agent ``name`` for the env of ``config`` (see the wiring point above)."""
-    from metarec.agents.sb3 import train_policy  # deferred: stable_baselines3 / torch, and the sb3 branch
+    """Train policy agent ``name`` on the training users of ``config``'s world and layout; save it under ``folder``.
 
-    result = train_policy(name, world=config.world, world_kwargs=dict(config.world_kwargs), layout=config.layout(),
-                          split="train", total_timesteps=options["training_steps"], seed=seed, out=str(folder),
-                          **options.get("policy_kwargs", {}))
-    if not isinstance(result, dict) or not isinstance(result.get("agent_kwargs"), dict):
-        raise ConfigError(f"train_policy({name!r}) must return a dict with 'agent_kwargs' (the keyword arguments "
-                          f"make_agent({name!r}, ...) loads the trained model with), got {result!r}")
-    return {"agent_kwargs": result["agent_kwargs"], "curve": list(result.get("curve", []))}
+    ``options``: ``training_steps``, ``policy_kwargs`` (extra keyword arguments of
+    :func:`metarec.agents.sb3.train_policy`: ``n_envs``, ``algo_kwargs``, ``freeze_encoder``, ...) and, for the
+    ``-meta`` variants, ``meta_encoder`` (a ``metarec train-meta`` checkpoint).
+
+    Returns
+    -------
+    dict
+        ``agent_kwargs`` (``{"path": model folder}``, what ``make_agent(name, ...)`` loads) and ``curve`` (mean
+        return and session length of the training episodes over training).
+    """
+    from metarec.agents.sb3 import train_policy  # deferred: stable_baselines3 / torch
+
+    algo, _, variant = name.partition("-")
+    encoder = None
+    if variant == "meta":
+        encoder = options.get("meta_encoder") or None
+        if encoder is None:
+            raise ConfigError(f"policy agent {name!r} needs a `metarec train-meta` checkpoint: pass --meta-encoder PATH")
+    dynamics = config.world_kwargs.get("dynamics", "static")
+    env_kwargs = {"simulator": cached_world(config), "num_candidates": config.num_candidates,
+                  "slate_size": config.slate_size, "history_len": config.history_len, "obs_dim": config.obs_dim,
+                  "horizon": config.horizon, "split": "train"}
+    kwargs = {"n_envs": 64, **options.get("policy_kwargs", {})}
+    model_folder = folder / "model"
+    agent = train_policy(PART_ENV_IDS.get(dynamics, PART_ENV_IDS["static"]), algo=algo,
+                         total_steps=options["training_steps"], seed=seed, encoder=encoder, env_kwargs=env_kwargs,
+                         out=model_folder, progress=bool(options.get("progress", False)),
+                         threads=int(options.get("threads", 1)), **kwargs)
+    return {"agent_kwargs": {"path": str(model_folder)}, "curve": agent.manifest.get("curve", []),
+            "train": agent.manifest.get("train", {})}
 
 
 @dataclass(frozen=True)
@@ -131,12 +149,17 @@ class LongTermConfig(SuiteConfig):
     """Agents on PersonaRec-v0 besides the policy agents of ``agents`` (which always play it)."""
     persona_rec_horizon: int = 50
     """Steps per PersonaRec-v0 session."""
-    training_steps: int = 20_000
-    """Env steps each policy agent trains for, per env and training seed."""
+    training_steps: int = 307_200
+    """Env steps each policy agent trains for, per env and training seed (64 training users stepped together;
+    PPO rounds up to whole rollouts of 32 x 64 steps). 1-4 CPU minutes per policy and env (A2C, PPO, DQN): the
+    suite with every agent stays within 30 minutes on 2 free cores."""
     train_seeds: int = 1
     """Policies trained per (policy, env): evaluation seed k plays the policy of training seed k mod train_seeds."""
     policy_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Extra keyword arguments of ``train_policy`` per policy agent (JSON values only)."""
+    """Extra keyword arguments of ``train_policy`` per policy agent (JSON values only), e.g.
+    ``{"ppo": {"n_envs": 32, "algo_kwargs": {"n_steps": 16}}}``."""
+    meta_encoder: str = ""
+    """A ``metarec train-meta`` checkpoint whose StateEncoder the ``<algo>-meta`` policy agents start from."""
     plots: bool = True
     """Write the plots (over the session, over training, and the runner's per-env plots)."""
 
@@ -155,6 +178,11 @@ class LongTermConfig(SuiteConfig):
         if not self.persona_rec_agents and self.persona_rec and not self.policies:
             raise ConfigError("`persona_rec_agents` is empty and no policy agent is listed; pass "
                               "--no-persona-rec or some agents")
+        meta = [a for a in self.policies if a.endswith("-meta")]
+        if meta and not self.meta_encoder:
+            raise ConfigError(f"policy agents {meta} start from a meta-learned encoder: pass --meta-encoder PATH (a "
+                              "`metarec train-meta` checkpoint), or use the random-init ones "
+                              f"{[a.removesuffix('-meta') for a in meta]}")
         unknown = sorted(set(self.policy_kwargs) - set(self.policies))
         if unknown:
             raise ConfigError(f"`policy_kwargs` names agents that are not policy agents in `agents`: {unknown}; "
@@ -198,8 +226,8 @@ def _policy_folder(out: Path, name: str, part: str, seed: int) -> Path:
 
 
 def trained_policy(name: str, part_config: SuiteConfig, part: str, seed: int, config: LongTermConfig, out: Path,
-                   echo: Callable[[str], None] | None, train: Callable[..., dict[str, Any]] | None = None
-                   ) -> dict[str, Any]:
+                   echo: Callable[[str], None] | None, train: Callable[..., dict[str, Any]] | None = None,
+                   progress: bool = False, threads: int = 1) -> dict[str, Any]:
     """Train policy ``name`` for ``part`` with training seed ``seed`` once; later calls read ``policy.json``.
 
     ``train`` defaults to :func:`train_policy_agent`; tests pass their own.
@@ -207,6 +235,8 @@ def trained_policy(name: str, part_config: SuiteConfig, part: str, seed: int, co
     folder = _policy_folder(out, name, part, seed)
     record = folder / "policy.json"
     options = {"training_steps": config.training_steps, "policy_kwargs": config.policy_kwargs.get(name, {})}
+    if name.endswith("-meta"):
+        options["meta_encoder"] = config.meta_encoder
     identity = {"world": part_config.world, "world_kwargs": part_config.world_kwargs,
                 "layout": asdict(part_config.layout()), **options}
     if record.exists():
@@ -219,10 +249,13 @@ def trained_policy(name: str, part_config: SuiteConfig, part: str, seed: int, co
         if echo is not None:
             echo(f"{name} ({part}, training seed {seed}): retraining ({saved.get('reason', 'its settings changed')})")
     folder.mkdir(parents=True, exist_ok=True)
+    if echo is not None:
+        echo(f"training {name} ({part}, training seed {seed}, {config.training_steps} steps)")
     start = time.perf_counter()
-    result = (train or train_policy_agent)(name, part_config, seed, folder, options)
+    result = (train or train_policy_agent)(name, part_config, seed, folder,
+                                           {**options, "progress": progress, "threads": threads})
     saved = {"identity": identity, "agent_kwargs": result["agent_kwargs"], "curve": result.get("curve", []),
-             "train_s": time.perf_counter() - start}
+             "train": result.get("train", {}), "train_s": time.perf_counter() - start}
     atomic_write_bytes(record, json.dumps(to_jsonable(saved), indent=2).encode(), checksum=True)
     return json.loads(json.dumps(to_jsonable(saved)))
 
@@ -246,8 +279,10 @@ def run_part(part: str, part_config: SuiteConfig, config: LongTermConfig, out: P
         if name not in POLICY_AGENTS:
             continue
         for train_seed in range(config.train_seeds):
-            policy = trained_policy(name, part_config, part, train_seed, config, out, echo, train)
-            curves.setdefault(name, []).append({"train_seed": train_seed, "curve": policy["curve"]})
+            policy = trained_policy(name, part_config, part, train_seed, config, out, echo, train, progress=progress,
+                                    threads=threads)
+            curves.setdefault(name, []).append({"train_seed": train_seed, "curve": policy["curve"],
+                                                "train_s": policy.get("train_s"), "train": policy.get("train", {})})
             seeds = [s for s in range(config.seeds) if s % config.train_seeds == train_seed]
             sub = replace(part_config, agents=(name,), agent_kwargs={name: policy["agent_kwargs"]})
             wanted = [Cell(name, s, split) for s in seeds for split in part_config.splits]
@@ -273,7 +308,11 @@ def session_curves(cells: list[CellResult]) -> dict[str, dict[str, np.ndarray]]:
 
 
 def primary_figures(cells: list[CellResult], n_boot: int) -> dict[str, Any]:
-    """Session return and length per agent (mean, 95% CI) and paired differences against the myopic oracle."""
+    """Session return and length per agent (mean, 95% CI) and paired differences against the baselines.
+
+    The baselines are the myopic oracle and LinUCB (:data:`BASELINES`, when they played): keys
+    ``return_minus_oracle``, ``session_length_minus_linucb``, ...
+    """
     groups: dict[str, list[CellResult]] = {}
     for r in cells:
         groups.setdefault(r.cell.label, []).append(r)
@@ -287,17 +326,19 @@ def primary_figures(cells: list[CellResult], n_boot: int) -> dict[str, Any]:
             entry[metric] = {"mean": mean, "low": low, "high": high, "n": int(values.size)}
         per_seed = [float(np.mean(r.metrics["return"])) for r in results]
         entry["return_per_seed"] = per_seed
-        if "oracle" in groups and label != "oracle":
-            oracle = {(r.cell.seed, r.cell.split): r for r in groups["oracle"]}
-            pairs = [(r, oracle[(r.cell.seed, r.cell.split)]) for r in results if (r.cell.seed, r.cell.split) in oracle]
+        for baseline in BASELINES:
+            if baseline not in groups or label == baseline:
+                continue
+            other = {(r.cell.seed, r.cell.split): r for r in groups[baseline]}
+            pairs = [(r, other[(r.cell.seed, r.cell.split)]) for r in results if (r.cell.seed, r.cell.split) in other]
             if pairs and all(np.array_equal(a.users, b.users) for a, b in pairs):
                 for metric in ("return", "session_length"):
                     a = np.concatenate([p[0].metrics[metric] for p in pairs])
                     b = np.concatenate([p[1].metrics[metric] for p in pairs])
                     c = np.concatenate([np.full(len(p[0].users), p[0].cell.seed) for p in pairs])
                     diff, low, high, excludes = M.paired_difference_ci(a, b, c, n_boot=n_boot, rng=0)
-                    entry[f"{metric}_minus_oracle"] = {"diff": diff, "low": low, "high": high,
-                                                       "excludes_zero": excludes}
+                    entry[f"{metric}_minus_{baseline}"] = {"diff": diff, "low": low, "high": high,
+                                                           "excludes_zero": excludes}
         figures[label] = entry
     return figures
 
@@ -381,16 +422,16 @@ def _ci(stats: dict[str, Any], digits: int = 1) -> str:
 
 
 def figures_table(figures: dict[str, Any]) -> str:
-    """Markdown: session return, session length, churn share and the paired differences against the oracle."""
-    lines = ["| agent | session return | session length | churned | return - oracle | length - oracle |",
-             "|---|---|---|---|---|---|"]
+    """Markdown: session return, length, churn share and the paired differences against the oracle and LinUCB."""
+    lines = ["| agent | session return | session length | churned | return - oracle | length - oracle | "
+             "return - linucb |", "|---|---|---|---|---|---|---|"]
     for label, f in figures.items():
         diffs = []
-        for metric in ("return", "session_length"):
-            d = f.get(f"{metric}_minus_oracle")
+        for key in ("return_minus_oracle", "session_length_minus_oracle", "return_minus_linucb"):
+            d = f.get(key)
             diffs.append(f"{d['diff']:+.1f} [{d['low']:+.1f}, {d['high']:+.1f}]" if d else "")
         lines.append(f"| {label} | {_ci(f['return'])} | {_ci(f['session_length'])} | {_ci(f['churned'], 2)} | "
-                     f"{diffs[0]} | {diffs[1]} |")
+                     f"{' | '.join(diffs)} |")
     return "\n".join(lines)
 
 
@@ -402,6 +443,10 @@ def command_line(config: LongTermConfig) -> str:
         parts.append(f"--world-kwargs '{json.dumps(config.world_kwargs)}'")
     if config.policies:
         parts.append(f"--training-steps {config.training_steps} --train-seeds {config.train_seeds}")
+        if config.policy_kwargs:
+            parts.append(f"--policy-kwargs '{json.dumps(config.policy_kwargs)}'")
+        if config.meta_encoder:
+            parts.append(f"--meta-encoder {config.meta_encoder}")
     if not config.persona_rec:
         parts.append("--no-persona-rec")
     return " ".join(parts)
@@ -475,6 +520,6 @@ def run_long_term(config: LongTermConfig, out: str | os.PathLike, *, jobs: int =
             "parts": parts}
 
 
-__all__ = ["LONG_TERM_AGENTS", "LONG_TERM_WORLD", "POLICY_AGENTS", "LongTermConfig", "figures_table",
+__all__ = ["BASELINES", "LONG_TERM_AGENTS", "LONG_TERM_WORLD", "PART_ENV_IDS", "POLICY_AGENTS", "POLICY_ALGORITHMS", "LongTermConfig", "figures_table",
            "primary_figures", "run_long_term", "session_curves", "targets", "train_policy_agent", "trained_policy",
            "write_session_plots"]

@@ -41,7 +41,8 @@ def test_registry_lists_every_agent_with_a_name():
     for name, entry in AGENTS.items():
         cls = agent_class(name)
         assert isinstance(cls.name, str)
-        if not entry.endswith(".from_checkpoint"):  # network meta agents are named by their learner
+        # network meta agents are named by their learner, saved policies (SB3Agent.load) by their algorithm
+        if not entry.endswith((".from_checkpoint", "SB3Agent.load")):
             assert name.startswith(cls.name)
     assert {"bayes-reference", "meta-linucb", "maml", "amortized-mean", "pooled-thompson"} <= set(AGENTS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from metarec.benchmarks import long_term as LT
 from metarec.benchmarks.suites import get_suite
 from metarec.errors import ConfigError
+from metarec.io import read_verified
 
 WORLD = {"n_items": 60, "n_topics": 4, "n_users": 80, "dynamics": "long_term", "clickbait_weight": 1.5,
          "text_encoder": "hashing:16"}
@@ -29,7 +31,7 @@ def test_the_suite_runs_end_to_end_and_resumes(tmp_path):
     for agent in figures.values():
         assert 0 <= agent["return"]["mean"] <= agent["session_length"]["mean"] <= 10
         assert agent["return"]["low"] <= agent["return"]["mean"] <= agent["return"]["high"]
-    assert "return_minus_oracle" in figures["planner"]
+    assert "return_minus_oracle" in figures["planner"] and "return_minus_linucb" not in figures["planner"]
     for name in ("long-term_return_over_session.png", "long-term_session_length.png",
                  "persona-rec_session_length.png"):
         assert (tmp_path / "plots" / name).stat().st_size > 0
@@ -62,15 +64,59 @@ def test_policy_agents_are_trained_once_through_the_hook_and_replayed(tmp_path, 
     assert len(calls) == 2 and computed(again) == []
 
 
-def test_without_the_sb3_pieces_a_policy_agent_names_what_is_missing(tmp_path, monkeypatch):
-    try:
-        import metarec.agents.sb3  # noqa: F401
-    except ImportError:
-        config = get_suite("long-term", **TINY, agents="ppo,oracle")
-        with pytest.raises(ImportError, match="metarec.agents.sb3"):
-            LT.run_long_term(config, tmp_path, progress=False, echo=None)
-    else:
-        pytest.skip("metarec.agents.sb3 exists: the lead has wired the policy agents")
+def test_a_ppo_policy_trains_on_training_users_plays_test_users_and_is_reused(tmp_path):
+    """The real trainer: PPO a few hundred steps on the tiny long-term world, then played on both envs."""
+    ppo = {"n_envs": 8, "algo_kwargs": {"n_steps": 16, "batch_size": 64, "n_epochs": 1}}
+    config = get_suite("long-term", **TINY, agents="oracle,linucb,ppo", persona_rec_agents=("oracle",),
+                       training_steps=256,
+                       policy_kwargs={"ppo": ppo}, plots=False)
+    first = LT.run_long_term(config, tmp_path, progress=False, echo=None)
+    for part in ("long-term", "persona-rec"):
+        folder = tmp_path / "policies" / f"ppo__{part}__train0"
+        assert (folder / "model" / "model.zip").stat().st_size > 0
+        record = json.loads(read_verified(folder / "policy.json").decode())
+        assert record["identity"]["training_steps"] == 256 and record["train"]["wall_s"] > 0
+        manifest = json.loads((folder / "model" / "policy.json").read_text())
+        assert manifest["env_kwargs"]["split"] == "train" and manifest["total_steps"] >= 256
+        figures = first["figures"][part]["ppo"]
+        assert 0 <= figures["return"]["mean"] <= figures["session_length"]["mean"]
+        assert "return_minus_oracle" in figures
+    ppo, linucb = first["figures"]["long-term"]["ppo"], first["figures"]["long-term"]["linucb"]
+    paired = ppo["return_minus_linucb"]["diff"]
+    assert paired == pytest.approx(ppo["return"]["mean"] - linucb["return"]["mean"])
+    assert "| return - linucb |" in (tmp_path / "results.md").read_text()
+    curve = first["parts"]["long-term"]["training_curves"]["ppo"][0]["curve"]
+    assert curve and all(0 <= p["return"] <= p["session_length"] <= 10 for p in curve)
+    LT.write_session_plots(tmp_path, {"long-term": first["parts"]["long-term"]}, n_boot=10)
+    assert (tmp_path / "plots" / "training_return.png").stat().st_size > 0
+    again = LT.run_long_term(config, tmp_path, progress=False, echo=None)
+    assert computed(again) == [] and again["figures"] == first["figures"]
+
+
+def test_meta_policy_agents_need_a_train_meta_checkpoint():
+    with pytest.raises(ConfigError, match=r"pass --meta-encoder PATH"):
+        get_suite("long-term", agents="ppo-meta,oracle")
+
+
+def test_a_meta_policy_starts_from_the_train_meta_encoder(tmp_path):
+    torch = pytest.importorskip("torch")
+    from metarec.agents.sb3 import SB3Agent, encoder_from_checkpoint
+    from metarec.agents.sb3.agent import extractor_of
+    from metarec.encoders import StateEncoder
+    from metarec.encoders.meta import MetaLearner
+
+    MetaLearner(StateEncoder(8, kind="attention", hidden=16, state_dim=8, seed=3), algorithm="amortized",
+                seed=0).save(tmp_path / "meta.pt")
+    a2c = {"n_envs": 8, "freeze_encoder": True, "algo_kwargs": {"n_steps": 4}}
+    config = get_suite("long-term", **{**TINY, "seeds": 1}, agents="a2c-meta", persona_rec=False, training_steps=64,
+                       policy_kwargs={"a2c-meta": a2c}, meta_encoder=str(tmp_path / "meta.pt"), plots=False)
+    outcome = LT.run_long_term(config, tmp_path / "run", progress=False, echo=None)
+    assert set(outcome["figures"]["long-term"]) == {"a2c-meta"}
+    agent = SB3Agent.load(tmp_path / "run" / "policies" / "a2c-meta__long-term__train0" / "model")
+    assert agent.manifest["encoder"].endswith("meta.pt") and agent.manifest["algo"] == "a2c"
+    trained = extractor_of(agent.model).encoder.state_dict()
+    for key, value in encoder_from_checkpoint(tmp_path / "meta.pt").state_dict().items():  # frozen: unchanged
+        torch.testing.assert_close(trained[key], value)
 
 
 @pytest.mark.parametrize(("overrides", "match"), [

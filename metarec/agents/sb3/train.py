@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import gymnasium
+import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
@@ -57,6 +58,48 @@ class ProgressBar(BaseCallback):
         self.bar.close()
 
 
+class EpisodeCurve(BaseCallback):
+    """Mean return and length of the training episodes that ended in each window of ``every`` env steps.
+
+    Reads the rewards and dones SB3 hands to callbacks (on-policy and off-policy alike), so it costs a few
+    numpy operations over ``n_envs`` per step. ``points``: ``[{"timesteps", "return", "session_length",
+    "episodes"}]``; a window in which no episode ended gives no point.
+    """
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self.every, self.points = max(1, int(every)), []
+        self._return = self._length = None
+        self._ended: list[tuple[float, int]] = []
+        self._next = self.every
+
+    def _on_step(self) -> bool:
+        rewards = np.asarray(self.locals["rewards"], dtype=float).reshape(-1)
+        dones = np.asarray(self.locals["dones"], dtype=bool).reshape(-1)
+        if self._return is None:
+            self._return, self._length = np.zeros(rewards.size), np.zeros(rewards.size, dtype=int)
+        self._return += rewards
+        self._length += 1
+        for i in np.flatnonzero(dones):
+            self._ended.append((float(self._return[i]), int(self._length[i])))
+            self._return[i], self._length[i] = 0.0, 0
+        if self.model.num_timesteps >= self._next:
+            self._flush()
+            while self._next <= self.model.num_timesteps:
+                self._next += self.every
+        return True
+
+    def _on_training_end(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._ended:
+            returns, lengths = np.array(self._ended).T
+            self.points.append({"timesteps": int(self.model.num_timesteps), "return": float(returns.mean()),
+                                "session_length": float(lengths.mean()), "episodes": len(self._ended)})
+            self._ended = []
+
+
 def make_vec_env(env_id: str, n_envs: int, env_kwargs: dict[str, Any] | None = None, slate_mode: str = "scores"
                  ) -> SB3VecEnv:
     """An :class:`SB3VecEnv` over ``gymnasium.make_vec(env_id, n_envs)`` (the batched env) with ``env_kwargs``."""
@@ -94,6 +137,7 @@ def train_policy(
     out: str | os.PathLike | None = None,
     progress: bool = True,
     threads: int = 1,
+    curve_points: int = 20,
 ) -> SB3Agent:
     """Train a candidate-scoring policy on ``n_envs`` batched training users and return it as an agent.
 
@@ -127,15 +171,21 @@ def train_policy(
         A tqdm bar over steps.
     threads : int
         Torch / BLAS threads while training.
+    curve_points : int
+        About how many points of the training curve to record (:class:`EpisodeCurve`, every
+        ``total_steps // curve_points`` steps); 0 records none.
 
     Returns
     -------
     SB3Agent
-        With ``manifest["train"]``: wall and CPU time (this process), steps per second of each.
+        With ``manifest["train"]``: wall and CPU time (this process), steps per second of each; and
+        ``manifest["curve"]``: mean return and length of the training episodes over training.
     """
     check_int("total_steps", total_steps)
     check_int("n_envs", n_envs)
     check_int("threads", threads)
+    if isinstance(curve_points, bool) or not isinstance(curve_points, int) or curve_points < 0:
+        raise ConfigError(f"`curve_points` must be an int >= 0, got {curve_points!r}")
     cls = algorithm_class(algo)
     env_kwargs = {"split": "train", **(env_kwargs or {})}
     encoder_config, weights = resolve_encoder(encoder, encoder_kind, seed)
@@ -157,7 +207,9 @@ def train_policy(
                 if hasattr(module, "load_encoder"):
                     module.load_encoder(weights)
         start, cpu_start = time.perf_counter(), time.process_time()
-        model.learn(total_timesteps=total_steps, callback=ProgressBar(total_steps, progress))
+        curve = EpisodeCurve(total_steps // curve_points) if curve_points else None
+        callbacks = [ProgressBar(total_steps, progress)] + ([curve] if curve is not None else [])
+        model.learn(total_timesteps=total_steps, callback=callbacks)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     base = venv.venv
     manifest = {
@@ -171,6 +223,7 @@ def train_policy(
                    "obs_dim": int(base.single_observation_space["candidates"].shape[1])},
         "train": {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "steps_per_s": round(model.num_timesteps / wall, 1),
                   "steps_per_cpu_s": round(model.num_timesteps / max(cpu, 1e-9), 1)},
+        "curve": curve.points if curve is not None else [],
     }
     agent = SB3Agent(model, slate_size=base.slate_size, seed=seed, manifest=manifest)
     if out is not None:
@@ -189,4 +242,5 @@ def _json_only(values: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-__all__ = ["train_policy", "make_vec_env", "ALGO_DEFAULTS", "ENCODER_KINDS", "ProgressBar", "resolve_encoder"]
+__all__ = ["train_policy", "make_vec_env", "ALGO_DEFAULTS", "ENCODER_KINDS", "EpisodeCurve", "ProgressBar",
+           "resolve_encoder"]
