@@ -47,6 +47,8 @@ class UtilityConfig:
 #: many cells (2**24 cells: 128 MiB of float64); larger worlds compute utilities on demand from the factors.
 UTILITY_CACHE_CELLS = 2**24
 _COVARIANCE_CHUNK = 65_536
+#: Users per block of on-demand utilities (see ``Simulator.static_utilities``).
+_UTILITY_BLOCK_USERS = 128
 
 
 @dataclass
@@ -418,10 +420,17 @@ class Simulator:
         f = self._factors
         statements, row_extras = self._user_factors(users)  # (B, S + 1, d), (B, S + 1, X)
         d = statements.shape[2]
-        rows = np.take(f.items, items, axis=0)  # (B, K, d + 2 X): one gather per item (np.take beats indexing)
-        embeddings = rows[..., :d].astype(np.float64)  # (B, K, d), exact
-        z = np.matmul(embeddings, statements.transpose(0, 2, 1))
-        z += np.matmul(rows[..., d:].view(np.float64), row_extras.transpose(0, 2, 1))  # (B, K, S + 1)
+        statements_t, row_extras_t = statements.transpose(0, 2, 1), row_extras.transpose(0, 2, 1)
+        z = np.empty((*items.shape, statements.shape[1]))  # (B, K, S + 1)
+        # Blocks of users, so that a block's gathered rows and float64 embeddings are still in the CPU cache when
+        # the products read them (the whole batch's are megabytes); each user's products and every element's
+        # arithmetic are the same as for the whole batch at once.
+        for start in range(0, len(items), _UTILITY_BLOCK_USERS):
+            stop = start + _UTILITY_BLOCK_USERS
+            rows = np.take(f.items, items[start:stop], axis=0)  # (b, K, d + 2 X): one gather per item
+            embeddings = rows[..., :d].astype(np.float64)  # (b, K, d), exact
+            block = np.matmul(embeddings, statements_t[start:stop], out=z[start:stop])
+            block += np.matmul(rows[..., d:].view(np.float64), row_extras_t[start:stop])
         return self._combine(z)
 
     def _user_factors(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

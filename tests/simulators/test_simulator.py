@@ -396,9 +396,15 @@ def test_on_demand_factors_are_not_users_by_items():
 
 
 @pytest.mark.bitwise
-def test_on_demand_utilities_do_not_depend_on_the_previous_call():
-    """The user rows kept from the last call (only changed users regathered) and the one-gather item table give
-    the same bits as gathering everything afresh from the embeddings and extras."""
+@pytest.mark.parametrize("block_users", [None, 5])
+def test_on_demand_utilities_do_not_depend_on_the_previous_call(block_users, monkeypatch):
+    """The user rows kept from the last call (only changed users regathered), the one-gather item table and the
+    blocks of users (5: three full blocks and a partial one) give the same bits as gathering everything afresh
+    from the embeddings and extras, all users at once."""
+    import metarec.simulators.simulator as module
+
+    if block_users is not None:
+        monkeypatch.setattr(module, "_UTILITY_BLOCK_USERS", block_users)
     _, on_demand = _cached_and_on_demand()
     f = on_demand._factors
     rng = np.random.default_rng(1)
