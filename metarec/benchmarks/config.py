@@ -109,6 +109,10 @@ class SuiteConfig(SuiteBase):
     n_boot: int = 2000
     """Bootstrap replicates for the confidence intervals."""
 
+    def agents_with_kwargs(self) -> tuple[str, ...]:
+        """The agents ``agent_kwargs`` may name: those the suite plays (``agents`` here)."""
+        return self.agents
+
     def __post_init__(self) -> None:
         check_world(self.world)
         for name in ("seeds", "users", "horizon", "num_candidates", "slate_size", "history_len", "obs_dim",
@@ -124,9 +128,10 @@ class SuiteConfig(SuiteBase):
             raise ConfigError(f"`splits` must be a non-empty subset of {SPLITS}, got {self.splits!r}")
         if not 0.0 < self.target_share <= 1.0:
             raise ConfigError(f"`target_share` must be in (0, 1], got {self.target_share}")
-        unknown = sorted(set(self.agent_kwargs) - set(self.agents))
+        unknown = sorted(set(self.agent_kwargs) - set(self.agents_with_kwargs()))
         if unknown:
-            raise ConfigError(f"`agent_kwargs` names agents not in `agents`: {unknown}; agents are {list(self.agents)}")
+            raise ConfigError(f"`agent_kwargs` names agents not in `agents`: {unknown}; agents are "
+                              f"{list(self.agents_with_kwargs())}")
         try:
             json.dumps([self.world_kwargs, self.agent_kwargs])
         except TypeError as exc:

@@ -188,6 +188,10 @@ class LongTermConfig(SuiteConfig):
             raise ConfigError(f"`policy_kwargs` names agents that are not policy agents in `agents`: {unknown}; "
                               f"policy agents are {sorted(POLICY_AGENTS)}")
 
+    def agents_with_kwargs(self) -> tuple[str, ...]:
+        """The agents ``agent_kwargs`` may name: those of either part (``agents`` and ``persona_rec_agents``)."""
+        return tuple(dict.fromkeys((*self.agents, *self.persona_rec_agents)))
+
     @property
     def policies(self) -> tuple[str, ...]:
         """The policy agents of ``agents`` (trained before they play)."""
@@ -195,7 +199,8 @@ class LongTermConfig(SuiteConfig):
 
     def long_term_config(self) -> SuiteConfig:
         """The LongTermEngagement-v0 part as a plain runner config."""
-        return SuiteConfig(**{**_runner_fields(self), "name": f"{self.name}/long-term"})
+        return SuiteConfig(**{**_runner_fields(self), "name": f"{self.name}/long-term",
+                              "agent_kwargs": {k: v for k, v in self.agent_kwargs.items() if k in self.agents}})
 
     def persona_rec_config(self) -> SuiteConfig:
         """The PersonaRec-v0 part: the same world with stationary users, ``persona_rec_horizon`` steps."""

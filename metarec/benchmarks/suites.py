@@ -183,7 +183,9 @@ def get_suite(name: str, **overrides: Any) -> Any:
     config = cls(**{k: v for k, v in defaults.items() if k in names})
     if "agents" in overrides and "agent_kwargs" not in overrides and isinstance(getattr(config, "agent_kwargs", None), dict):
         # keep the suite's settings for the agents that remain, drop those of agents left out
-        kept = {k: v for k, v in config.agent_kwargs.items() if k in overrides["agents"]}
+        playing = replace(config, **{**overrides, "agent_kwargs": {}})
+        playing_names = playing.agents_with_kwargs() if hasattr(playing, "agents_with_kwargs") else playing.agents
+        kept = {k: v for k, v in config.agent_kwargs.items() if k in playing_names}
         overrides["agent_kwargs"] = kept
     return replace(config, **overrides) if overrides else config
 

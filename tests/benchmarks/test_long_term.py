@@ -129,3 +129,10 @@ def test_a_meta_policy_starts_from_the_train_meta_encoder(tmp_path):
 def test_bad_long_term_settings_name_the_value(overrides, match):
     with pytest.raises(ConfigError, match=match):
         get_suite("long-term", **overrides)
+
+
+def test_agents_left_out_of_the_long_term_part_keep_their_settings_in_the_persona_rec_part():
+    # linear Thompson's suite setting (v=0.1) must reach PersonaRec-v0 even when --agents leaves it out
+    config = get_suite("long-term", agents=("random", "linucb", "oracle"))
+    assert config.persona_rec_config().agent_kwargs == {"linear-thompson": {"v": 0.1}}
+    assert config.long_term_config().agent_kwargs == {}
