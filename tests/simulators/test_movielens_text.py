@@ -108,9 +108,10 @@ def test_prose_personas_are_grounded_from_the_ratings_prose_alone(tmp_path):
     parsed = dict(prose[0]["parsed"])
     assert parsed["Films he loved: Heat (1995), Fargo (1996), The Usual Suspects (1995)"] == "like"
     assert parsed["Films he hated: Clueless (1995)"] == "dislike"
-    assert prose[0]["likes"] == ("He loves dramas", "Films he loved: Heat (1995), Fargo (1996), The Usual Suspects (1995)")
-    assert prose[0]["dislikes"] == ("Films he hated: Clueless (1995)",)
-    assert prose[1]["dislikes"] == ("Films she hated: Clueless (1995)",)
+    # each statement is grounded on what it names (its object phrases and the examples after a colon)
+    assert prose[0]["likes"] == ("dramas", "Films: Heat (1995), Fargo (1996), The Usual Suspects (1995)")
+    assert prose[0]["dislikes"] == ("Films: Clueless (1995)",)
+    assert prose[1]["dislikes"] == ("Films: Clueless (1995)",)
     persona = Persona(**prose[0])
     assert persona.from_text and persona.statements() == prose[0]["parsed"]  # what was understood is visible
 
@@ -123,9 +124,11 @@ def test_prose_world_grounds_the_parsed_statements(movielens_path):
     assert build.catalog.texts == with_eras
     for persona in build.population:
         assert persona.from_text and persona.likes == grounded_lists(persona.statements())[0], persona.name
-        assert all(s in persona.description for s in (*persona.likes, *persona.dislikes)), persona.name
+        # every statement is read from the prose
+        assert tuple(persona.statements()) == tuple(parse_prose(persona.description, name=persona.name)), persona.name
     hated = [p for p in build.population if " hated: " in p.description]
-    assert hated and all(any(" hated: " in s for s in p.dislikes) for p in hated)  # read as dislikes
+    # "Films he hated: ..." is read as a dislike, grounded on the films it names
+    assert hated and all(any(s.startswith("Films: ") for s in p.dislikes) for p in hated)
     assert np.isfinite(build.terms["like"]).all() and np.isfinite(build.terms["dislike"]).all()
 
 
