@@ -390,15 +390,9 @@ def write_session_plots(out: Path, parts: dict[str, dict[str, Any]], n_boot: int
                 mean, low, high = _curve_band(d[key], d["clusters"], n_boot)
                 (line,) = ax.plot(steps, mean, label=label)
                 ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
-            ax.set_xlabel("step of the session")
-            ax.set_ylabel(ylabel)
-            ax.set_title(f"{part}: {ylabel} (95% CI, clustered by seed)")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-            path = out / "plots" / f"{part}_{filename}.png"
-            _save_figure(fig, path)
-            plt.close(fig)
-            written.append(path)
+            written.append(_finish_plot(fig, ax, "step of the session", ylabel,
+                                        f"{part}: {ylabel} (95% CI, clustered by seed)",
+                                        out / "plots" / f"{part}_{filename}.png"))
     training = [(part, name, run) for part, outcome in parts.items()
                 for name, runs in outcome["training_curves"].items() for run in runs if run["curve"]]
     for key, filename, ylabel in (("return", "training_return", "mean session return (training users)"),
@@ -410,16 +404,23 @@ def write_session_plots(out: Path, parts: dict[str, dict[str, Any]], n_boot: int
             x = [point["timesteps"] for point in run["curve"]]
             y = [point[key] for point in run["curve"]]
             ax.plot(x, y, marker="o", label=f"{name} ({part}, train seed {run['train_seed']})")
-        ax.set_xlabel("training env steps")
-        ax.set_ylabel(ylabel)
-        ax.set_title(f"policies over training: {ylabel}")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        path = out / "plots" / f"{filename}.png"
-        _save_figure(fig, path)
-        plt.close(fig)
-        written.append(path)
+        written.append(_finish_plot(fig, ax, "training env steps", ylabel, f"policies over training: {ylabel}",
+                                    out / "plots" / f"{filename}.png"))
     return written
+
+
+def _finish_plot(fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> Path:
+    """Label, grid and legend ``ax``, save ``fig`` to ``path`` (atomically) and close it."""
+    import matplotlib.pyplot as plt  # deferred: matplotlib loads only when plots are written
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save_figure(fig, path)
+    plt.close(fig)
+    return path
 
 
 def _ci(stats: dict[str, Any], digits: int = 1) -> str:
