@@ -282,7 +282,9 @@ def run_bench(args: argparse.Namespace) -> int:
     cls = spec.config_class()
     overrides = overrides_from_args(cls, args)
     world = overrides.get("world", spec.defaults.get("world", getattr(cls, "world", None)))
-    reads_data = "movielens" in (overrides.get("settings") or getattr(cls, "settings", None) or ())
+    reads_data = getattr(cls, "reads_data", None)  # a suite whose settings read data says so itself
+    if reads_data is not None:
+        reads_data = reads_data(get_suite(args.suite, **{k: v for k, v in overrides.items() if k != "data_path"}))
     if "data_path" in overrides and isinstance(world, str) and world not in DATA_WORLDS and not reads_data:
         raise ConfigError(f"`data_path` applies to worlds that read data ({sorted(DATA_WORLDS)}), not {world!r}; "
                           "drop --data-path, pass --world movielens, or (cold-start) add the movielens setting")

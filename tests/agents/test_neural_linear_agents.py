@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import META_LAYOUT
+from conftest import META_LAYOUT, play_batched
 
 from metarec.agents import make_agent
 from metarec.agents.checks import check_agent
@@ -67,18 +67,7 @@ def test_missing_artifacts_and_bad_arguments_are_named(trained):
 
 
 def _play(agent, steps=8, n_envs=4, seed=0):
-    envs = tiny_vector_env(num_envs=n_envs, **META_LAYOUT)
-    obs, infos = envs.reset(seed=seed)
-    agent.reset_batch(n_envs, seed=seed)
-    start, actions = infos["episode_start"], []
-    from metarec.agents import observable
-
-    for _ in range(steps):
-        action = agent.predict_batch(obs, episode_start=start)
-        next_obs, reward, _, _, infos = envs.step(action)
-        agent.update_batch(obs, action, reward, next_obs, observable(infos), mask=~infos["episode_start"])
-        start, obs = infos["episode_start"], next_obs
-        actions.append(action)
+    actions, _ = play_batched(agent, tiny_vector_env(num_envs=n_envs, **META_LAYOUT), steps, seed=seed)
     return np.stack(actions)
 
 

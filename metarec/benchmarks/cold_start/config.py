@@ -155,6 +155,10 @@ class ColdStartConfig(SuiteConfig):
             raise ConfigError(f"`slate_size_b` must be in [1, num_candidates={self.num_candidates}], got "
                               f"{self.slate_size_b}")
 
+    def reads_data(self) -> bool:
+        """Whether a setting reads MovieLens-100K (then ``data_path`` applies whatever ``world`` is)."""
+        return "movielens" in self.settings
+
     def layout(self, setting: str = "A") -> Layout:
         """The :class:`~metarec.layout.Layout` of ``setting`` (B: slate ``slate_size_b``)."""
         slate = self.slate_size_b if setting == "B" else self.slate_size
