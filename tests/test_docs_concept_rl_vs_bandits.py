@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from metarec.envs.worlds import WORLDS
 from metarec.simulators import Dynamics
 
 pytest.importorskip("stable_baselines3", reason="the page trains a PPO policy (stable-baselines3)")
@@ -26,7 +27,8 @@ _spec.loader.exec_module(run_page)
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     folder = tmp_path_factory.mktemp("rl_vs_bandits")
-    return run_page.run_page(PAGE, folder), folder
+    yield run_page.run_page(PAGE, folder), folder
+    WORLDS.pop("tiny-long-term", None)  # the page registers its world; its module leaves with the folder
 
 
 def test_the_page_makes_the_figures_it_shows(page):
@@ -84,6 +86,11 @@ def test_a_briefly_trained_ppo_policy_beats_linucb_and_the_myopic_oracle(page):
     assert ppo["session_return"] > 2 * s["linucb"]["session_return"]
     assert ppo["session_return"] > s["oracle"]["session_return"] and ppo["length"] > s["oracle"]["length"] + 5
     assert ppo["session_return"] < 0.5 * s["planner"]["session_return"]  # "far below the planner"
+    # "What it learned shows in what it recommends"
+    assert about(ppo["clickbait"], 0.01, 1.0) and ppo["clickbait"] < 0.25 * s["oracle"]["clickbait"]
+    assert about(ppo["quality"], 0.51) and ppo["quality"] > s["oracle"]["quality"] + 0.3
+    per_step = ppo["session_return"] / ppo["length"]
+    assert about(per_step, 0.71, 0.1) and per_step < s["oracle"]["ctr"] - 0.1
     assert ns["policy"].manifest["train"]["cpu_s"] < 60  # "about 20 CPU seconds" (idle core: 18)
     curve = ns["curve"]
     returns = [point["return"] for point in curve]
