@@ -8,6 +8,13 @@ from __future__ import annotations
 
 _SINGLE = "metarec.envs.recommendation:RecommendationEnv"
 _VECTOR = "metarec.envs.vector:RecommendationVectorEnv"
+#: The world settings that make LongTermEngagement-v0: put under any ``world=`` spec given for that id.
+LONG_TERM_WORLD: dict = {"dynamics": "long_term", "clickbait_weight": 1.5}
+#: ids whose env classes are not the plain ones: id -> (single entry point, vector entry point)
+ENTRY_POINTS = {
+    "metarec/LongTermEngagement-v0": ("metarec.envs.long_term:LongTermEngagementEnv",
+                                      "metarec.envs.long_term:LongTermEngagementVectorEnv"),
+}
 
 #: id -> (env kwargs, docstring line)
 ENV_SPECS: dict[str, dict] = {
@@ -17,7 +24,7 @@ ENV_SPECS: dict[str, dict] = {
         num_candidates=20,
         slate_size=1,
         horizon=100,
-        world=dict(dynamics="long_term", clickbait_weight=1.5),
+        world=dict(LONG_TERM_WORLD),
     ),
     "metarec/MovieLens100K-v0": dict(num_candidates=20, slate_size=1, horizon=50, world=dict(name="movielens")),
 }
@@ -43,4 +50,5 @@ def register_envs() -> None:
     for env_id, kwargs in ENV_SPECS.items():
         if env_id in gymnasium.registry:
             continue
-        gymnasium.register(id=env_id, entry_point=_SINGLE, vector_entry_point=_VECTOR, kwargs=kwargs)
+        single, vector = ENTRY_POINTS.get(env_id, (_SINGLE, _VECTOR))
+        gymnasium.register(id=env_id, entry_point=single, vector_entry_point=vector, kwargs=kwargs)

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from metarec.encoders import HFTextEncoder
+from metarec.envs.dynamics_presets import resolve_dynamics
 from metarec.errors import ConfigError
-from metarec.simulators import Catalog, Dynamics, Population, Simulator, make_response_model
+from metarec.simulators import Catalog, Dynamics, Population, Simulator, UtilityConfig, make_response_model
 from metarec.simulators.response import RESPONSE_MODELS
 from metarec.simulators.vocabulary import DISLIKE_TEMPLATES, LIKE_TEMPLATES, TOPICS
 
@@ -99,8 +100,12 @@ def tiny_encoder() -> PrecomputedEncoder:
         return PrecomputedEncoder(dict(zip(data["texts"].tolist(), data["embeddings"])))
 
 
-def tiny_world(response: str = "mnl", dynamics: Dynamics | None = None, **response_kwargs) -> Simulator:
+def tiny_world(response: str = "mnl", dynamics: Dynamics | str | None = None, clickbait_weight: float = 0.0,
+               **response_kwargs) -> Simulator:
     """A 40-item, 30-user world with real MiniLM grounding and no model load.
+
+    ``dynamics`` is a ``Dynamics`` or a preset name (``"static"``, ``"long_term"``); ``clickbait_weight`` adds
+    that multiple of each item's clickbait score to every user's utility (as in ``LongTermEngagement-v0``).
 
     Examples
     --------
@@ -112,14 +117,16 @@ def tiny_world(response: str = "mnl", dynamics: Dynamics | None = None, **respon
         accepted = inspect.signature(RESPONSE_MODELS[response]).parameters
         unknown = sorted(set(response_kwargs) - set(accepted))
         if unknown:
-            raise ConfigError(f"the tiny world has no setting(s) {unknown}; it takes response, dynamics and the "
+            raise ConfigError(f"the tiny world has no setting(s) {unknown}; it takes response, dynamics, "
+                              "clickbait_weight and the "
                               f"{response!r} response model's {sorted(accepted)}")
     catalog, population = _tiny_parts()
     return Simulator(
         catalog,
         population,
         response=make_response_model(response, **response_kwargs),
-        dynamics=dynamics,
+        dynamics=resolve_dynamics(dynamics),
+        utility=UtilityConfig(w_clickbait=float(clickbait_weight)),
         encoder=tiny_encoder(),
     )
 

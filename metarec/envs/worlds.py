@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from metarec.encoders import DEFAULT_MODEL, CachedTextEncoder, HFTextEncoder, default_text_encoder
+from metarec.envs.dynamics_presets import DYNAMICS_PRESETS, resolve_dynamics
 from metarec.envs.tiny_world import HashingEncoder, tiny_encoder
 from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Dynamics, Population, Simulator, UtilityConfig, make_response_model
@@ -48,7 +49,6 @@ DATA_WORLDS: set[str] = {"movielens"}
 #: The text encoder of the tiny world: its shipped embeddings (its own texts only, no model load).
 TINY_TEXT_ENCODER = "tiny"
 
-DYNAMICS_PRESETS = {"static": Dynamics.static, "long_term": Dynamics.long_term}
 
 
 def register_world(name: str, entry_point: str, *, needs_data: bool = False) -> None:
@@ -178,14 +178,6 @@ def text_encoder(spec: str | None = None):
     return CachedTextEncoder(HFTextEncoder(spec))
 
 
-def _dynamics(spec: str | Dynamics) -> Dynamics:
-    if isinstance(spec, Dynamics):
-        return spec
-    if spec not in DYNAMICS_PRESETS:
-        raise ConfigError(f"unknown dynamics {spec!r}; use one of {sorted(DYNAMICS_PRESETS)} or a Dynamics")
-    return DYNAMICS_PRESETS[spec]()
-
-
 def synthetic_world(
     n_items: int = 500,
     n_topics: int = 12,
@@ -240,7 +232,7 @@ def synthetic_world(
         n_users,
         seed,
         response,
-        _dynamics(dynamics),
+        resolve_dynamics(dynamics),
         clickbait_weight,
         n_likes,
         n_dislikes,

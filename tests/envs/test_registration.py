@@ -49,8 +49,8 @@ def test_the_documented_ids_are_registered():
     for env_id in ENV_SPECS:
         assert env_id in ENV_DOCS and ENV_DOCS[env_id]
         spec = gymnasium.spec(env_id)
-        assert spec.entry_point.endswith(":RecommendationEnv")
-        assert spec.vector_entry_point.endswith(":RecommendationVectorEnv")
+        assert spec.entry_point.endswith(("RecommendationEnv", ":LongTermEngagementEnv"))
+        assert spec.vector_entry_point.endswith(("RecommendationVectorEnv", ":LongTermEngagementVectorEnv"))
     register_envs()  # idempotent
     assert sorted(i for i in gymnasium.registry if i.startswith("metarec/")) == IDS
 
@@ -125,3 +125,24 @@ def test_default_world_is_the_documented_one(real_world):
     assert real_world.item_embeddings.shape == (500, 384)
     np.testing.assert_allclose(np.linalg.norm(real_world.item_embeddings, axis=1), 1.0, atol=1e-5)
     assert [len(real_world.population.users(s)) for s in ("train", "val", "test")] == [700, 150, 150]
+
+
+def test_long_term_env_keeps_its_dynamics_under_a_given_world():
+    """world={"name": "tiny"} for LongTermEngagement-v0 is the tiny world *with* the long-term settings."""
+    import gymnasium as gym
+
+    from metarec.errors import ConfigError
+
+    env = gym.make("metarec/LongTermEngagement-v0", world={"name": "tiny"}, num_candidates=10, obs_dim=8)
+    simulator = env.unwrapped.simulator
+    assert simulator.dynamics.churn and simulator.utility_config.w_clickbait == 1.5
+    static = gym.make("metarec/LongTermEngagement-v0", world={"name": "tiny", "dynamics": "static"},
+                      num_candidates=10, obs_dim=8).unwrapped.simulator
+    assert not static.dynamics.churn  # a key of the given spec wins
+    envs = gym.make_vec("metarec/LongTermEngagement-v0", num_envs=2, vectorization_mode="vector_entry_point",
+                        world={"name": "tiny"}, num_candidates=10, obs_dim=8)
+    assert envs.unwrapped.simulator.dynamics.churn
+    plain = gym.make("metarec/PersonaRec-v0", world={"name": "tiny"}, num_candidates=10, obs_dim=8)
+    assert not plain.unwrapped.simulator.dynamics.churn and plain.unwrapped.simulator.utility_config.w_clickbait == 0
+    with pytest.raises(ConfigError, match="unknown dynamics 'longterm'"):
+        gym.make("metarec/LongTermEngagement-v0", world={"name": "tiny", "dynamics": "longterm"})
