@@ -1,0 +1,77 @@
+"""Exercise 3 (reference solution): three personas, what they are grounded on, and what they rank first.
+
+Write the personas to a file and inspect them with the command line:
+
+    python examples/course/solutions/ex03_personas.py ex03_personas.jsonl
+    metarec personas check ex03_personas.jsonl --catalog tests/data/films.csv
+
+Grade it with ``python examples/course/check.py 3 examples/course/solutions/ex03_personas.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from metarec.benchmarks.personas import text_utility
+
+ANSWERS = """
+FILLED IN AFTER THE FULL RUN.
+"""
+
+
+def personas() -> list[dict]:
+    """The three personas, as the JSON objects of a persona file (one per line)."""
+    ada = {  # prose only: no "likes", so the description is parsed into statements with their polarity
+        "name": "Ada",
+        "description": "Ada, a retired history teacher, adores old westerns and war films about real battles, "
+                       "but she hates musicals.",
+        "liked_topics": ["Western", "War"],
+        "disliked_topics": ["Musical"],
+    }
+    ben = {  # explicit statements: they are grounded as written, and win over the prose
+        "name": "Ben",
+        "description": "Ben, 16, watches anything set in space and reads fantasy novels; documentaries bore him.",
+        "likes": ["loves science fiction films about spaceships, robots and aliens",
+                  "loves fantasy films with dragons and wizards"],
+        "dislikes": ["dislikes documentaries"],
+        "liked_topics": ["Sci-Fi", "Fantasy"],
+        "disliked_topics": ["Documentary"],
+    }
+    hal = {  # the starter listed "I hate gory horror movies" under likes: the PolarityWarning said to move it
+        "name": "Hal",
+        "description": "Hal reads detective novels on the train and watches a mystery every Friday; gore makes "
+                       "him feel sick.",
+        "likes": ["loves mystery films where a detective solves a murder"],
+        "dislikes": ["I hate gory horror movies"],
+        "liked_topics": ["Mystery", "Crime"],
+        "disliked_topics": ["Horror"],
+    }
+    return [ada, ben, hal]
+
+
+def write_jsonl(path: str | Path) -> Path:
+    """Write ``personas()`` as a persona file (JSON lines) at ``path``."""
+    path = Path(path)
+    path.write_text("".join(json.dumps(persona) + "\n" for persona in personas()), encoding="utf-8")
+    return path
+
+
+def top_items(population, catalog, encoder, k: int = 20) -> dict[str, list[int]]:
+    """Each persona's ``k`` best items on the text terms (likes minus dislikes), best first: name -> item indices."""
+    utility = text_utility(population, catalog, encoder)  # (n_personas, n_items)
+    return {persona.name: [int(i) for i in np.argsort(-utility[u], kind="stable")[:k]]
+            for u, persona in enumerate(population)}
+
+
+def liked_share(persona, catalog, items: list[int]) -> float:
+    """The share of ``items`` that carry at least one of the persona's ``liked_topics`` in ``catalog.tags``."""
+    liked = set(persona.liked_topics)
+    return float(np.mean([bool(liked & set(catalog.tags[i])) for i in items]))
+
+
+if __name__ == "__main__":
+    print("wrote", write_jsonl(sys.argv[1] if len(sys.argv) > 1 else "ex03_personas.jsonl"))
