@@ -10,6 +10,9 @@ itself with the benchmark runner (the same seeds give the same numbers bit for b
 3. ``tune(...)["test"]`` must be the chosen value's curve on **test** users;
 4. on test users, the chosen value must have less regret than the value that was worst on val;
 5. ``plot_curves`` must write a PNG.
+
+It prints each value's val regret after a fifth of the session and at the horizon (the shape of the curves),
+the choice, and the test regret of the chosen value, of the value worst on val and of random.
 """
 
 from __future__ import annotations
@@ -96,6 +99,8 @@ def check(module: ModuleType, quick: bool = False) -> dict[str, float | str]:
         "setting": f"{agent} on {settings['world']} ({settings['seeds']} seeds x {settings['users']} users, "
                    f"{settings['horizon']} steps, K = {settings['num_candidates']})",
     }
+    early = settings["horizon"] // 5
+    figures.update({f"val_regret@{early}[{knob}={value:g}]": float(val[value][early - 1]) for value in values})
     figures.update({f"val_regret[{knob}={value:g}]": final[value] for value in values})
     figures.update({"chosen": f"{knob}={chosen:g}", "test_regret_chosen": float(test[-1]),
                     f"test_regret_worst_on_val[{knob}={worst:g}]": worst_test, "test_regret_random": random_test})

@@ -10,7 +10,9 @@ over similarity to the user's history, temperature 0.5), and for each:
    the simulator's ground truth in the logs).
 
 The figures are each estimator's bias (mean error over the logs), the spread of its error, its RMSE and how
-many of its 95% bootstrap intervals covered the exact value: what the exercise's questions ask about.
+many of its 95% bootstrap intervals covered the exact value: what the exercise's questions ask about; and the
+mean and largest importance weight ``w_i = target[i, a_i] / pscore_i`` over all logs (the mean is near 1
+when the propensities are right).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def check(module: ModuleType, quick: bool = False) -> dict[str, float | str]:
     n_logs, users, steps = SIZES[quick]
     errors: dict[str, list[float]] = {name: [] for name in ESTIMATORS}
     covered = dict.fromkeys(ESTIMATORS, 0)
-    exact, logged = [], []
+    exact, logged, weights = [], [], []
     for seed in range(n_logs):
         data = log(users, steps, seed)
         features, context = candidate_features(data).astype(np.float64), np.asarray(data["context"], np.float64)
@@ -76,6 +78,7 @@ def check(module: ModuleType, quick: bool = False) -> dict[str, float | str]:
         for name, value in theirs.items():
             assert np.isfinite(value) and np.isclose(value, library[name].value, rtol=1e-9, atol=1e-12), (
                 f"your {name} gives {value!r} on log {seed}, the library {library[name].value:.6f}: {hints[name]}")
+        weights.append(target[np.arange(n), data["candidate_position"]] / data["pscore"])
         truth = true_policy_value(data, target)
         exact.append(truth)
         logged.append(float(np.mean(data["expected_reward_slate"])))
@@ -87,6 +90,8 @@ def check(module: ModuleType, quick: bool = False) -> dict[str, float | str]:
         "logs": f"{n_logs} logs x {users * steps} rounds (tiny world, K = {LAYOUT['num_candidates']})",
         "exact_value_of_target": float(np.mean(exact)),
         "logging_policy_value": float(np.mean(logged)),
+        "mean_weight": float(np.mean(np.concatenate(weights))),
+        "max_weight": float(np.max(np.concatenate(weights))),
     }
     for name in ESTIMATORS:
         error = np.asarray(errors[name])

@@ -14,7 +14,18 @@ ANSWERS = """
 Figures from `python examples/course/check.py 1 examples/course/solutions/ex01_agent.py` (full size: the
 default synthetic world, 3 seeds x 100 test users, 50 steps, K = 20).
 
-1. Regret against random: FILLED IN AFTER THE FULL RUN.
+1. MyAgent's mean cumulative regret after 50 steps is 20.18 against random's 32.32: ratio_to_random 0.62,
+   about 38% less regret. LinUCB, on the same users, candidates and clicks, has 17.27: MyAgent is 2.9 behind.
+   Both fit the same kind of per-user ridge regression; LinUCB explores where it is uncertain (an optimism
+   bonus that shrinks as it learns), MyAgent explores blindly on 10% of the steps for the whole session,
+   including late steps where it already knows the user.
+2. Its per-step regret falls from 0.606 over the first 5 steps to 0.314 over the last 16: it learns this
+   user's taste from the clicks within the session. A random agent's per-step regret stays flat (its
+   cumulative regret is a straight line).
+3. At the first step the agent knows nothing about the user (theta = 0, every score ties), so its first
+   recommendation is a random one: no agent that starts each user from nothing can do better there. What
+   helps is knowledge brought from other users: a prior over tastes fitted on training users (meta-learning,
+   e.g. meta-linucb in the tutorial) or popularity, which shapes the very first recommendations.
 """
 
 
