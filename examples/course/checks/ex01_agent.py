@@ -1,5 +1,6 @@
 """Check of exercise 1 (``agent``): ``MyAgent`` follows the agent protocol and beats random on test users.
 
+0. ``MyAgent()`` takes no ``env`` (the runner would hand an agent that asks for it the simulator itself).
 1. ``metarec.agents.check_agent`` on ``PersonaRec-v0`` (one item a step) and ``PersonaRecSlate-v0`` (a slate
    of 3), both on the tiny world.
 2. The benchmark runner plays random, LinUCB (a yardstick, not a bar) and ``MyAgent`` on the same test users,
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 from types import ModuleType
 
@@ -46,6 +48,9 @@ def check(module: ModuleType, quick: bool = False) -> dict[str, float | str]:
     assert hasattr(module, CLASS), (f"{module.__name__} defines no class {CLASS}; keep the starter's class name "
                                     f"(the check builds {CLASS}() and benchmarks '{module.__name__}:{CLASS}')")
     agent_class = getattr(module, CLASS)
+    assert "env" not in inspect.signature(agent_class).parameters, (
+        f"{CLASS}.__init__ takes `env`: the runner would hand it the environment, simulator and ground truth "
+        "included; an agent learns from observations and observable feedback only. Remove the parameter")
     for env_id, extra in (("metarec/PersonaRec-v0", {}), ("metarec/PersonaRecSlate-v0", {"slate_size": 3})):
         env = gym.make(env_id, world={"name": "tiny"}, horizon=20, **TINY, **extra)
         try:

@@ -20,8 +20,8 @@ default synthetic world, 3 seeds x 100 test users, 50 steps, K = 20).
    bonus that shrinks as it learns), MyAgent explores blindly on 10% of the steps for the whole session,
    including late steps where it already knows the user.
 2. Its per-step regret falls from 0.606 over the first 5 steps to 0.314 over the last 16: it learns this
-   user's taste from the clicks within the session. A random agent's per-step regret stays flat (its
-   cumulative regret is a straight line).
+   user's taste from the clicks within the session (a random agent, which learns nothing, pays the same
+   expected regret every step: docs/concepts/regret.md).
 3. At the first step the agent knows nothing about the user (theta = 0, every score ties), so its first
    recommendation is a random one: no agent that starts each user from nothing can do better there. What
    helps is knowledge brought from other users: a prior over tastes fitted on training users (meta-learning,
