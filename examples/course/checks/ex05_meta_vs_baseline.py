@@ -27,7 +27,7 @@ from metarec.envs import build_world
 #: The agents compared and their family (docs/cold_start.md, "What counts as meta").
 AGENTS = {"linucb": "non-meta", "offset-linucb": "non-meta", "meta-linucb": "meta", "offset-meta-linucb": "meta"}
 #: Exploration widths the student chooses from (on val users).
-ALPHA_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+ALPHA_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 #: Comparisons (meta, baseline) whose paired difference the student computes.
 PAIRS = (("meta-linucb", "linucb"), ("meta-linucb", "offset-linucb"), ("offset-meta-linucb", "offset-linucb"))
 LAYOUT = dict(num_candidates=20, history_len=10, obs_dim=32)
@@ -38,7 +38,8 @@ def sizes(quick: bool) -> dict:
     if quick:
         return dict(world_kwargs=dict(n_items=120, n_topics=8, n_users=400, text_encoder="hashing:64"),
                     layout=dict(num_candidates=10, history_len=4, obs_dim=16), train_steps=30, horizon=30,
-                    val_users=40, val_seeds=(100,), test_users=40, test_seeds=(0, 1), grid=(0.1, 0.3, 1.0, 3.0))
+                    val_users=40, val_seeds=(100,), test_users=40, test_seeds=(0, 1),
+                    grid=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0))
     return dict(world_kwargs={}, layout=LAYOUT, train_steps=50, horizon=50, val_users=150, val_seeds=(100, 101),
                 test_users=150, test_seeds=(0, 1, 2, 3, 4), grid=ALPHA_GRID)
 
@@ -63,6 +64,11 @@ def as_files(artifacts: dict, folder: Path) -> dict[str, dict]:
 
 def check(module: ModuleType, quick: bool = False) -> dict[str, float | str]:
     """Grade exercise 5; returns the figures (see the module docstring) or raises AssertionError."""
+    with tempfile.TemporaryDirectory(prefix="course-ex05-") as folder:
+        return _check(module, quick, Path(folder))
+
+
+def _check(module: ModuleType, quick: bool, folder: Path) -> dict[str, float | str]:
     size = sizes(quick)
     simulator = build_world("synthetic", size["world_kwargs"])
     layout, horizon = size["layout"], size["horizon"]
@@ -78,7 +84,6 @@ def check(module: ModuleType, quick: bool = False) -> dict[str, float | str]:
             make_agent(agent, **artifacts[agent])
         except Exception as error:  # noqa: BLE001  (any failure is the student's to fix: say which agent)
             raise AssertionError(f"make_agent({agent!r}, **fit_artifacts(...)[{agent!r}]) fails: {error}") from None
-    folder = Path(tempfile.mkdtemp(prefix="course-ex05-"))
     kwargs = as_files(artifacts, folder)
 
     def regrets(agent: str, alpha: float, split: str, seeds, users: int) -> tuple[np.ndarray, np.ndarray]:

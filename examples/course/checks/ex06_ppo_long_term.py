@@ -51,8 +51,12 @@ def session_figures(records: list[dict], simulator) -> dict[str, np.ndarray]:
 
 def check(module: ModuleType, quick: bool = False) -> dict[str, float | str]:
     """Grade exercise 6; returns the figures (see the module docstring) or raises AssertionError."""
+    with tempfile.TemporaryDirectory(prefix="course-ex06-") as folder:
+        return _check(module, quick, Path(folder) / "policy")
+
+
+def _check(module: ModuleType, quick: bool, folder: Path) -> dict[str, float | str]:
     simulator = build_world("synthetic", WORLD)
-    folder = Path(tempfile.mkdtemp(prefix="course-ex06-")) / "policy"
     start = time.perf_counter()
     module.train(env_kwargs(), str(folder), quick)
     train_s = time.perf_counter() - start

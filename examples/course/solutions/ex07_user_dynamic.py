@@ -55,5 +55,25 @@ def make_world() -> Simulator:
 register_world("tiny-fatigue", f"{__name__}:make_world")
 
 ANSWERS = """
-(filled in below from the check's output)
+Figures: `python examples/course/check.py 7 examples/course/solutions/ex07_user_dynamic.py` (the tiny world,
+10 seeds x 20 test sessions, 50 steps; per_skip 0.3, relief 0.5; plain world -> tired world).
+
+1. Clicks per session: random 15.81 -> 2.905 (82% lost), LinUCB 32.79 -> 20.61 (37% lost), the oracle
+   46.38 -> 46.2 (0.4% lost). The loss is uneven because fatigue feeds on skips: a random recommender is
+   skipped most of the time, its user tires, clicks even less, and tires further (the mistakes compound);
+   LinUCB is skipped while it learns the user, so it pays in its first steps and then carries the fatigue; the
+   oracle is clicked almost every step, and every click halves the fatigue. LinUCB's share of the oracle's
+   clicks falls from 0.707 to 0.4461.
+
+2. LinUCB's cumulative regret falls from 13.63 to 10.13 although it earns 12 clicks fewer per session. Regret
+   is measured against the best item *for the user's current state*: once a user is tired, even the best item
+   is rarely clicked, so the reference itself falls and each step's regret with it. A myopic regret cannot
+   charge an agent for the state it drove the user into. In a world with this rule, report clicks (return)
+   per session, and the share of a reference policy's clicks over the same sessions, not the myopic regret.
+
+3. It would have to avoid skips early, even at the price of learning less per step: show safe, broadly liked
+   items first and explore once the user is engaged; a click now is worth more than its own reward because it
+   keeps the user receptive. That is a long-term (RL) objective, as in exercise 6: a policy trained across
+   users on session return (metarec.agents.sb3, PPO) or a planner that knows the rule could learn it; a
+   myopic bandit (LinUCB) cannot, whatever it knows about the user.
 """
