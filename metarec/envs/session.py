@@ -119,7 +119,7 @@ class SessionBatch:
         self._own_history()
         state = self.state
         state.users[i], state.t[i], state.churned[i] = user, 0, False
-        state.drift[i], state.boredom[i] = 0.0, 0.0
+        state.drift[i], state.boredom[i], state.custom[i] = 0.0, 0.0, 0.0
         state.patience[i] = self.sim.traits["patience"][user]
         self.cum_regret[i] = 0.0
         if self.mode == "random":
@@ -230,7 +230,7 @@ class SessionBatch:
         candidates = self.candidates[0]
         user = int(state.users[0])
         cache = sim.utility_cache
-        if sim.dynamics.drifts or sim.dynamics.bores or cache is None:
+        if sim.dynamics.drifts or sim.dynamics.bores or sim.dynamics.custom or cache is None:
             utility = sim.utilities(state, candidates[None])[0]
         else:
             utility = cache[user, candidates]

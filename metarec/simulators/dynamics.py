@@ -59,6 +59,25 @@ class Dynamics:
 
     Per clicked item ``i`` the patience change is :meth:`click_patience_change` (the same arithmetic the
     simulator steps with, so planners can read it).
+
+    **A rule of your own** (fatigue, novelty, satiation, ...): subclass ``Dynamics`` and override the three
+    hooks :meth:`custom_state_width`, :meth:`custom_utility` and :meth:`custom_update`. The simulator keeps
+    ``custom_state_width(simulator)`` numbers per user in ``UserState.custom`` (zeros at the start of a
+    session), adds ``custom_utility`` to the utilities of every item it scores (the clicks, the oracle,
+    regret, ``utility_matrix``) and calls ``custom_update`` after each step, after drift, boredom and churn.
+    The built-in terms stay as they are; a subclass that overrides none of the hooks steps exactly as before.
+    See docs/course/ex07_user_dynamic.md for a worked rule.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Weariness(Dynamics):  # every item loses `rate` utility per step of the session
+    ...     rate: float = 0.1
+    ...     def custom_utility(self, simulator, state, items):
+    ...         return np.broadcast_to(-self.rate * state.t[:, None], items.shape)
+    >>> Weariness().custom, Dynamics().custom
+    (True, False)
     """
 
     drift_rate: float = 0.0
@@ -125,6 +144,45 @@ class Dynamics:
             quality_gain=0.5,
         )
 
+    @property
+    def custom(self) -> bool:
+        """Whether a subclass overrides one of the custom-rule hooks (the simulator then calls them)."""
+        cls = type(self)
+        return any(getattr(cls, hook) is not getattr(Dynamics, hook)
+                   for hook in ("custom_state_width", "custom_utility", "custom_update"))
+
+    def custom_state_width(self, simulator) -> int:
+        """Numbers kept per user for a custom rule: ``UserState.custom`` is (B, width), zeros at session start.
+
+        Default 0. ``simulator`` is the :class:`~metarec.simulators.Simulator` (catalogue, traits, ...).
+        """
+        return 0
+
+    def custom_utility(self, simulator, state: UserState, items: np.ndarray) -> np.ndarray | None:
+        """A custom rule's change to the utilities of ``items`` (B, K) catalogue indices, (B, K), or None.
+
+        Added to the static utility and the built-in terms wherever the simulator scores items (clicks,
+        oracle, regret, :meth:`~metarec.simulators.Simulator.utility_matrix`). Must not change ``state``.
+        Default None (no change).
+        """
+        return None
+
+    def custom_update(self, simulator, state: UserState, shown: np.ndarray, clicks: np.ndarray) -> None:
+        """A custom rule's state change after a step, in place (``state.custom``, or ``patience`` / ``churned``).
+
+        Parameters
+        ----------
+        simulator : Simulator
+        state : UserState
+            The B users, after the built-in terms of this step (``state.t`` already counts the step).
+        shown : (B, s) int
+            Catalogue indices of the shown slate.
+        clicks : (B, s)
+            1 where the user clicked that position.
+
+        Setting ``state.churned[b] = True`` ends user ``b``'s session. Default: nothing.
+        """
+
     def click_patience_change(self, quality: np.ndarray, clickbait: np.ndarray | None) -> np.ndarray:
         """Patience change of a click on items with ``quality`` and ``clickbait`` (same shape; None: no clickbait).
 
@@ -157,6 +215,8 @@ class UserState:
         Remaining patience.
     churned : np.ndarray, (B,) bool
         Whether the user has left.
+    custom : np.ndarray, (B, w)
+        The state of a custom rule (:meth:`Dynamics.custom_state_width`; w = 0 without one).
     """
 
     users: np.ndarray
@@ -165,6 +225,11 @@ class UserState:
     boredom: np.ndarray
     patience: np.ndarray
     churned: np.ndarray
+    custom: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.custom is None:  # states built before custom rules existed: no custom state
+            self.custom = np.zeros((len(self.users), 0))
 
     def __len__(self) -> int:
         return len(self.users)

@@ -483,6 +483,7 @@ class Simulator:
             boredom=np.zeros((B, self.topics.shape[1] if self.dynamics.bores else 0)),
             patience=self.traits["patience"][users].copy(),
             churned=np.zeros(B, dtype=bool),
+            custom=np.zeros((B, self.dynamics.custom_state_width(self) if self.dynamics.custom else 0)),
         )
 
     def utilities(self, state: UserState, items: np.ndarray) -> np.ndarray:
@@ -492,6 +493,10 @@ class Simulator:
             utility = utility + np.einsum("bd,bkd->bk", state.drift, self.item_embeddings[items])
         if self.dynamics.bores:
             utility = utility - np.einsum("bt,bkt->bk", state.boredom, self.topics[items])
+        if self.dynamics.custom:
+            shift = self.dynamics.custom_utility(self, state, np.asarray(items))
+            if shift is not None:
+                utility = utility + shift
         return utility
 
     def utility_matrix(self, users: np.ndarray | UserState) -> np.ndarray:
@@ -508,6 +513,10 @@ class Simulator:
             utility += np.einsum("bd,nd->bn", state.drift, self.item_embeddings)
         if self.dynamics.bores:
             utility -= np.einsum("bt,nt->bn", state.boredom, self.topics)
+        if self.dynamics.custom:
+            shift = self.dynamics.custom_utility(self, state, all_items)
+            if shift is not None:
+                utility += shift
         return utility
 
     def click_patience_change(self, items: np.ndarray) -> np.ndarray:
@@ -577,7 +586,7 @@ class Simulator:
     def _update(self, state: UserState, shown: np.ndarray, clicks: np.ndarray) -> None:
         dynamics = self.dynamics
         state.t += 1
-        if not (dynamics.drifts or dynamics.bores or dynamics.churn):
+        if not (dynamics.drifts or dynamics.bores or dynamics.churn or dynamics.custom):
             return
         clicked_any = clicks.any(axis=1)
         if dynamics.drifts:
@@ -592,6 +601,8 @@ class Simulator:
             change += (clicks * self.click_patience_change(shown)).sum(axis=1)
             state.patience += change
             state.churned |= state.patience <= 0
+        if dynamics.custom:
+            dynamics.custom_update(self, state, shown, clicks)
 
 
 def first_occurrence(slate: np.ndarray) -> np.ndarray:
