@@ -25,18 +25,34 @@ def test_personas_check_prints_statements_items_and_warnings(tmp_path, monkeypat
     monkeypatch.setattr(cli, "default_text_encoder", lambda: HashingEncoder(32))
     path = tmp_path / "p.jsonl"
     path.write_text(
-        json.dumps({"name": "Ivy", "description": "Ivy adores westerns but has no patience for musicals."}) + "\n"
+        json.dumps({"name": "Ivy", "description": "Ivy adores westerns but has no patience for musicals. "
+                                                  "She cannot stand horror films."}) + "\n"
         + json.dumps({"name": "Hal", "likes": ["I hate horror movies"]}) + "\n"
     )  # fmt: skip
-    status = cli.main(["personas", "check", str(path), "--catalog", str(DATA / "films.csv"), "--top", "3"])
+    # the hashing encoder stands in for the language model: the parser without one (VADER) is asked for
+    status = cli.main(["personas", "check", str(path), "--catalog", str(DATA / "films.csv"), "--top", "3",
+                       "--parser", "vader"])  # fmt: skip
     out = capsys.readouterr().out
     assert status == 0
+    assert "prose parsed with the 'vader' parser" in out
     assert "== Ivy (parsed from the description)" in out and "== Hal (given explicitly)" in out
     assert "[   like] adores westerns" in out and "[dislike] has no patience for musicals" in out
+    assert "[dislike] She cannot stand horror films  -> 'horror films'" in out
     assert "warning: " in out and "'I hate horror movies' is under `likes`" in out
     assert out.count("  top 3:") == 2 and out.count("  bottom 3:") == 2
     ivy = out.split("== Ivy")[1].split("== Hal")[0]
     assert len([line for line in ivy.splitlines() if line.startswith("    ")]) == 6  # 3 top + 3 bottom items
+
+
+def test_personas_check_parses_prose_with_the_grounding_parser_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "default_text_encoder", lambda: HashingEncoder(32))
+    chosen = []
+    real = personas_module.polarity_scorer
+    monkeypatch.setattr(cli, "polarity_scorer", lambda kind, encoder: chosen.append(kind) or real(kind, encoder))
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"name": "Ivy", "description": "Ivy adores westerns."}) + "\n")
+    assert cli.main(["personas", "check", str(path), "--catalog", str(DATA / "films.csv"), "--top", "1"]) == 0
+    assert chosen == ["agreement"] and "prose parsed with the 'agreement' parser" in capsys.readouterr().out
 
 
 def test_personas_check_bad_catalog_is_a_one_line_error(tmp_path, monkeypatch, capsys):
