@@ -17,7 +17,10 @@ Each clause is scored on its predicate, not its whole text: the object phrases t
 Two constructions are read from the clause structure, not from a lexicon:
 - "anything but X" / "everything but X": the clause is a dislike of X;
 - "used to ... but now ...": the past-tense clause before the contrast is no longer held, so a past like
-  becomes a dislike (and a past dislike a like).
+  becomes a dislike (and a past dislike a like); a past habit with no sentiment ("used to watch horror") a
+  dislike.
+A clause VADER finds neutral but negated with one of VADER's own negation words ("cannot stand films",
+"never watches films") is a dislike (`VaderPolarity`'s ``negation``).
 """
 
 from __future__ import annotations
