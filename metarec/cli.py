@@ -188,8 +188,9 @@ def add_personas_commands(commands) -> None:
     check.add_argument("--catalog", default="movielens",
                        help="'movielens' (needs --data-path or $METAREC_DATA) or a CSV file (default movielens)")
     check.add_argument("--top", type=_positive_int, default=10, help="items shown at each end (default 10)")
-    check.add_argument("--parser", default="vader", help="prose polarity parser: vader (default, no language "
-                       "model), vader-raw, anchor or agreement (VADER and the language model must agree)")
+    check.add_argument("--parser", default="agreement", help="prose polarity parser: agreement (default: VADER "
+                       "and the language model must agree, as in `metarec personas grounding`), vader (no language "
+                       "model: what Population.from_jsonl uses unless given a parser), vader-raw or anchor")
     check.add_argument("--data-path", default=None, help="MovieLens-100K folder (default $METAREC_DATA)")
     check.set_defaults(handler=run_personas_check)
     grounding = actions.add_parser("grounding", help="per-persona liked / disliked shares of the top 20 items",
@@ -217,6 +218,7 @@ def run_personas_check(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog, encoder, args.data_path)
     for warning in caught:
         print(f"warning: {warning.message}")
+    print(f"prose parsed with the {args.parser!r} parser (--parser)")
     print(format_check(population, catalog, encoder, top=args.top))
     return 0
 

@@ -42,12 +42,12 @@ def test_every_figure_is_made_by_the_page_and_committed(page):
 def test_section_1_the_parser_and_the_polarity_warning(page):
     ns, _ = page
     ivy = ns["ivy"]
-    # "The first sentence is a like ... The second is read as neutral, and dropped"
+    # "The first sentence is a like ... The second is a dislike, grounded on "horror films""
     assert ivy.statements() == (
         ("adores westerns and tense thrillers", "like"),
-        ("She cannot stand horror films", "neutral"),
+        ("She cannot stand horror films", "dislike"),
     )
-    assert ivy.likes == ("westerns and tense thrillers",) and ivy.dislikes == ()
+    assert ivy.likes == ("westerns and tense thrillers",) and ivy.dislikes == ("horror films",)
     # "raises a PolarityWarning that quotes it"
     warnings = [w for w in ns["caught"] if issubclass(w.category, PolarityWarning)]
     assert len(warnings) == 1 and "'I hate horror movies'" in str(warnings[0].message)
@@ -73,27 +73,27 @@ def test_section_2_one_sentence_and_the_ranking(page):
     assert thriller[top(0, 20)].sum() == 8
     assert abs(rank[0, horror].mean() - 48) < 1
     assert [films.tags[i] for i in top(0, 20) if horror[i]] == [("Horror", "Thriller")] * 2
-    # "+ She cannot stand horror films." with the default parser: "changes nothing, to the last digit"
-    assert ns["versions"][labels[1]].statements()[-1] == ("She cannot stand horror films", "neutral")
-    assert np.array_equal(utility[1], utility[0])
-    # the LM parser: a dislike; "every horror film drops into the bottom 15";
+    # "+ She cannot stand horror films." (default parser): a dislike; "every horror film drops into the bottom 15";
     # "none [of the thrillers] is left in her top 20"
-    assert ns["versions"][labels[2]].statements()[-1] == ("She cannot stand horror films", "dislike")
-    assert rank[2, horror].min() > len(films) - 15
-    assert thriller[top(2, 20)].sum() == 0
+    assert ns["versions"][labels[1]].statements()[-1] == ("She cannot stand horror films", "dislike")
+    assert rank[1, horror].min() > len(films) - 15
+    assert thriller[top(1, 20)].sum() == 0
     by_genre = {label: dict(zip(ns["genres"], values)) for label, values in ns["by_genre"].items()}
-    base, edited = by_genre[labels[0]], by_genre[labels[2]]
+    base, edited = by_genre[labels[0]], by_genre[labels[1]]
     for genre in ("Thriller", "Mystery", "Crime", "Film-Noir"):  # "their mean utility turns negative"
         assert base[genre] > 0 > edited[genre], genre
     for genre in ("Musical", "Romance", "Drama"):  # "the films far from horror ... gain"
         assert edited[genre] > base[genre] + 0.5, genre
     # "only 11 of Ivy's top 20 films stay in it, and the rank correlation ... is 0.17"
-    assert len(set(top(0, 20)) & set(top(2, 20))) == ns["kept"] == 11
+    assert len(set(top(0, 20)) & set(top(1, 20))) == ns["kept"] == 11
     assert round(float(ns["correlation"]), 2) == 0.17
-    # "She hates horror films.": a dislike for the default parser;
-    # "its utilities are those of the LM-parsed version"
-    assert ns["versions"][labels[3]].statements()[-1] == ("She hates horror films", "dislike")
-    assert np.array_equal(utility[3], utility[2])
+    # "+ Horror films put her to sleep." with the default parser: neutral, "changes nothing, to the last digit"
+    assert ns["versions"][labels[2]].statements()[-1] == ("Horror films put her to sleep", "neutral")
+    assert np.array_equal(utility[2], utility[0])
+    # the LM parser: a dislike "grounded on the same phrase, so its utilities are those of 'cannot stand'"
+    assert ns["versions"][labels[3]].statements()[-1] == ("Horror films put her to sleep", "dislike")
+    assert ns["versions"][labels[3]].dislikes == ("Horror films",)
+    np.testing.assert_allclose(utility[3], utility[1], atol=1e-5)
     # Hal "gets 9 horror films in his top 20"
     assert horror[top(4, 20)].sum() == 9
 
@@ -161,7 +161,8 @@ def test_section_5_quotes_docs_fidelity_md():
     assert "-0.5 [-1.4, +0.5]" in quoted and "| latent-only | -0.5 [-1.4, +0.5] |" in fidelity
     # the prose-only row and the 0.1 genre row, as the page pairs them: (uniform, matched) text-only accuracy
     lines = {line.split("|")[1].strip(): line for line in fidelity.splitlines() if line.startswith("| ")}
-    pairs = (("**`prose`** (current parser)", "0.560", "0.555"), ("`genres` (0.1)", "0.566", "0.550"))
+    pairs = (("**`prose`** (current parser: VADER's negation words)", "0.547", "0.552"),
+             ("`prose` (second parser, superseded)", "0.560", "0.555"), ("`genres` (0.1)", "0.566", "0.550"))
     for row, uniform, matched in pairs:
         assert f"| {uniform} [" in lines[row] and f"| {matched} [" in lines[row], row
         assert uniform in section and matched in section

@@ -17,7 +17,10 @@ Each clause is scored on its predicate, not its whole text: the object phrases t
 Two constructions are read from the clause structure, not from a lexicon:
 - "anything but X" / "everything but X": the clause is a dislike of X;
 - "used to ... but now ...": the past-tense clause before the contrast is no longer held, so a past like
-  becomes a dislike (and a past dislike a like).
+  becomes a dislike (and a past dislike a like); a past habit with no sentiment ("used to watch horror") a
+  dislike.
+A clause VADER finds neutral but negated with one of VADER's own negation words ("cannot stand films",
+"never watches films") is a dislike (`VaderPolarity`'s ``negation``).
 """
 
 from __future__ import annotations
@@ -90,9 +93,23 @@ class VaderPolarity:
         Also mask every noun (TextBlob's pattern part-of-speech tagger, whose lexicon ships with TextBlob): the
         nouns of a taste statement name content ("killer", "battles", "gore"), the attitude is carried by its
         verbs, adjectives and negations.
+    negation : float
+        Score of a text that VADER finds neutral (``|compound| < 0.05``, VADER's own neutral band) but that holds
+        one of VADER's negation words (``vaderSentiment.NEGATE``: "cannot", "can't", "never", "won't",
+        "nothing", "rarely", ...): ``-negation``. VADER flips the sentiment words a negation governs, and
+        a predicate without one ("cannot stand films", "never watches films", "won't sit through films",
+        "films do nothing for her") otherwise reads as neutral, though a persona that does not do something
+        with a kind of film does not want it. 0 turns the rule off (VADER alone).
     """
 
-    def __init__(self, topics: Iterable[str] | None = None, *, mask: bool = True, mask_nouns: bool = False) -> None:
+    def __init__(
+        self,
+        topics: Iterable[str] | None = None,
+        *,
+        mask: bool = True,
+        mask_nouns: bool = False,
+        negation: float = 0.5,
+    ) -> None:
         try:
             from vaderSentiment import vaderSentiment as vader  # deferred: loads its tagger lexicon (~1 s)
         except ImportError:  # pragma: no cover - exercised only without the package
@@ -101,8 +118,10 @@ class VaderPolarity:
                 "another polarity scorer (e.g. metarec.encoders.AnchorPolarity)"
             ) from None
         self.analyzer = vader.SentimentIntensityAnalyzer()
+        self.is_negated = vader.negated
         self.words = DEFAULT_TOPIC_WORDS if topics is None else topic_words(topics)
         self.mask = mask
+        self.negation = float(negation)
         self.tagger = None
         if mask_nouns:
             from textblob.en.taggers import PatternTagger  # deferred: loads its tagger lexicon (~1 s)
@@ -122,9 +141,17 @@ class VaderPolarity:
             return head
         return " ".join("films" if tag.startswith("NN") else word for word, tag in self.tagger.tag(head))
 
+    def score(self, text: str) -> float:
+        """VADER compound score of the masked ``text``; ``-negation`` where it is neutral but negated."""
+        masked = self.masked(text)
+        compound = float(self.analyzer.polarity_scores(masked)["compound"])
+        if self.negation and abs(compound) < 0.05 and self.is_negated(_WORD.findall(masked)):
+            return -self.negation
+        return compound
+
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """VADER compound score of each (masked) text, (n,) float64 in [-1, 1]."""
-        return np.array([self.analyzer.polarity_scores(self.masked(t))["compound"] for t in texts], dtype=np.float64)
+        """`score` of each text, (n,) float64 in [-1, 1]."""
+        return np.array([self.score(t) for t in texts], dtype=np.float64)
 
 
 class AgreementPolarity:
@@ -494,8 +521,8 @@ def parse_prose(
             polarity = DISLIKE
         else:
             polarity = LIKE if score > threshold else DISLIKE if score < -threshold else NEUTRAL
-            if before_contrast and _USED_TO.search(clause) and polarity != NEUTRAL:
-                polarity = DISLIKE if polarity == LIKE else LIKE  # a taste that no longer holds
+            if before_contrast and _USED_TO.search(clause):
+                polarity = LIKE if polarity == DISLIKE else DISLIKE  # a taste (or a habit) that no longer holds
         parsed.append((statement, polarity))
     return tuple(parsed)
 

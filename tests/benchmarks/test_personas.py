@@ -25,18 +25,34 @@ def test_personas_check_prints_statements_items_and_warnings(tmp_path, monkeypat
     monkeypatch.setattr(cli, "default_text_encoder", lambda: HashingEncoder(32))
     path = tmp_path / "p.jsonl"
     path.write_text(
-        json.dumps({"name": "Ivy", "description": "Ivy adores westerns but has no patience for musicals."}) + "\n"
+        json.dumps({"name": "Ivy", "description": "Ivy adores westerns but has no patience for musicals. "
+                                                  "She cannot stand horror films."}) + "\n"
         + json.dumps({"name": "Hal", "likes": ["I hate horror movies"]}) + "\n"
     )  # fmt: skip
-    status = cli.main(["personas", "check", str(path), "--catalog", str(DATA / "films.csv"), "--top", "3"])
+    # the hashing encoder stands in for the language model: the parser without one (VADER) is asked for
+    status = cli.main(["personas", "check", str(path), "--catalog", str(DATA / "films.csv"), "--top", "3",
+                       "--parser", "vader"])  # fmt: skip
     out = capsys.readouterr().out
     assert status == 0
+    assert "prose parsed with the 'vader' parser" in out
     assert "== Ivy (parsed from the description)" in out and "== Hal (given explicitly)" in out
     assert "[   like] adores westerns" in out and "[dislike] has no patience for musicals" in out
+    assert "[dislike] She cannot stand horror films  -> 'horror films'" in out
     assert "warning: " in out and "'I hate horror movies' is under `likes`" in out
     assert out.count("  top 3:") == 2 and out.count("  bottom 3:") == 2
     ivy = out.split("== Ivy")[1].split("== Hal")[0]
     assert len([line for line in ivy.splitlines() if line.startswith("    ")]) == 6  # 3 top + 3 bottom items
+
+
+def test_personas_check_parses_prose_with_the_grounding_parser_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "default_text_encoder", lambda: HashingEncoder(32))
+    chosen = []
+    real = personas_module.polarity_scorer
+    monkeypatch.setattr(cli, "polarity_scorer", lambda kind, encoder: chosen.append(kind) or real(kind, encoder))
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"name": "Ivy", "description": "Ivy adores westerns."}) + "\n")
+    assert cli.main(["personas", "check", str(path), "--catalog", str(DATA / "films.csv"), "--top", "1"]) == 0
+    assert chosen == ["agreement"] and "prose parsed with the 'agreement' parser" in capsys.readouterr().out
 
 
 def test_personas_check_bad_catalog_is_a_one_line_error(tmp_path, monkeypatch, capsys):
@@ -85,5 +101,9 @@ def test_grounding_figures_on_real_catalogues(movielens_path, minilm_encoder):
     assert on_prose["avg_liked"] >= 0.60 and on_prose["avg_disliked"] <= 0.10  # measured 0.635, 0.081
     dev = Population.from_jsonl(DATA / "personas_prose_dev.jsonl", polarity=scorer)  # the development set
     on_dev = personas_module.summary(personas_module.grounding_shares(dev, movielens, minilm_encoder))
-    assert on_dev["avg_liked"] >= 0.56 and on_dev["max_disliked"] <= 0.25  # measured 0.596, 0.20
+    assert on_dev["avg_liked"] >= 0.56 and on_dev["max_disliked"] <= 0.25  # measured 0.592, 0.20
     assert on_dev["avg_disliked"] <= 0.04  # measured 0.017
+    # the default parser of Persona / Population.from_jsonl (VADER, no language model), on the dev set
+    default = Population.from_jsonl(DATA / "personas_prose_dev.jsonl")
+    on_default = personas_module.summary(personas_module.grounding_shares(default, movielens, minilm_encoder))
+    assert on_default["avg_liked"] >= 0.43 and on_default["avg_disliked"] <= 0.10  # measured 0.454, 0.079

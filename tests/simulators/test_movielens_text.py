@@ -110,8 +110,10 @@ def test_prose_personas_are_grounded_from_the_ratings_prose_alone(tmp_path):
     assert parsed["Films he hated: Clueless (1995)"] == "dislike"
     # each statement is grounded on what it names (its object phrases and the examples after a colon)
     assert prose[0]["likes"] == ("dramas", "Films: Heat (1995), Fargo (1996), The Usual Suspects (1995)")
-    assert prose[0]["dislikes"] == ("Films: Clueless (1995)",)
-    assert prose[1]["dislikes"] == ("Films: Clueless (1995)",)
+    # "rarely watches" (a negation without a sentiment word) is read as a dislike by the default parser
+    assert parsed["He rarely watches old classics from the 1940s or films from the 1980s"] == "dislike"
+    assert prose[0]["dislikes"] == ("Films: Clueless (1995)", "films from the 1980s")
+    assert prose[1]["dislikes"][0] == "Films: Clueless (1995)" and "mid-1990s" in prose[1]["dislikes"][1]
     persona = Persona(**prose[0])
     assert persona.from_text and persona.statements() == prose[0]["parsed"]  # what was understood is visible
 

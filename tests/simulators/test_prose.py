@@ -51,6 +51,51 @@ def test_tricky_sentences_get_their_polarity(text, expected):
     assert list(parse_prose(text)) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She cannot stand horror films.",
+        "He can't stand musicals.",
+        "He has no patience for documentaries.",
+        "Romantic comedies bore her to tears.",
+        "I will watch anything but westerns.",
+        "He never watches children's movies.",
+        "She won't sit through a war film.",
+        "Westerns do nothing for her.",
+    ],
+)
+def test_issue_phrasings_are_dislikes_with_the_default_parser(text):
+    """Issue 13's negations and idioms, read by the default parser (VADER, no language model)."""
+    assert [polarity for _, polarity in parse_prose(text)] == ["dislike"]
+
+
+def test_a_negation_without_sentiment_words_is_a_dislike_only_where_vader_is_silent():
+    """VADER gives "cannot stand films" no sentiment; its own negation words make it a dislike."""
+    vader, plain = VaderPolarity(), VaderPolarity(negation=0)
+    silent = ["She cannot stand films", "He never watches films", "films do nothing for her"]
+    assert np.all(plain.scores(silent) == 0) and np.all(vader.scores(silent) == -0.5)
+    # where VADER reads sentiment, the negation is VADER's own business: "doesn't hate" stays positive
+    worded = ["He doesn't hate films", "She is not a fan of films", "He loves films", "He lives in Ohio"]
+    np.testing.assert_array_equal(vader.scores(worded), plain.scores(worded))
+    assert vader.scores(["He doesn't hate films"])[0] > 0 and vader.scores(["He lives in Ohio"])[0] == 0
+
+
+def test_ivy_reads_cannot_stand_as_a_dislike():
+    """The users-from-text page's example: the second sentence used to be read as neutral and dropped."""
+    ivy = Persona(name="Ivy", description="Ivy, 34, adores westerns and tense thrillers. She cannot stand horror films.",
+                  likes=())  # fmt: skip
+    assert ivy.statements() == (("adores westerns and tense thrillers", "like"), ("She cannot stand horror films", "dislike"))
+    assert ivy.likes == ("westerns and tense thrillers",) and ivy.dislikes == ("horror films",)
+    assert parse_prose("She adores musicals but cannot stand war films.") == (
+        ("She adores musicals", "like"), ("cannot stand war films", "dislike"))  # fmt: skip
+
+
+def test_a_past_habit_before_a_contrast_no_longer_holds():
+    """"used to ... but ...": read as a dislike even where the past clause itself has no sentiment."""
+    parsed = parse_prose("Sven used to watch a lot of horror, but these days he prefers light comedies.", name="Sven")
+    assert parsed[0] == ("used to watch a lot of horror", "dislike")
+
+
 def test_topic_words_do_not_carry_sentiment():
     """VADER scores "horror" and "war" as negative words; masked, a like of them stays a like."""
     raw, masked = VaderPolarity(mask=False), VaderPolarity()
@@ -70,12 +115,12 @@ def test_name_and_apposition_are_removed():
 
 
 def test_polarity_accuracy_on_labelled_statements():
-    """Measured 0.80 with VADER (topic words masked) on the 50 statements written before the parser."""
+    """Measured 0.84 with the default parser (VADER, topic words masked) on the 50 statements written before it."""
     rows = [json.loads(line) for line in (DATA / "polarity_statements.jsonl").read_text().splitlines()]
     right = sum(
         {p for _, p in parse_prose(r["text"])} - {"neutral"} == ({r["polarity"]} - {"neutral"}) for r in rows
     )
-    assert right / len(rows) >= 0.78
+    assert right / len(rows) >= 0.84  # 0.78 before VADER's negation words counted where it reads no sentiment
 
 
 def test_agreement_leaves_disagreements_neutral():
@@ -188,6 +233,23 @@ def test_consistent_statements_do_not_warn():
         warnings.simplefilter("error")
         Population.from_jsonl(DATA / "personas_movielens.jsonl")
         assert check_polarity("P", ["loves horror movies full of gore"], ["cannot stand musicals"]) == []
+
+
+def test_a_negated_like_statement_warns_too(tmp_path):
+    """"cannot stand" has no sentiment word; VADER's negation makes it negative enough to be flagged."""
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"name": "Ivy", "likes": ["enjoys westerns", "cannot stand horror films"],
+                                "dislikes": ["never watches musicals"]}))  # fmt: skip
+    with pytest.warns(PolarityWarning) as caught:
+        Population.from_jsonl(path)
+    assert [str(w.message).split("the statement ")[1].split(" is under")[0] for w in caught] == [
+        "'cannot stand horror films'"]  # fmt: skip
+
+
+def test_explicit_statements_win_over_negated_prose():
+    persona = Persona(name="Ivy", description="Ivy cannot stand horror films.", likes=("loves horror films",))
+    assert not persona.from_text and persona.statements() == (("loves horror films", "like"),)
+    assert persona.dislikes == ()
 
 
 def test_check_false_silences_the_polarity_warning(tmp_path):
