@@ -32,10 +32,11 @@ Figures from `python examples/course/check.py 3 examples/course/solutions/ex03_p
    20 are mysteries or crime films.
 2. Ada is prose-only. The parser found "[like] adores old westerns and war films about real battles" and
    "[dislike] she hates musicals"; the like is grounded on its object phrase ("old westerns and war films
-   about real battles"), not on the verb. A first version, "... real battles. She cannot stand musicals.",
-   parsed the second sentence as [neutral] (VADER, the default parser, did not read "cannot stand" as
-   negative), so Ada had no dislike at all and musicals were not pushed down; rewording it as a contrast
-   ("..., but she hates musicals") fixed it. Her liked share is 0.80, disliked 0.00, musicals' mean rank 0.94.
+   about real battles"), not on the verb. An idiom the default parser (VADER plus its negation words) has no
+   word for, as in "... real battles. Musicals put her to sleep.", parses as [neutral] and is dropped, so Ada
+   would have no dislike at all and musicals would not be pushed down; saying it plainly as a contrast
+   ("..., but she hates musicals") fixes it (`metarec personas check` uses the language-model parser by
+   default, which reads more idioms: compare it with `--parser vader`, what `Population.from_jsonl` uses). Her liked share is 0.80, disliked 0.00, musicals' mean rank 0.94.
 3. Liked shares: Ada (prose) 0.80, Ben (statements) 0.75, Hal (statements) 0.60; no persona has a disliked
    genre in its top 20. Here the prose persona did best, but only after its parse was read and reworded: the
    prose route depends on a parser that misses some idioms and drops what it reads as neutral, while
