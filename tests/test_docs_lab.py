@@ -1,0 +1,322 @@
+"""docs/course/lab.md cannot rot: its commands parse, its paths exist, its code runs, its figures are printed.
+
+- Every ``metarec ...`` command of the lab's shell blocks parses with the real CLI parser (``metarec.cli``),
+  and the benchmark configs it describes build; every ``python examples/course/check.py N FILE`` names an
+  exercise that has a check and a starter.
+- Every file the lab links or names (``docs/...``, ``examples/...``) exists, and every ``#anchor`` it links
+  is a heading of the page it points to.
+- The timetable adds up to 90 minutes and agrees with the sections' headings.
+- The quick-suite table the lab shows has README.md's figures.
+- On the default world (the session's ``real_world`` fixture, shared with the env tests, so the language
+  model embeds the world's texts once per test session), the outputs the lab shows (``<!-- output: NAME -->``
+  before a ``text`` block) are what its commands print today: the demo, the Python block (run through
+  ``docs/run_page.py``), the check of exercise 1 and the benchmarks of parts 5 and 6 on the reference solution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import re
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from metarec import cli
+from metarec.benchmarks.config_cli import overrides_from_args
+from metarec.benchmarks.play import check_agent_names
+from metarec.benchmarks.suites import get_spec, get_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+LAB = ROOT / "docs" / "course" / "lab.md"
+README = ROOT / "README.md"
+SOLUTION_EX01 = ROOT / "examples" / "course" / "solutions" / "ex01_agent.py"
+
+
+def load_script(path: Path, name: str):
+    """Import a script of the repository (docs/run_page.py, examples/course/check.py) as a module."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run_page = load_script(ROOT / "docs" / "run_page.py", "run_page_under_test_lab")
+
+# ---------------------------------------------------------------------------------------------- reading the page
+
+
+def shell_blocks(text: str) -> list[str]:
+    """The ``bash`` blocks of a page, in order."""
+    return re.findall(r"```bash\n(.*?)```", text, re.S)
+
+
+def expand_loops(block: str) -> list[str]:
+    """The command lines of a shell block; ``for VAR in A B; do ...; done`` becomes one line per value."""
+    text = re.sub(r"\\\n\s*", " ", block)  # continuation lines
+    lines: list[str] = []
+    loop = re.compile(r"for (\w+) in ([^;\n]+); do\n(.*?)\ndone", re.S)
+    position = 0
+    for match in loop.finditer(text):
+        lines += text[position:match.start()].splitlines()
+        variable, values, body = match.group(1), match.group(2).split(), match.group(3)
+        for value in values:
+            lines += [line.replace(f"${variable}", value) for line in body.splitlines()]
+        position = match.end()
+    lines += text[position:].splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+def commands(text: str) -> list[list[str]]:
+    """Every simple command of the page's shell blocks as argv (pipes and ``&&`` split, ``VAR=x`` prefixes dropped)."""
+    found = []
+    for block in shell_blocks(text):
+        for line in expand_loops(block):
+            for part in re.split(r"\s(?:&&|\||;)\s", line):
+                argv = shlex.split(part)
+                while argv and re.fullmatch(r"[A-Z_]+=\S*", argv[0]):
+                    argv = argv[1:]
+                if argv:
+                    found.append(argv)
+    return found
+
+
+def metarec_commands(text: str) -> list[list[str]]:
+    """The arguments of every ``metarec`` command of the page."""
+    return [argv[1:] for argv in commands(text) if argv[0] == "metarec"]
+
+
+def outputs(text: str) -> dict[str, str]:
+    """``<!-- output: NAME -->`` followed by a ``text`` block: NAME -> the block's text."""
+    return dict(re.findall(r"<!-- output: ([\w-]+) -->\n```text\n(.*?)```", text, re.S))
+
+
+def table_rows(text: str) -> dict[str, dict[str, str]]:
+    """A Markdown table of a benchmark (``| agent | ... |``): agent -> column header -> cell."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0]] = dict(zip(header[1:], cells[1:]))
+    return rows
+
+
+def readme_quick_table() -> dict[str, dict[str, str]]:
+    """The quick-suite table of README.md (the first table whose header starts ``| agent | cum. regret``)."""
+    text = README.read_text()
+    start = text.index("| agent | cum. regret @20 |")
+    end = text.index("\n\n", start)
+    return table_rows(text[start:end])
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    """The anchors of every heading of ``page``."""
+    return {slug(h) for h in re.findall(r"^#+ (.+)$", page.read_text(), re.M)}
+
+
+def printed_lines(text: str) -> list[str]:
+    """The lines of an output worth comparing: without blank lines and timings (``wrote ... in 9.0 s``, ``(14 s)``)."""
+    lines = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("wrote "):
+            continue
+        lines.append(re.sub(r"^(PASS: exercise \d+) \(\d+ s\)$", r"\1", line.rstrip()))
+    return lines
+
+
+TEXT = LAB.read_text()
+
+# ------------------------------------------------------------------------------------------------ cheap checks
+
+
+def test_the_lab_covers_its_parts_and_shows_outputs():
+    for needle in ("metarec demo", "metarec bench quick --out runs/quick", "check.py 1 my_agents.py",
+                   "--splits val", "--agents random,linucb,my_agents:MyAgent", "concepts/meta_learning.md",
+                   "ex04_ope", "Before class", "Common mistakes", "Answers to the questions", "Timings"):
+        assert needle in TEXT, needle
+    assert set(outputs(TEXT)) == {"demo", "python", "quick", "ex01", "sweep", "test-once", "mine"}
+    assert len(run_page.blocks(LAB)) == 1
+
+
+@contextlib.contextmanager
+def my_agents_module(source: Path, folder: Path, monkeypatch):
+    """``source`` copied to ``folder/my_agents.py`` (the lab's ``cp``), importable while the block runs."""
+    shutil.copy(source, folder / "my_agents.py")
+    monkeypatch.syspath_prepend(str(folder))
+    sys.modules.pop("my_agents", None)
+    try:
+        yield folder
+    finally:
+        sys.modules.pop("my_agents", None)
+
+
+@pytest.fixture
+def starter_folder(tmp_path, monkeypatch):
+    """The starter of exercise 1 as ``my_agents.py``, importable (``my_agents:MyAgent`` resolves)."""
+    with my_agents_module(ROOT / "examples" / "course" / "starters" / "ex01_agent.py", tmp_path, monkeypatch):
+        yield tmp_path
+
+
+@pytest.fixture
+def student_folder(tmp_path, monkeypatch):
+    """The reference solution of exercise 1 as ``my_agents.py``, importable; the current folder."""
+    monkeypatch.chdir(tmp_path)
+    with my_agents_module(SOLUTION_EX01, tmp_path, monkeypatch):
+        yield tmp_path
+
+
+def test_every_metarec_command_parses_with_the_real_cli(starter_folder):
+    found = metarec_commands(TEXT)
+    assert len(found) >= 12, found
+    for argv in found:
+        command = argv[next((i for i, a in enumerate(argv) if a not in cli.GLOBAL_FLAGS), len(argv)):]
+        suite = command[1] if command[:1] == ["bench"] and len(command) > 1 else None
+        parser = cli.build_parser(load_train_meta=command[:1] == ["train-meta"], suite=suite)
+        if "--help" in argv:
+            with pytest.raises(SystemExit) as exit_info, contextlib.redirect_stdout(io.StringIO()):
+                parser.parse_args(argv)
+            assert exit_info.value.code == 0, argv
+            continue
+        args = parser.parse_args(argv)  # an unknown flag or a bad value exits here
+        if args.command == "bench":
+            config = get_suite(args.suite, **overrides_from_args(get_spec(args.suite).config_class(), args))
+            check_agent_names(config.agents)  # registered names known, module:Class importable
+        elif args.command == "demo":
+            check_agent_names([args.agent])
+
+
+def test_every_exercise_check_the_lab_runs_exists():
+    checks = re.findall(r"python examples/course/check\.py (\d+) (\S+?\.py)", TEXT)  # in blocks and in the prose
+    assert {number for number, _ in checks} == {"1", "2", "4"}, checks
+    for number, _ in checks:
+        number = int(number)
+        assert len(list((ROOT / "examples" / "course" / "checks").glob(f"ex{number:02d}_*.py"))) == 1, number
+        assert len(list((ROOT / "examples" / "course" / "starters").glob(f"ex{number:02d}_*.py"))) == 1, number
+        assert len(list((ROOT / "docs" / "course").glob(f"ex{number:02d}_*.md"))) == 1, number
+    copies = [argv for argv in commands(TEXT) if argv[0] == "cp"]
+    assert ["cp", "examples/course/starters/ex01_agent.py", "my_agents.py"] in copies
+
+
+def test_every_path_and_anchor_the_lab_names_exists():
+    missing = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", TEXT):
+        if "://" in target:
+            continue
+        path, _, anchor = target.partition("#")
+        page = (LAB.parent / path).resolve() if path else LAB
+        if not page.exists():
+            missing.append(target)
+        elif anchor and anchor not in anchors(page):
+            missing.append(f"{target} (no such heading)")
+    named = set(re.findall(r"(?<![\w/.])((?:docs|examples|tests|metarec)/[\w/.-]+\.(?:py|md|png))", TEXT))
+    missing += sorted(path for path in named if not (ROOT / path).exists())
+    assert not missing, f"the lab names files that are not in the repository (merge their branches first): {missing}"
+
+
+def test_the_timetable_adds_up_to_90_minutes():
+    rows = re.findall(r"^\| (\d):(\d\d) \| (?:\[([^\]]+)\]\(#([\w-]+)\)|slack) \((\d+) min\)", TEXT, re.M)
+    assert len(rows) == 8, rows
+    clock = 0
+    for hours, minutes, title, anchor, duration in rows:
+        assert 60 * int(hours) + int(minutes) == clock, (title, clock)
+        if title:
+            heading = re.search(rf"^## {re.escape(title)} .*$", TEXT, re.M)
+            assert heading and slug(heading.group(0)[3:]) == anchor, title
+            assert heading.group(0).endswith(f"({duration} min)"), heading.group(0)
+        clock += int(duration)
+    assert clock == 90
+    assert int(rows[-1][4]) >= 5  # slack
+
+
+def test_the_quick_table_has_the_readme_figures():
+    readme = readme_quick_table()
+    shown = outputs(TEXT)
+    lab = table_rows(shown["quick"])
+    assert list(lab) == list(readme)
+    for agent, cells in readme.items():
+        for column, value in cells.items():
+            # the README shows some columns as the mean alone (no interval)
+            assert lab[agent][column] == value or ("[" not in value and lab[agent][column].split(" [")[0] == value), (
+                agent, column, lab[agent][column], value)
+    # the same users, candidates and clicks in every run of the default suite: the rows recur
+    for name in ("mine", "test-once"):
+        assert table_rows(shown[name])["random"] == lab["random"], name
+    assert table_rows(shown["mine"])["linucb"] == lab["linucb"]
+    ex01 = dict(line.strip().split(": ", 1) for line in shown["ex01"].splitlines() if ": " in line)
+    assert f"{float(ex01['regret_random']):.1f}" == readme["random"]["cum. regret @50"].split()[0]
+    assert f"{float(ex01['regret_linucb']):.1f}" == readme["linucb"]["cum. regret @50"].split()[0]
+    assert f"{float(ex01['regret_mine']):.1f}" == table_rows(shown["mine"])["MyAgent"]["cum. regret @50"].split()[0]
+
+
+# ---------------------------------------------------------------------- the default world: what the commands print
+
+
+def lab_command(*needles: str) -> list[str]:
+    """The one ``metarec`` command of the lab containing every needle."""
+    found = [argv for argv in metarec_commands(TEXT) if all(needle in argv for needle in needles)]
+    assert len(found) == 1, (needles, found)
+    return found[0]
+
+
+def with_out(argv: list[str], out: Path) -> list[str]:
+    """``argv`` writing under ``out`` instead of its ``--out``."""
+    argv = list(argv)
+    argv[argv.index("--out") + 1] = str(out)
+    return argv
+
+
+def run_cli(argv: list[str], capsys) -> str:
+    """Run ``metarec ARGV`` in this process; its standard output."""
+    capsys.readouterr()
+    assert cli.main(argv) == 0, argv
+    return capsys.readouterr().out
+
+
+def test_the_lab_outputs_are_what_its_commands_print(real_world, student_folder, capsys):
+    shown = outputs(TEXT)
+    # part 1: the demo
+    assert printed_lines(run_cli(["demo"], capsys)) == printed_lines(shown["demo"])
+    # part 2: the Python block, and the demo table
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        run_page.run_page(LAB, student_folder / "page")
+    assert printed_lines(buffer.getvalue()) == printed_lines(shown["python"])
+    table = re.findall(r"^\| (random|linucb|oracle) \| ([\d.]+) / ([\d.]+) / ([\d.]+) \| (\d+) \|$", TEXT, re.M)
+    assert [row[0] for row in table] == ["random", "linucb", "oracle"], table
+    for agent, at5, at10, at20, clicks in table:
+        out = run_cli(lab_command("demo", "--agent", agent), capsys)
+        cumulative = dict(re.findall(r"step (\d+): .*cumulative regret ([\d.]+)", out))
+        assert (cumulative["5"], cumulative["10"], cumulative["20"]) == (at5, at10, at20), agent
+        assert out.strip().splitlines()[-1] == f"clicks {clicks}, cumulative regret {at20}", agent
+    # part 4: the check of exercise 1 on the reference solution, full size
+    check = load_script(ROOT / "examples" / "course" / "check.py", "course_check_under_test_lab")
+    assert check.main(["1", "my_agents.py"]) == 0
+    assert printed_lines(capsys.readouterr().out) == printed_lines(shown["ex01"])
+    # part 5: the sweep on val users, then the chosen value on test users
+    sweep = [argv for argv in metarec_commands(TEXT) if "--splits" in argv and "val" in argv and "linucb" in argv]
+    assert len(sweep) == 5
+    rows = [line for argv in sweep for line in run_cli(with_out(argv, student_folder / "runs" / argv[-1]),
+                                                       capsys).splitlines() if line.startswith("| linucb")]
+    assert rows == printed_lines(shown["sweep"])
+    test_once = lab_command("bench", "--agent-kwargs", "random,linucb")
+    assert printed_lines(run_cli(with_out(test_once, student_folder / "test"), capsys)) == printed_lines(
+        shown["test-once"])
+    # part 6: the reference solution against LinUCB, and the adaptation figures quoted in part 3
+    mine = lab_command("bench", "--agents", "random,linucb,my_agents:MyAgent")
+    assert printed_lines(run_cli(with_out(mine, student_folder / "mine"), capsys)) == printed_lines(shown["mine"])
+    summary = json.loads((student_folder / "mine" / "summary.json").read_text())["agents"]
+    share = {agent: summary[agent] for agent in ("random", "linucb")}
+    assert f"random {share['random']['share_of_oracle@1']['mean']:.3f}, LinUCB " \
+           f"{share['linucb']['share_of_oracle@1']['mean']:.3f}" in TEXT
+    assert f"LinUCB climbs to {share['linucb']['share_of_oracle@50']['mean']:.3f} by step 50" in TEXT
