@@ -136,6 +136,7 @@ def printed_lines(text: str) -> list[str]:
 
 
 TEXT = LAB.read_text()
+FLAT = " ".join(TEXT.split())  # the page with its line breaks as spaces, for sentences that wrap
 
 # ------------------------------------------------------------------------------------------------ cheap checks
 
@@ -145,7 +146,7 @@ def test_the_lab_covers_its_parts_and_shows_outputs():
                    "--splits val", "--agents random,linucb,my_agents:MyAgent", "concepts/meta_learning.md",
                    "ex04_ope", "Before class", "Common mistakes", "Answers to the questions", "Timings"):
         assert needle in TEXT, needle
-    assert set(outputs(TEXT)) == {"demo", "python", "quick", "ex01", "sweep", "test-once", "mine"}
+    assert set(outputs(TEXT)) == {"demo", "python", "quick", "ex01", "sweep", "test-once", "mine", "epsilon"}
     assert len(run_page.blocks(LAB)) == 1
 
 
@@ -259,6 +260,54 @@ def test_the_quick_table_has_the_readme_figures():
     assert f"{float(ex01['regret_mine']):.1f}" == table_rows(shown["mine"])["MyAgent"]["cum. regret @50"].split()[0]
 
 
+def cum_regret(row: dict[str, str], at: int) -> float:
+    """The mean cumulative regret after ``at`` steps of a benchmark table's row."""
+    return float(row[f"cum. regret @{at}"].split()[0])
+
+
+def test_the_prose_quotes_the_outputs():
+    shown = outputs(TEXT)
+    quick = table_rows(shown["quick"])
+    # part 1: regret is on expected rewards
+    for step, regret in ((2, "0.001"), (7, "0.222"), (4, "0.961")):
+        assert f"step {step}: expected reward" in shown["demo"] and f", regret {regret}," in shown["demo"]
+    assert "step 2's click was nearly the best choice (regret 0.001), step 7's click was not (0.222)" in FLAT
+    # part 3: the slopes of the cumulative regret curves
+    for agent in ("random", "epsilon-greedy", "ucb1"):
+        assert abs(cum_regret(quick[agent], 50) / 50 - 0.65) < 0.01, agent  # "about 0.65 a step"
+    for agent in ("linucb", "linear-thompson"):
+        assert 0.425 <= cum_regret(quick[agent], 20) / 20 <= 0.455, agent  # "0.43-0.45 over the first 20 steps"
+        assert 0.285 <= (cum_regret(quick[agent], 50) - cum_regret(quick[agent], 20)) / 30 <= 0.315, agent
+    assert "- linear-thompson: 0.983 [-0.207, 2.207]\n" in shown["quick"] and "0.983 [-0.207, 2.207], which includes 0" in FLAT
+    assert (cum_regret(quick["popularity"], 50), cum_regret(quick["linucb"], 50)) == (25.4, 17.3)  # "25.4 against 17.3"
+    # part 5: val chooses 0.3; 0 and 3 both cost; 0.1 .. 1 overlap; 17.2 on test against the default's 17.3
+    values = re.search(r"for alpha in ([\d. ]+); do", TEXT).group(1).split()
+    val = dict(zip(values, [line.split(" | ")[2] for line in shown["sweep"].splitlines()], strict=True))
+    means = {value: float(cell.split()[0]) for value, cell in val.items()}
+    assert min(means, key=means.get) == "0.3" and means["0.3"] == 16.9  # "Validation users choose alpha = 0.3 (16.9)"
+    assert means["0"] > means["0.3"] and means["3"] > means["0.3"]
+    intervals = {value: [float(x) for x in re.findall(r"[\d.]+", cell)[1:]] for value, cell in val.items()}
+    for a in ("0.1", "0.3", "1"):  # "differ by less than their intervals"
+        for b in ("0.1", "0.3", "1"):
+            assert intervals[a][0] <= means[b] <= intervals[a][1], (a, b)
+    assert cum_regret(table_rows(shown["test-once"])["linucb"], 50) == 17.2 and cum_regret(quick["linucb"], 50) == 17.3
+    # part 6 and the answers
+    ex01 = dict(line.strip().split(": ", 1) for line in shown["ex01"].splitlines() if ": " in line)
+    assert f"ratio {float(ex01['ratio_to_random']):.2f} to random" in FLAT
+    assert f"falls from {float(ex01['per_step_first_5']):.3f} (first 5 steps) to {float(ex01['per_step_last_third']):.3f}" in FLAT
+    paired = re.search(r"- MyAgent: ([\d.]+) \[([\d.]+), ([\d.]+)\] \(CI excludes 0\)", shown["mine"]).groups()
+    assert f"by {float(paired[0]):.1f} after 50 steps" in FLAT
+    assert (f"{float(paired[0]):.1f} more regret than LinUCB after 50 steps (paired CI [{float(paired[1]):.2f}, "
+            f"{float(paired[2]):.2f}])") in FLAT
+    epsilon_rows = shown["epsilon"].splitlines()
+    sweep = " / ".join(line.split(" | ")[2].split()[0] for line in epsilon_rows[:4])
+    assert f"regret after 50 steps is {sweep} for epsilon = 0 / 0.03 / 0.1 / 0.3" in FLAT
+    test_mean = epsilon_rows[4].split(" | ")[2].split()[0]
+    difference = re.search(r"- MyAgent: ([\d.]+) \[([\d.]+), ([\d.]+)\]", epsilon_rows[5]).groups()
+    assert (f"epsilon = 0 gives {test_mean}, still {float(difference[0]):.2f} [{float(difference[1]):.2f}, "
+            f"{float(difference[2]):.2f}] more than LinUCB") in FLAT
+
+
 # ---------------------------------------------------------------------- the default world: what the commands print
 
 
@@ -313,8 +362,15 @@ def test_the_lab_outputs_are_what_its_commands_print(real_world, student_folder,
     assert printed_lines(run_cli(with_out(test_once, student_folder / "test"), capsys)) == printed_lines(
         shown["test-once"])
     # part 6: the reference solution against LinUCB, and the adaptation figures quoted in part 3
-    mine = lab_command("bench", "--agents", "random,linucb,my_agents:MyAgent")
+    mine = lab_command("bench", "random,linucb,my_agents:MyAgent", "runs/mine")
     assert printed_lines(run_cli(with_out(mine, student_folder / "mine"), capsys)) == printed_lines(shown["mine"])
+    tuning = [argv for argv in metarec_commands(TEXT) if "--agent-kwargs" in argv and "epsilon" in " ".join(argv)]
+    assert len(tuning) == 5 and all("val" in argv for argv in tuning[:4]) and "--splits" not in tuning[4]
+    printed = []
+    for argv in tuning:  # the val rows of the sweep, then the MyAgent lines of the test run
+        out = run_cli(with_out(argv, student_folder / "runs" / argv[-1]), capsys).splitlines()
+        printed += [line for line in out if (line.startswith("| MyAgent") if "val" in argv else "MyAgent" in line)]
+    assert printed == printed_lines(shown["epsilon"])
     summary = json.loads((student_folder / "mine" / "summary.json").read_text())["agents"]
     share = {agent: summary[agent] for agent in ("random", "linucb")}
     assert f"random {share['random']['share_of_oracle@1']['mean']:.3f}, LinUCB " \
