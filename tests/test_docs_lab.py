@@ -6,7 +6,10 @@
 - Every file the lab links or names (``docs/...``, ``examples/...``) exists, and every ``#anchor`` it links
   is a heading of the page it points to.
 - The timetable adds up to 90 minutes and agrees with the sections' headings.
-- The quick-suite table the lab shows has README.md's figures.
+- The quick-suite table the lab shows has README.md's figures, and every figure its prose quotes is in the
+  outputs it shows.
+- Each row of the instructor's table of common mistakes is reproduced (an exercise-1 agent with that one
+  mistake, or that command line) and prints the message the row quotes.
 - On the default world (the session's ``real_world`` fixture, shared with the env tests, so the language
   model embeds the world's texts once per test session), the outputs the lab shows (``<!-- output: NAME -->``
   before a ``text`` block) are what its commands print today: the demo, the Python block (run through
@@ -333,6 +336,7 @@ def run_cli(argv: list[str], capsys) -> str:
 
 
 def test_the_lab_outputs_are_what_its_commands_print(real_world, student_folder, capsys):
+    """Parts 1, 2, 4 and 6: the demos, the Python block, the check of exercise 1 and the benchmark of MyAgent."""
     shown = outputs(TEXT)
     # part 1: the demo
     assert printed_lines(run_cli(["demo"], capsys)) == printed_lines(shown["demo"])
@@ -352,6 +356,19 @@ def test_the_lab_outputs_are_what_its_commands_print(real_world, student_folder,
     check = load_script(ROOT / "examples" / "course" / "check.py", "course_check_under_test_lab")
     assert check.main(["1", "my_agents.py"]) == 0
     assert printed_lines(capsys.readouterr().out) == printed_lines(shown["ex01"])
+    # part 6: the reference solution against LinUCB, and the adaptation figures quoted in part 3
+    mine = lab_command("bench", "random,linucb,my_agents:MyAgent", "runs/mine")
+    assert printed_lines(run_cli(with_out(mine, student_folder / "mine"), capsys)) == printed_lines(shown["mine"])
+    summary = json.loads((student_folder / "mine" / "summary.json").read_text())["agents"]
+    share = {agent: summary[agent] for agent in ("random", "linucb")}
+    assert f"random {share['random']['share_of_oracle@1']['mean']:.3f}, LinUCB " \
+           f"{share['linucb']['share_of_oracle@1']['mean']:.3f}" in TEXT
+    assert f"LinUCB climbs to {share['linucb']['share_of_oracle@50']['mean']:.3f} by step 50" in TEXT
+
+
+def test_the_tuning_outputs_are_what_its_commands_print(real_world, student_folder, capsys):
+    """Parts 5 and 6 (if time): the exploration sweeps on val users and their one test run each."""
+    shown = outputs(TEXT)
     # part 5: the sweep on val users, then the chosen value on test users
     sweep = [argv for argv in metarec_commands(TEXT) if "--splits" in argv and "val" in argv and "linucb" in argv]
     assert len(sweep) == 5
@@ -361,9 +378,6 @@ def test_the_lab_outputs_are_what_its_commands_print(real_world, student_folder,
     test_once = lab_command("bench", "--agent-kwargs", "random,linucb")
     assert printed_lines(run_cli(with_out(test_once, student_folder / "test"), capsys)) == printed_lines(
         shown["test-once"])
-    # part 6: the reference solution against LinUCB, and the adaptation figures quoted in part 3
-    mine = lab_command("bench", "random,linucb,my_agents:MyAgent", "runs/mine")
-    assert printed_lines(run_cli(with_out(mine, student_folder / "mine"), capsys)) == printed_lines(shown["mine"])
     tuning = [argv for argv in metarec_commands(TEXT) if "--agent-kwargs" in argv and "epsilon" in " ".join(argv)]
     assert len(tuning) == 5 and all("val" in argv for argv in tuning[:4]) and "--splits" not in tuning[4]
     printed = []
@@ -371,8 +385,129 @@ def test_the_lab_outputs_are_what_its_commands_print(real_world, student_folder,
         out = run_cli(with_out(argv, student_folder / "runs" / argv[-1]), capsys).splitlines()
         printed += [line for line in out if (line.startswith("| MyAgent") if "val" in argv else "MyAgent" in line)]
     assert printed == printed_lines(shown["epsilon"])
-    summary = json.loads((student_folder / "mine" / "summary.json").read_text())["agents"]
-    share = {agent: summary[agent] for agent in ("random", "linucb")}
-    assert f"random {share['random']['share_of_oracle@1']['mean']:.3f}, LinUCB " \
-           f"{share['linucb']['share_of_oracle@1']['mean']:.3f}" in TEXT
-    assert f"LinUCB climbs to {share['linucb']['share_of_oracle@50']['mean']:.3f} by step 50" in TEXT
+
+
+# ------------------------------------------------------------------------------------- the common mistakes table
+
+#: A correct exercise-1 agent (the reference design: per-user ridge regression, epsilon-greedy, random
+#: tie-breaks), written here so that each mistake below is one overridden method.
+GOOD_AGENT = '''
+import numpy as np
+
+
+class MyAgent:
+    def __init__(self, epsilon=0.1, ridge=1.0):
+        self.epsilon, self.ridge, self.slate_size, self.dim = epsilon, ridge, 1, 0
+
+    def setup(self, action_space, observation_space):
+        self.slate_size = action_space.shape[0] if action_space.shape else 1
+        self.dim = observation_space["candidates"].shape[1]
+
+    def reset(self, seed=None):
+        self.rng = np.random.default_rng(seed)
+        self.A, self.b = self.ridge * np.eye(self.dim), np.zeros(self.dim)
+
+    def noise(self, k):
+        return self.rng.random(k)
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        candidates = np.asarray(observation["candidates"], dtype=np.float64)
+        if not deterministic and self.rng.random() < self.epsilon:
+            scores = self.noise(len(candidates))
+        else:
+            scores = candidates @ np.linalg.solve(self.A, self.b) + 1e-9 * self.noise(len(candidates))
+        return self.action(np.argsort(-scores)[: self.slate_size]), state
+
+    def action(self, slate):
+        return int(slate[0]) if self.slate_size == 1 else slate.astype(np.int64)
+
+    def update(self, observation, action, reward, next_observation, info):
+        shown = np.asarray(observation["candidates"], dtype=np.float64)[np.atleast_1d(action)]
+        clicked = np.zeros(len(shown))
+        if info["clicked"] >= 0:
+            clicked[info["clicked"]] = 1.0
+        self.A += shown.T @ shown
+        self.b += shown.T @ clicked
+'''
+
+#: The mistakes of the lab's table that an exercise-1 file makes: the method the student got wrong.
+FILE_MISTAKES = {
+    "`predict` returns an array for one item": "def action(self, slate):\n        return slate.astype(np.int64)",
+    "`predict` returns an int for a slate": "def action(self, slate):\n        return int(slate[0])",
+    "`setup` deleted (the layout never read)": "def setup(self, action_space, observation_space):\n        pass",
+    "`np.random.random(K)` instead of `self.rng`": "def noise(self, k):\n        return np.random.random(k)",
+    '`update` reads `info["regret"]`': "def update(self, observation, action, reward, next_observation, info):\n"
+                                       "        return info['regret']",
+    "`update` does nothing": "def update(self, observation, action, reward, next_observation, info):\n        pass",
+}
+#: The mistakes made on the command line of part 6 (in a folder holding a correct my_agents.py).
+CLI_MISTAKES = {
+    "no `PYTHONPATH=.` in part 6": ["bench", "quick", "--agents", "random,linucb,my_agents:MyAgent"],
+    "`my_agents.MyAgent` (a dot)": ["bench", "quick", "--agents", "random,linucb,my_agents.MyAgent"],
+    "`--agent linucb`": ["bench", "quick", "--agent", "linucb"],
+    "`--agents random, linucb` (a space)": ["bench", "quick", "--agents", "random,", "linucb"],
+    "`metarec demo --agent LinUCB`": ["demo", "--agent", "LinUCB"],
+}
+#: Rows that are not metarec's output: the shell's.
+NOT_METAREC = {"`metarec` not found"}
+
+
+def mistakes_table() -> dict[str, str]:
+    """The lab's table of common mistakes: the mistake -> the message it quotes (its first code span)."""
+    section = TEXT[TEXT.index("## Common mistakes"):TEXT.index("## Answers to the questions")]
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| ") and not line.startswith("| mistake |"):
+            mistake, message = (cell.strip() for cell in line.strip("|").split(" | ")[:2])
+            double, single = re.search(r"``(.+?)``|`([^`]+)`", message).group(1, 2)
+            rows[mistake] = double or single
+    return rows
+
+
+def matches(quoted: str, printed: str) -> bool:
+    """Whether ``printed`` contains ``quoted``, where ``...`` in the quote stands for any text."""
+    pattern = ".*?".join(re.escape(part.strip()) for part in quoted.split("..."))
+    return re.search(pattern, printed, re.S) is not None
+
+
+def last_words(run, capsys) -> str:
+    """What ``run()`` prints (standard output and error), or the last line of the traceback it raises."""
+    import traceback
+
+    capsys.readouterr()
+    try:
+        run()
+    except SystemExit:
+        pass
+    except Exception as error:  # noqa: BLE001  (the student sees the traceback's last line)
+        return traceback.format_exception_only(error)[-1].strip()
+    captured = capsys.readouterr()
+    return captured.out + captured.err
+
+
+def test_the_common_mistakes_print_what_the_lab_says(tmp_path, monkeypatch, capsys):
+    table = mistakes_table()
+    assert set(table) == set(FILE_MISTAKES) | set(CLI_MISTAKES) | NOT_METAREC | {
+        "the starter run unchanged", "the class renamed", "a typo in the file name"}
+    check = load_script(ROOT / "examples" / "course" / "check.py", "course_check_under_test_mistakes")
+    monkeypatch.syspath_prepend(str(tmp_path))  # sys.path is restored afterwards (check.py adds the file's folder)
+    monkeypatch.chdir(tmp_path)
+    files = {"the starter run unchanged": (ROOT / "examples" / "course" / "starters" / "ex01_agent.py").read_text(),
+             "the class renamed": GOOD_AGENT.replace("class MyAgent", "class MyBandit")}
+    files.update({mistake: f"{GOOD_AGENT}\n\nclass MyAgent(MyAgent):\n    {method}\n"
+                  for mistake, method in FILE_MISTAKES.items()})
+    for mistake, source in files.items():
+        (tmp_path / "my_agents.py").write_text(source)
+        sys.modules.pop("my_agents", None)
+        printed = last_words(lambda: check.main(["1", "my_agents.py", "--quick"]), capsys)
+        assert matches(table[mistake], printed), (mistake, printed)
+    printed = last_words(lambda: check.main(["1", "my_agent.py", "--quick"]), capsys)
+    assert matches(table["a typo in the file name"], printed), printed
+    (tmp_path / "my_agents.py").write_text(GOOD_AGENT)  # a correct file, not on the import path
+    sys.modules.pop("my_agents", None)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
+    for mistake, argv in CLI_MISTAKES.items():
+        out = ["--out", str(tmp_path / "runs")] if argv[0] == "bench" else []
+        printed = last_words(lambda argv=argv, out=out: cli.main([*argv, *out]), capsys)
+        assert matches(table[mistake], printed), (mistake, printed)
+    sys.modules.pop("my_agents", None)
