@@ -7,20 +7,14 @@ docs/cold_start.md is checked to be there.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from repo_scripts import ROOT, check_figures, run_page
 
 from metarec.envs import build_world
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "concepts" / "meta_learning.md"
-_spec = importlib.util.spec_from_file_location("run_page_under_test", ROOT / "docs" / "run_page.py")
-run_page = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run_page)
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +29,7 @@ def page(tmp_path_factory):
 
 def test_figures_are_made_by_the_page_and_committed(page):
     _, folder = page
-    made = run_page.produced_figures(PAGE, folder)
-    assert len(made) == 2 and all(path is not None for path in made.values()), made
-    for figure in made:
-        assert figure.exists(), f"{figure} is missing: run python docs/run_page.py docs/concepts/meta_learning.md --figures"
+    check_figures(PAGE, folder, count=2)
 
 
 def test_every_agent_sits_on_the_side_the_table_says(page):

@@ -6,9 +6,6 @@ folder; the figures it quotes from docs/policies.md must be there, word for word
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -17,11 +14,9 @@ from metarec.simulators import Dynamics
 
 pytest.importorskip("stable_baselines3", reason="the page trains a PPO policy (stable-baselines3)")
 
-ROOT = Path(__file__).resolve().parents[1]
+from repo_scripts import ROOT, check_figures, run_page
+
 PAGE = ROOT / "docs" / "concepts" / "rl_vs_bandits.md"
-_spec = importlib.util.spec_from_file_location("run_page_under_test", ROOT / "docs" / "run_page.py")
-run_page = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run_page)
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +28,7 @@ def page(tmp_path_factory):
 
 def test_the_page_makes_the_figures_it_shows(page):
     _, folder = page
-    made = run_page.produced_figures(PAGE, folder)
-    assert len(made) == 2 and all(path is not None for path in made.values()), made
-    for figure in made:
-        assert figure.exists(), f"{figure} is missing: run python docs/run_page.py {PAGE.relative_to(ROOT)} --figures"
+    check_figures(PAGE, folder, count=2)
 
 
 def test_the_small_world_is_what_the_page_says(page):

@@ -7,21 +7,16 @@ against docs/fidelity.md, where they come from.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_scripts import ROOT, check_figures, run_page
 
 from metarec.errors import PolarityWarning
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "concepts" / "users_from_text.md"
 FIDELITY = ROOT / "docs" / "fidelity.md"
-_spec = importlib.util.spec_from_file_location("run_page_under_test", ROOT / "docs" / "run_page.py")
-run_page = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run_page)
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +27,7 @@ def page(tmp_path_factory):
 
 def test_every_figure_is_made_by_the_page_and_committed(page):
     _, folder = page
-    made = run_page.produced_figures(PAGE, folder)
-    assert len(made) == 3 and all(path is not None for path in made.values()), made
-    for figure in made:
-        command = f"python docs/run_page.py {PAGE.relative_to(ROOT)} --figures"
-        assert figure.exists(), f"{figure} is missing: run {command}"
+    check_figures(PAGE, folder, count=3)
 
 
 def test_section_1_the_parser_and_the_polarity_warning(page):

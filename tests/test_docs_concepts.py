@@ -6,25 +6,11 @@ temporary folder.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from repo_scripts import ROOT, check_figures, run_page
 
-ROOT = Path(__file__).resolve().parents[1]
 CONCEPTS = ROOT / "docs" / "concepts"
-_spec = importlib.util.spec_from_file_location("run_page_under_test", ROOT / "docs" / "run_page.py")
-run_page = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(run_page)
-
-
-def check_figures(page: Path, folder: Path) -> None:
-    """Every figure the page shows is made by its code, and is committed next to the page."""
-    made = run_page.produced_figures(page, folder)
-    assert made and all(path is not None for path in made.values()), made
-    for figure in made:
-        assert figure.exists(), f"{figure} is missing: run python docs/run_page.py {page.relative_to(ROOT)} --figures"
 
 
 @pytest.fixture(scope="module")
