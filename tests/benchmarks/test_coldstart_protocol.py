@@ -213,3 +213,20 @@ def test_the_shipped_smoke_config_verifies():
     config, payload = load_frozen(path)
     assert config.replicates == 1 and config.all_test_users and config.val_seeds >= 2
     assert set(config.settings) == {"A", "B", "layered", "movielens"} and len(payload["hash"]) == 16
+
+
+def test_the_shipped_final_config_verifies_and_matches_the_smoke_agents():
+    from pathlib import Path
+
+    from metarec.benchmarks.cold_start.config import replicate_seeds
+
+    folder = Path(__file__).resolve().parents[2] / "configs"
+    final, payload = load_frozen(folder / "cold_start_final.json")
+    smoke, _ = load_frozen(folder / "cold_start_smoke.json")
+    assert final.replicates >= 3 and final.all_test_users and final.val_seeds >= 2 and len(payload["hash"]) == 16
+    assert set(final.settings) == {"A", "B", "layered", "movielens"}
+    assert final.agents == smoke.agents
+    # fresh test seeds: no final test seed is one the smoke run plays
+    final_seeds = {s for r in range(final.replicates) for s in replicate_seeds(final, r)["test_seeds"]}
+    smoke_seeds = set(replicate_seeds(smoke, 0)["test_seeds"])
+    assert len(final_seeds) == final.replicates * final.seeds and not final_seeds & smoke_seeds
