@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,18 +35,36 @@ def check_threads(threads: Any) -> int:
     return threads
 
 
+#: Variables the OpenMP / BLAS runtimes read once, when they are loaded (torch's thread pool among them).
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 @contextmanager
 def thread_limits(threads: int = DEFAULT_THREADS) -> Iterator[None]:
-    """Limit BLAS (via threadpoolctl) and, when torch is loaded, torch's intra-op threads inside the block."""
+    """Limit BLAS (via threadpoolctl) and torch's intra-op threads inside the block.
+
+    torch is never imported just to limit it. When it is not loaded yet, the block runs with
+    :data:`THREAD_ENV_VARS` set to ``threads``, so that a torch imported inside the block (an agent that
+    loads it lazily, in a fresh worker process) starts with ``threads`` threads too; it keeps them after the
+    block, since it had no setting to go back to.
+    """
     threads = check_threads(threads)
     torch = sys.modules.get("torch")  # never import torch just to limit it
     before = torch.get_num_threads() if torch is not None else None
+    saved_env = {name: os.environ.get(name) for name in THREAD_ENV_VARS} if torch is None else {}
     try:
+        for name in saved_env:
+            os.environ[name] = str(threads)
         with threadpool_limits(limits=threads):
             if torch is not None:
                 torch.set_num_threads(threads)
             yield
     finally:
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         if torch is not None and before is not None:
             torch.set_num_threads(before)
 
@@ -58,4 +77,4 @@ def thread_settings(threads: int = DEFAULT_THREADS) -> dict[str, Any]:
     }
 
 
-__all__ = ["DEFAULT_THREADS", "check_threads", "thread_limits", "thread_settings"]
+__all__ = ["DEFAULT_THREADS", "THREAD_ENV_VARS", "check_threads", "thread_limits", "thread_settings"]

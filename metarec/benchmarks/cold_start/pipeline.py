@@ -77,9 +77,10 @@ def run_replicate(config: ColdStartConfig, setting: str, folder: Path, *, progre
         echo(f"cold-start setting {setting} (world seed {plan.world_seed}, training seed {plan.train_seed}, test "
              f"seeds {list(plan.test_seeds)}): logging and training")
     artifacts = prepare_setting(config, setting, folder / "artifacts", progress=progress, echo=echo, resume=resume)
+    tick_select = time.perf_counter()  # timed here: a resumed run's artifacts carry the earlier run's timings
     chosen = select_on_val(config, setting, artifacts, progress=progress, echo=echo, out=folder / "val",
                            resume=resume, agents=agents, **dispatch)
-    select_s = time.perf_counter() - tick - artifacts["timings"]["collect_s"] - artifacts["timings"]["meta_train_s"]
+    select_s = time.perf_counter() - tick_select
     tick_test = time.perf_counter()
     probe = cell_suite(config, setting, artifacts, {a: chosen[a]["kwargs"] for a in agents}, config.seeds, ("test",))
     simulator = cached_world(probe)
