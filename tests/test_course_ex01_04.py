@@ -14,6 +14,21 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def registries_restored():
+    """What an exercise registers (an algorithm, an agent, a world) is dropped after its test."""
+    import metarec.agents.registry as agents
+    import metarec.encoders.meta.algorithms.registry as algorithms
+    import metarec.envs.worlds as worlds
+
+    tables = (algorithms._REGISTRY, agents.AGENTS, worlds.WORLDS)
+    saved = [dict(table) for table in tables]
+    yield
+    for table, before in zip(tables, saved):
+        table.clear()
+        table.update(before)
 COURSE = ROOT / "examples" / "course"
 _spec = importlib.util.spec_from_file_location("course_check_under_test", COURSE / "check.py")
 course = importlib.util.module_from_spec(_spec)

@@ -12,6 +12,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def registries_restored():
+    """What an exercise registers (an algorithm, an agent, a world) is dropped after its test."""
+    import metarec.agents.registry as agents
+    import metarec.encoders.meta.algorithms.registry as algorithms
+    import metarec.envs.worlds as worlds
+
+    tables = (algorithms._REGISTRY, agents.AGENTS, worlds.WORLDS)
+    saved = [dict(table) for table in tables]
+    yield
+    for table, before in zip(tables, saved):
+        table.clear()
+        table.update(before)
 COURSE = ROOT / "examples" / "course"
 EXERCISES = {5: "meta_vs_baseline", 6: "ppo_long_term", 7: "user_dynamic", 8: "meta_algorithm"}
 
