@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from metarec.benchmarks.report import _cell, _fmt  # the suite's own number formats
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 PICTURE = ROOT / "docs" / "images" / "quick_share_of_oracle.png"
@@ -28,22 +30,11 @@ HEADER = ("| agent | cum. regret @20 | cum. regret @50 | CTR | share of oracle @
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
-def _fmt(x: float) -> str:
-    """Three significant figures at most, as the suite's own tables show them."""
-    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.3f}"
-
-
-def _with_ci(stats: dict[str, Any]) -> str:
-    if stats["low"] == stats["high"]:
-        return _fmt(stats["mean"])
-    return f"{_fmt(stats['mean'])} [{_fmt(stats['low'])}, {_fmt(stats['high'])}]"
-
-
 def quick_table(summary: dict[str, Any]) -> str:
     """The README's table: regret @20 and @50 with CIs, CTR and share of oracle @10, from ``summary.json``."""
     rows = [HEADER]
     for agent, stats in summary["agents"].items():
-        rows.append(f"| {agent} | {_with_ci(stats['cum_regret@20'])} | {_with_ci(stats['cum_regret@50'])} | "
+        rows.append(f"| {agent} | {_cell(stats['cum_regret@20'])} | {_cell(stats['cum_regret@50'])} | "
                     f"{_fmt(stats['ctr']['mean'])} | {_fmt(stats['share_of_oracle@10']['mean'])} |")
     return "\n".join(rows)
 

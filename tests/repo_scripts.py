@@ -6,6 +6,8 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -18,6 +20,22 @@ def load_script(path: Path, name: str | None = None) -> ModuleType:
 
 
 run_page = load_script(ROOT / "docs" / "run_page.py")
+course_check = load_script(ROOT / "examples" / "course" / "check.py")
+
+
+@pytest.fixture(autouse=True)
+def registries_restored():
+    """What an exercise registers (an algorithm, an agent, a world) is dropped after its test (import it to use)."""
+    import metarec.agents.registry as agents
+    import metarec.encoders.meta.algorithms.registry as algorithms
+    import metarec.envs.worlds as worlds
+
+    tables = (algorithms._REGISTRY, agents.AGENTS, worlds.WORLDS)
+    saved = [dict(table) for table in tables]
+    yield
+    for table, before in zip(tables, saved):
+        table.clear()
+        table.update(before)
 
 
 def check_figures(page: Path, folder: Path, count: int | None = None) -> None:

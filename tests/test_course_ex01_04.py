@@ -6,33 +6,14 @@ the default language model (its embeddings go to the session's private cache).
 
 from __future__ import annotations
 
-import importlib.util
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_scripts import ROOT, course_check, registries_restored  # noqa: F401  (an autouse fixture)
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def registries_restored():
-    """What an exercise registers (an algorithm, an agent, a world) is dropped after its test."""
-    import metarec.agents.registry as agents
-    import metarec.encoders.meta.algorithms.registry as algorithms
-    import metarec.envs.worlds as worlds
-
-    tables = (algorithms._REGISTRY, agents.AGENTS, worlds.WORLDS)
-    saved = [dict(table) for table in tables]
-    yield
-    for table, before in zip(tables, saved):
-        table.clear()
-        table.update(before)
 COURSE = ROOT / "examples" / "course"
-_spec = importlib.util.spec_from_file_location("course_check_under_test", COURSE / "check.py")
-course = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(course)
+course = course_check
 
 EXERCISES = {1: "agent", 2: "exploration", 3: "personas", 4: "ope"}
 

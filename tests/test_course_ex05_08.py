@@ -3,42 +3,18 @@ fails (NotImplementedError or AssertionError), and the command line prints PASS 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from repo_scripts import ROOT, course_check, registries_restored  # noqa: F401  (an autouse fixture)
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def registries_restored():
-    """What an exercise registers (an algorithm, an agent, a world) is dropped after its test."""
-    import metarec.agents.registry as agents
-    import metarec.encoders.meta.algorithms.registry as algorithms
-    import metarec.envs.worlds as worlds
-
-    tables = (algorithms._REGISTRY, agents.AGENTS, worlds.WORLDS)
-    saved = [dict(table) for table in tables]
-    yield
-    for table, before in zip(tables, saved):
-        table.clear()
-        table.update(before)
 COURSE = ROOT / "examples" / "course"
 EXERCISES = {5: "meta_vs_baseline", 6: "ppo_long_term", 7: "user_dynamic", 8: "meta_algorithm"}
 
 
-def _grader():
-    spec = importlib.util.spec_from_file_location("course_check_cli", COURSE / "check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-GRADER = _grader()
+GRADER = course_check
 
 
 def grade(number: int, kind: str) -> dict:

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import re
@@ -29,24 +28,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from repo_scripts import ROOT, load_script
 
 from metarec import cli
 from metarec.benchmarks.config_cli import overrides_from_args
 from metarec.benchmarks.play import check_agent_names
 from metarec.benchmarks.suites import get_spec, get_suite
 
-ROOT = Path(__file__).resolve().parents[1]
 LAB = ROOT / "docs" / "course" / "lab.md"
 README = ROOT / "README.md"
 SOLUTION_EX01 = ROOT / "examples" / "course" / "solutions" / "ex01_agent.py"
 
-
-def load_script(path: Path, name: str):
-    """Import a script of the repository (docs/run_page.py, examples/course/check.py) as a module."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 run_page = load_script(ROOT / "docs" / "run_page.py", "run_page_under_test_lab")

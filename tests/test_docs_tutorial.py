@@ -7,23 +7,15 @@ and executed with nbclient in a fresh kernel.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
+from repo_scripts import ROOT, load_script
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "tutorial.md"
 NOTEBOOK = ROOT / "examples" / "notebooks" / "tutorial.ipynb"
 
-
-def load_script(path: Path):
-    """Import a script of the repository (docs/run_page.py, examples/notebooks/build.py) as a module."""
-    spec = importlib.util.spec_from_file_location(path.stem + "_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 run_page = load_script(ROOT / "docs" / "run_page.py")
