@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from metarec.agents.base import shown_positions
 from metarec.agents.truth_prior import TruthPriorAgent
 
 
@@ -126,15 +125,7 @@ class DenseTruthPriorAgent(TruthPriorAgent):
         return mean, cov
 
     def _update_batch(self, observations, actions, rewards, next_observations, infos, mask) -> None:
-        ids = np.asarray(observations["candidate_ids"], dtype=np.int64)
-        rows = np.flatnonzero(mask)
-        shown = np.take_along_axis(ids[rows], actions[rows], axis=1)  # (b, s)
-        valid = shown_positions(actions[rows])
-        if "clicks" in infos:
-            clicks = np.asarray(infos["clicks"], dtype=np.float64).reshape(len(mask), -1)[rows]
-        else:
-            clicks = np.asarray(rewards, dtype=np.float64)[rows, None] * (np.arange(self.slate_size) == 0)
-        clicks = clicks * valid
+        rows, shown, valid, clicks = self._shown_clicks(observations, actions, rewards, infos, mask)
         # add the new items to each user's seen set
         new_count = self.n_seen[rows] + valid.sum(axis=1)
         self._grow(int(new_count.max(initial=0)), int(self.n_steps[rows].max(initial=0)) + 1)

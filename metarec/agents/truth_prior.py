@@ -476,7 +476,8 @@ class TruthPriorAgent(BatchedAgent):
         z = self.rng.standard_normal(mean.shape)
         return mean + self.scale * np.matmul(factor, z[..., None])[..., 0]
 
-    def _update_batch(self, observations, actions, rewards, next_observations, infos, mask) -> None:
+    def _shown_clicks(self, observations, actions, rewards, infos, mask):
+        """Rows updated, item ids shown (b, s), which slate positions were shown (b, s), clicks there (b, s)."""
         ids = np.asarray(observations["candidate_ids"], dtype=np.int64)
         rows = np.flatnonzero(mask)
         shown = np.take_along_axis(ids[rows], actions[rows], axis=1)  # (b, s)
@@ -485,7 +486,10 @@ class TruthPriorAgent(BatchedAgent):
             clicks = np.asarray(infos["clicks"], dtype=np.float64).reshape(len(mask), -1)[rows]
         else:
             clicks = np.asarray(rewards, dtype=np.float64)[rows, None] * (np.arange(self.slate_size) == 0)
-        clicks = clicks * valid
+        return rows, shown, valid, clicks * valid
+
+    def _update_batch(self, observations, actions, rewards, next_observations, infos, mask) -> None:
+        rows, shown, valid, clicks = self._shown_clicks(observations, actions, rewards, infos, mask)
         # add the new items to each user's seen set
         new_count = self.n_seen[rows] + valid.sum(axis=1)
         self._grow(int(new_count.max(initial=0)), int(self.n_steps[rows].max(initial=0)) + 1)
