@@ -5,6 +5,10 @@ Worker processes die with their parent: each starts with :func:`die_with_parent`
 ``kill -9`` of the run leaves no orphan writing cells. When the parent stops on an exception (Ctrl-C, SIGTERM,
 an error in a cell), the workers are killed before it returns: finished cells are on disk, a cell in flight
 leaves at most a temporary file, which is never read.
+
+Inside :func:`shared_workers` every dispatch reuses one pool of worker processes (and the worlds each worker
+has built), instead of starting ``jobs`` fresh interpreters per call: the cold-start suite dispatches hundreds
+of two-cell validation grid points, and a worker's start-up (imports, world, artifacts) cost more than its cells.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -68,6 +72,46 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _new_pool(jobs: int) -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+
+
+#: Pools kept alive by :func:`shared_workers`, by number of workers (None: not started yet, or killed).
+_SHARED_POOLS: dict[int, ProcessPoolExecutor | None] = {}
+
+
+@contextlib.contextmanager
+def shared_workers(jobs: int, backend: str = "process") -> Iterator[None]:
+    """Reuse one pool of ``jobs`` worker processes for every :func:`dispatch` inside the block.
+
+    Results do not change: a cell's result depends only on its config and seed, not on which process or
+    after which other cell it runs (``tests/benchmarks/test_dispatch.py`` checks this). The pool starts at
+    the first dispatch that needs it and is shut down when the block ends; a nested block, ``jobs == 1`` and
+    the Ray backend (whose workers are already long-lived) change nothing.
+    """
+    if jobs == 1 or backend != "process" or jobs in _SHARED_POOLS:
+        yield
+        return
+    _SHARED_POOLS[jobs] = None
+    try:
+        yield
+    finally:
+        pool = _SHARED_POOLS.pop(jobs, None)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool_for(jobs: int) -> tuple[ProcessPoolExecutor, bool]:
+    """The pool for a dispatch of ``jobs`` workers and whether it is shared (kept after the dispatch)."""
+    if jobs not in _SHARED_POOLS:
+        return _new_pool(jobs), False
+    if _SHARED_POOLS[jobs] is None:
+        _SHARED_POOLS[jobs] = _new_pool(jobs)
+    return _SHARED_POOLS[jobs], True
+
+
 #: ``job(config, agent, seed, split, out, progress, threads) -> CellResult``: module level, so it pickles.
 CellJob = Callable[[SuiteConfig, str, int, str, str, bool, int], CellResult]
 
@@ -111,17 +155,20 @@ def dispatch(job: CellJob, config: SuiteConfig, todo: list[Cell], out: Path, job
             if started:
                 ray.shutdown()
         return
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=die_with_parent,
-                               initargs=(os.getpid(),))
+    if not todo:
+        return
+    pool, shared = _pool_for(jobs)
     try:
         futures = [pool.submit(job, config, c.agent, c.seed, c.split, str(out), False, threads) for c in todo]
         for future in as_completed(futures):
             on_done(future.result())
     except BaseException:  # Ctrl-C, SIGTERM or a failed cell: stop every worker before returning
         _kill_workers(pool)
+        if shared:  # the next dispatch in the block starts a fresh pool
+            _SHARED_POOLS[jobs] = None
         raise
-    pool.shutdown(wait=True)
+    if not shared:
+        pool.shutdown(wait=True)
 
 
-__all__ = ["BACKENDS", "CellJob", "PARENT_POLL_S", "die_with_parent", "dispatch"]
+__all__ = ["BACKENDS", "CellJob", "PARENT_POLL_S", "die_with_parent", "dispatch", "shared_workers"]

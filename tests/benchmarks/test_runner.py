@@ -286,6 +286,40 @@ def test_process_backend_matches_in_process(tmp_path):
             np.testing.assert_array_equal(a.metrics[name], b.metrics[name], err_msg=name)
 
 
+def worker_pid(config, agent, seed, split, out, progress, threads):
+    """A dispatch job (module level, so it pickles by name): which process ran it."""
+    if seed < 0:
+        raise ValueError("a failing cell")
+    return os.getpid()
+
+
+@pytest.mark.bitwise
+def test_shared_workers_reuse_one_pool_and_results_do_not_change(tmp_path):
+    from metarec.benchmarks import dispatch as dispatching
+
+    c = config()
+    serial = run_suite(c, tmp_path / "serial", progress=False, report=False)
+    cells = [Cell("a", seed, "test") for seed in range(4)]
+    with dispatching.shared_workers(2):
+        pids: list[list[int]] = []
+        for _ in range(2):
+            pids.append([])
+            dispatching.dispatch(worker_pid, c, cells, tmp_path, 2, "process", pids[-1].append, False)
+        pool = dispatching._SHARED_POOLS[2]
+        assert {p.pid for p in pool._processes.values()} >= set(pids[0]) | set(pids[1])  # no fresh workers
+        with pytest.raises(ValueError, match="a failing cell"):  # a failed cell kills the pool ...
+            dispatching.dispatch(worker_pid, c, [Cell("a", -1, "test")], tmp_path, 2, "process", print, False)
+        parallel = run_suite(c, tmp_path / "parallel", jobs=2, progress=False, report=False)  # ... a new one runs
+        again = run_suite(c, tmp_path / "again", jobs=2, progress=False, report=False)  # warm workers
+    assert dispatching._SHARED_POOLS == {}
+    assert os.getpid() not in set(pids[0])
+    for outcome in (parallel, again):
+        for a, b in zip(serial["cells"], outcome["cells"]):
+            assert a.cell == b.cell
+            for name in a.metrics:
+                np.testing.assert_array_equal(a.metrics[name], b.metrics[name], err_msg=name)
+
+
 @pytest.mark.bitwise
 def test_ray_backend(tmp_path):
     # Ray 2.60 removed local_mode; a one-CPU local cluster with this folder on the workers' path instead.

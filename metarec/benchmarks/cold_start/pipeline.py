@@ -34,6 +34,7 @@ from metarec.benchmarks.cold_start.report import adaptation_plot, setting_markdo
 from metarec.benchmarks.cold_start.selection import VAL_SEED_OFFSET, cell_suite, select_on_val
 from metarec.benchmarks.cold_start.statistics import summarize_setting
 from metarec.benchmarks.cold_start.training import prepare_setting
+from metarec.benchmarks.dispatch import shared_workers
 from metarec.benchmarks.play import cached_world
 from metarec.benchmarks.report import machine_info, write_report
 from metarec.benchmarks.runner import run_cells
@@ -156,20 +157,21 @@ def run_cold_start(config: ColdStartConfig, out: str | Path, *, progress: bool =
     start = time.perf_counter()
     settings: dict[str, Any] = {}
     sections = []
-    for setting in config.settings:
-        reason = setting_unavailable(config, setting)
-        if reason is not None:
+    with shared_workers(jobs, backend):  # hundreds of small val dispatches: one pool of workers for all
+        for setting in config.settings:
+            reason = setting_unavailable(config, setting)
+            if reason is not None:
+                if echo is not None:
+                    echo(reason)
+                settings[setting] = {"setting": setting, "skipped": reason}
+                sections.append(f"## Setting {setting}\n\n{reason}\n")
+                continue
+            settings[setting] = run_setting(config, setting, out, progress=progress, echo=echo, resume=resume,
+                                            **dispatch)
+            section = setting_markdown(config, settings[setting])
+            sections.append(section)
             if echo is not None:
-                echo(reason)
-            settings[setting] = {"setting": setting, "skipped": reason}
-            sections.append(f"## Setting {setting}\n\n{reason}\n")
-            continue
-        settings[setting] = run_setting(config, setting, out, progress=progress, echo=echo, resume=resume,
-                                        **dispatch)
-        section = setting_markdown(config, settings[setting])
-        sections.append(section)
-        if echo is not None:
-            echo(section)
+                echo(section)
     wall_s = time.perf_counter() - start
     train_s = {s: v["timings"]["meta_train_s"] for s, v in settings.items() if "timings" in v}
     summary = {"suite": {**asdict(config), "kind": "cold-start"}, "frozen_config": frozen, "settings": settings,
