@@ -181,7 +181,8 @@ def test_cold_start_killed_three_times_resumes_bit_for_bit(tmp_path):
 MOVIELENS = ["bench", "movielens-coldstart", "--users", "60", "--seeds", "2", "--iterations", "6", "--val-every", "3",
              "--tasks-per-batch", "8", "--inner-lrs", "0.05", "--pooled-epochs", "2", "--finetune-steps", "1,5",
              "--finetune-lrs", "0.05", "--mf-ranks", "2", "--mf-regs", "0.1", "--mf-sweeps", "3",
-             "--item-shrinkage", "5.0", "--n-boot", "100", "--quiet"]
+             "--item-shrinkage", "5.0", "--nl-iterations", "6", "--nl-inner-lrs", "0.05", "--n-boot", "100",
+             "--quiet"]
 
 
 @pytest.mark.expensive  # the item texts go through the default language model once (then its disk cache)
