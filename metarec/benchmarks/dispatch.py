@@ -87,7 +87,7 @@ def shared_workers(jobs: int, backend: str = "process") -> Iterator[None]:
     """Reuse one pool of ``jobs`` worker processes for every :func:`dispatch` inside the block.
 
     Results do not change: a cell's result depends only on its config and seed, not on which process or
-    after which other cell it runs (``tests/benchmarks/test_dispatch.py`` checks this). The pool starts at
+    after which other cell it runs (``tests/benchmarks/test_runner.py`` checks this). The pool starts at
     the first dispatch that needs it and is shut down when the block ends; a nested block, ``jobs == 1`` and
     the Ray backend (whose workers are already long-lived) change nothing.
     """
