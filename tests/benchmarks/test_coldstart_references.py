@@ -13,6 +13,7 @@ from metarec.agents.truth_prior import fit_utility_prior, logit_utilities
 from metarec.benchmarks.cold_start.agents import (
     COLDSTART_AGENTS,
     LOG_NON_META,
+    LOGIT_META,
     OFFSET_META,
     REFERENCES,
     family,
@@ -23,7 +24,7 @@ from metarec.benchmarks.cold_start.training import TRUTH_PRIOR_RANK, prepare_set
 from metarec.benchmarks.suites import get_suite
 from metarec.envs.testing import tiny_world
 
-NEW_AGENTS = ("bayes-greedy", "truth-prior") + LOG_NON_META + OFFSET_META
+NEW_AGENTS = ("bayes-greedy", "truth-prior") + LOG_NON_META + OFFSET_META + LOGIT_META
 
 
 def tiny_config(**overrides):
@@ -36,7 +37,7 @@ def tiny_config(**overrides):
 def test_every_agent_is_on_one_side_of_the_meta_line():
     assert {family(a) for a in ("bayes-greedy", "truth-prior")} == {"reference"}
     assert {family(a) for a in LOG_NON_META} == {"non-meta"}
-    assert {family(a) for a in OFFSET_META + ("meta-linucb", "maml")} == {"meta"}
+    assert {family(a) for a in OFFSET_META + LOGIT_META + ("meta-linucb", "maml")} == {"meta"}
     assert set(NEW_AGENTS) <= set(COLDSTART_AGENTS) and set(REFERENCES) < set(COLDSTART_AGENTS)
 
 
@@ -77,6 +78,10 @@ def test_offsets_and_truth_prior_come_from_training_users_only(tmp_path):
         np.testing.assert_allclose(prior["diag"], expected["diag"])
         everyone = logit_utilities(world, np.arange(len(world.population))).mean(axis=0)
         assert not np.allclose(prior["mean"], everyone)  # val and test users' truths are not in it
+    with np.load(artifacts["logit_prior"]) as logit:  # eb-logit-prior: fitted to the training logs
+        assert logit["mean"].shape == logit["diag"].shape == (len(world.catalog),)
+        assert float(logit["position_decay"]) == 0.0  # setting A: one item a step
+        assert logit["log_marginal"][-1] > logit["log_marginal"][0]
 
 
 @pytest.mark.parametrize("setting", ["B"])

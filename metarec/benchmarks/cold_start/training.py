@@ -23,10 +23,17 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from metarec.agents.logit_prior import fit_logit_prior
 from metarec.agents.meta import MetaAgent, MetaLinUCB, history_embedder
 from metarec.agents.offsets import fit_residual_prior, item_offsets, pooled_ridge_mean
 from metarec.agents.truth_prior import fit_utility_prior, logit_utilities
-from metarec.benchmarks.cold_start.agents import LEARNERS, LOG_NON_META, OFFSET_META, learners_needed
+from metarec.benchmarks.cold_start.agents import (
+    LEARNERS,
+    LOG_NON_META,
+    LOGIT_META,
+    OFFSET_META,
+    learners_needed,
+)
 from metarec.benchmarks.cold_start.artifacts import ArtifactCache, artifact_key
 from metarec.benchmarks.cold_start.config import ColdStartConfig, setting_plan
 from metarec.benchmarks.cold_start.neural import prepare_neural_learners
@@ -48,6 +55,9 @@ NO_INNER_LOOP = ("amortized", "pooled")
 #: Eigenvectors of the training users' utility covariance kept in the truth-prior reference's prior
 #: (the rest of each item's variance goes to the diagonal; fixed before any agent was run).
 TRUTH_PRIOR_RANK = 64
+#: ``fit_logit_prior`` settings of the eb-logit-prior agent's prior (the reference's rank; 30 EM iterations:
+#: 100 changed nothing that matters on val, docs/cold_start.md).
+LOGIT_PRIOR_SETTINGS = {"rank": TRUTH_PRIOR_RANK, "iterations": 30, "initial_variance": 1.0}
 
 
 class LearnerConfig(Protocol):
@@ -248,6 +258,23 @@ def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progre
         artifacts["truth_prior"] = str(cache.arrays("truth_prior", truth_key, lambda: fit_utility_prior(
             logit_utilities(simulator, train_users), rank=TRUTH_PRIOR_RANK)))
     train_total = 0.0
+    if set(config.agents) & set(LOGIT_META):  # the EM prior over item logit utilities, from the logs only
+        logit_key = artifact_key("logit_prior", {"logs": logs, "n_items": n_items, **LOGIT_PRIOR_SETTINGS})
+        seconds: list[float] = []
+
+        def fit_prior() -> dict[str, np.ndarray]:
+            tick = time.perf_counter()
+            prior = fit_logit_prior(train["shown_ids"], train["clicks"], train["valid"], n_items,
+                                    **LOGIT_PRIOR_SETTINGS, progress=progress)
+            seconds.append(time.perf_counter() - tick)
+            return prior
+
+        artifacts["logit_prior"] = str(cache.arrays("logit_prior", logit_key, fit_prior))
+        if seconds:
+            cache.write_record("logit_prior", logit_key, {"seconds": seconds[0]})
+        record = cache.record("logit_prior", logit_key) or {"seconds": float("nan")}
+        artifacts["training"]["eb-logit-prior"] = dict(record)
+        train_total += record["seconds"]
     embedder = None
     for key in learners_needed(config.agents):
         algorithm, kind = LEARNERS[key]
@@ -311,6 +338,7 @@ __all__ = [
     "popularity_counts",
     "fit_linear_meta_prior",
     "TRUTH_PRIOR_RANK",
+    "LOGIT_PRIOR_SETTINGS",
     "logged_item_ids",
     "fit_log_artifacts",
     "learner_determinants",
