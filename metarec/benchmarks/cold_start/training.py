@@ -56,7 +56,7 @@ NO_INNER_LOOP = ("amortized", "pooled")
 #: (the rest of each item's variance goes to the diagonal; fixed before any agent was run).
 TRUTH_PRIOR_RANK = 64
 #: ``fit_logit_prior`` settings of the eb-logit-prior agent's prior (the reference's rank; 30 EM iterations:
-#: 100 changed nothing that matters on val, docs/cold_start.md).
+#: 100 left the covariance as far from the reference's, docs/cold_start.md).
 LOGIT_PRIOR_SETTINGS = {"rank": TRUTH_PRIOR_RANK, "iterations": 30, "initial_variance": 1.0}
 
 
@@ -272,7 +272,8 @@ def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progre
         artifacts["logit_prior"] = str(cache.arrays("logit_prior", logit_key, fit_prior))
         if seconds:
             cache.write_record("logit_prior", logit_key, {"seconds": seconds[0]})
-        record = cache.record("logit_prior", logit_key) or {"seconds": float("nan")}
+        # no record: an interrupted run wrote the prior but not its time (not counted, and said so)
+        record = cache.record("logit_prior", logit_key) or {"seconds": 0.0, "time_unknown": True}
         artifacts["training"]["eb-logit-prior"] = dict(record)
         train_total += record["seconds"]
     embedder = None
