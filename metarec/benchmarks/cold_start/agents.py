@@ -45,7 +45,8 @@ REFERENCES = ("oracle", "bayes-reference", "bayes-greedy", "truth-prior")
 COLDSTART_AGENTS = REFERENCES + NON_META + LOG_NON_META + META
 #: The default agents: all but amortized-attention, whose training alone takes minutes on 2 CPU cores,
 #: amortized-text, which runs the language model on a user's history at every step, and eb-logit-prior, whose
-#: EM takes about 7 min a slate world on 2 cores and did not beat offset-meta-* on val (see docs/cold_start.md).
+#: EM takes about 7 min on one core in setting B and which beat offset-meta-* on val only in the layered world
+#: at 50 steps (see docs/cold_start.md).
 OPT_IN_AGENTS = ("amortized-attention", "amortized-text", "eb-logit-prior")
 DEFAULT_AGENTS = tuple(a for a in COLDSTART_AGENTS if a not in OPT_IN_AGENTS)
 #: Baselines (a)-(c) of the issue, among which the "best non-meta" is chosen on val (random excluded).
