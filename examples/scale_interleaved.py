@@ -28,12 +28,15 @@ import numpy as np
 
 def build(items: list[int], workdir: Path, n_users: int) -> None:
     """Pickle the synthetic world of every catalogue size (as `metarec bench scale` builds them)."""
+    from metarec.benchmarks.scale import ScaleConfig
     from metarec.envs.worlds import synthetic_world, text_encoder
 
+    config = ScaleConfig()
     for n in items:
         path = workdir / f"world_{n}.pkl"
         if not path.exists():
-            world = synthetic_world(n_items=n, n_topics=12, n_users=n_users, encoder=text_encoder("hashing:32"))
+            world = synthetic_world(n_items=n, n_topics=config.n_topics, n_users=n_users,
+                                    encoder=text_encoder(config.text_encoder))
             path.write_bytes(pickle.dumps(world, protocol=5))
 
 
@@ -41,26 +44,12 @@ def measure(items: list[int], workdir: Path, steps: int, repeats: int) -> dict[s
     """User-steps per CPU-second of each world in ``items`` order (1,024 users, K=20, slate 5), in this process."""
     from threadpoolctl import threadpool_limits
 
-    from metarec.envs.vector import RecommendationVectorEnv
+    from metarec.benchmarks.scale import ScaleConfig, vector_env_rate
 
     threadpool_limits(1)
-    rates = {}
-    for n in items:
-        world = pickle.loads((workdir / f"world_{n}.pkl").read_bytes())
-        envs = RecommendationVectorEnv(1024, world, num_candidates=20, slate_size=5, history_len=10, obs_dim=32,
-                                       horizon=50)
-        envs.reset(seed=0)
-        actions = np.random.default_rng(0).integers(20, size=(steps, 1024, 5))
-        for t in range(10):
-            envs.step(actions[t % steps])
-        best = 0.0
-        for _ in range(repeats):
-            start = time.process_time()
-            for step_actions in actions:
-                envs.step(step_actions)
-            best = max(best, steps * 1024 / (time.process_time() - start))
-        rates[str(n)] = best
-    return rates
+    settings = {**ScaleConfig().to_dict(), "steps": steps, "repeats": repeats}
+    return {str(n): vector_env_rate(pickle.loads((workdir / f"world_{n}.pkl").read_bytes()), 20, settings,
+                                    clock=time.process_time) for n in items}
 
 
 def main() -> None:

@@ -27,7 +27,8 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from metarec.agents.truth_prior import TruthPriorAgent, spd_solve
+from metarec.agents.offsets import logged_counts
+from metarec.agents.truth_prior import TruthPriorAgent, read_prior_file, spd_solve
 from metarec.errors import ConfigError
 
 #: Users per E-step batch: the batch holds a few (users, M, M) float64 arrays (M: items a user was shown).
@@ -77,9 +78,8 @@ def initial_logit_prior(shown_ids: np.ndarray, clicks: np.ndarray, valid: np.nda
     The mean is the logit of ``(clicks + 0.5) / (shows + 1)`` of the item (the single-item slate's exact
     click probability ``sigma(w)``), shrunk to the catalogue's with one pseudo-show per item.
     """
-    mask = np.broadcast_to(np.asarray(valid, dtype=bool)[:, :, None], shown_ids.shape)
-    shows = np.bincount(shown_ids[mask], minlength=n_items).astype(np.float64)
-    clicked = np.bincount(shown_ids[mask], weights=np.asarray(clicks, dtype=np.float64)[mask], minlength=n_items)
+    counts = logged_counts(shown_ids, clicks, valid, n_items)
+    shows, clicked = counts["shows"], counts["clicks"]
     overall = (clicked.sum() + 0.5) / (shows.sum() + 1.0)
     rate = (clicked + overall) / (shows + 1.0)
     mean = np.log(rate) - np.log1p(-rate)
@@ -107,15 +107,15 @@ def _load_sessions(agent: TruthPriorAgent, shown_ids: np.ndarray, clicks: np.nda
     agent._fit(rows)
 
 
-def _posterior_moments(agent: TruthPriorAgent) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per user of a fitted ``agent``: seen items (b, M) (-1: padding), ``alpha`` (b, M) and ``A`` (b, M, M)."""
+def _hessian_reduction(agent: TruthPriorAgent) -> np.ndarray:
+    """``A = H - H (Sigma_SS^-1 + H)^-1 H`` (b, M, M) of each user of a fitted ``agent``."""
     H = agent.H
     if np.isnan(agent.factor).any():  # a Cholesky failed at some mode: LU
         reduced = np.linalg.solve(agent.precision + H, H)
     else:
         reduced = spd_solve(agent.factor, H)
     A = H - np.matmul(H, reduced)
-    return agent.items, agent.alpha, 0.5 * (A + np.swapaxes(A, 1, 2))
+    return 0.5 * (A + np.swapaxes(A, 1, 2))
 
 
 def _project(mean_cov: np.ndarray, rank: int, min_var: float) -> tuple[np.ndarray, np.ndarray]:
@@ -224,14 +224,14 @@ def _e_step(prior: dict, decay: float, logs, newton_steps: int) -> tuple[dict[st
                                 slate_size=s)
         _load_sessions(agent, shown_ids[rows], clicks[rows], valid[rows])
         marginal += float(_laplace_log_marginal(agent).sum())
-        items, alpha, A = _posterior_moments(agent)
+        items, alpha, A = agent.items, agent.alpha, _hessian_reduction(agent)
         seen = items >= 0
         index = np.where(seen, items, 0)
         B_S = basis[index] * seen[..., None]  # (b, M, r)
         D_S = np.where(seen, diag[index], 0.0)  # (b, M)
         mu = np.broadcast_to(mean, (len(items), n)).copy()  # m + Sigma_{:S} alpha
         mu += np.matmul(alpha[:, None, :], B_S)[:, 0] @ basis.T
-        np.add.at(mu, (np.nonzero(seen)[0], items[seen]), (D_S * alpha)[seen])
+        mu[np.nonzero(seen)[0], items[seen]] += (D_S * alpha)[seen]  # a user's seen items are distinct
         totals["mus"][rows] = mu
         AB = np.matmul(A, B_S)  # (b, M, r)
         totals["inner"] += np.einsum("bmr,bms->rs", B_S, AB)
@@ -295,25 +295,13 @@ class EmpiricalLogitPriorAgent(TruthPriorAgent):
 
     def __init__(self, prior, exploration: str = "ucb", scale: float = 1.0, newton_steps: int = 20,
                  tol: float = 1e-7, slate_size: int = 1, seed=None) -> None:
-        decay = _prior_decay(prior)
-        super().__init__(prior, exploration=exploration, scale=scale, position_decay=decay,
-                         newton_steps=newton_steps, tol=tol, slate_size=slate_size, seed=seed)
-
-
-def _prior_decay(prior) -> float:
-    """The ``position_decay`` stored with a fitted prior (dict or ``.npz`` path)."""
-    if isinstance(prior, str | os.PathLike):
-        if not os.path.isfile(prior):
-            raise ConfigError(f"`prior` file {os.fspath(prior)!r} does not exist; write it with "
-                              "np.savez(path, **fit_logit_prior(...))")
-        with np.load(prior, allow_pickle=False) as data:
-            if "position_decay" not in data.files:
-                raise ConfigError(f"`prior` file {os.fspath(prior)!r} has no 'position_decay': fit it with "
-                                  "fit_logit_prior")
-            return float(data["position_decay"])
-    if not isinstance(prior, dict) or "position_decay" not in prior:
-        raise ConfigError("`prior` must hold 'position_decay' as fit_logit_prior returns it")
-    return float(np.asarray(prior["position_decay"]))
+        if isinstance(prior, str | os.PathLike):  # read once: the decay and the arrays come from one file
+            prior = read_prior_file(prior, writer="fit_logit_prior")
+        if not isinstance(prior, dict) or "position_decay" not in prior:
+            raise ConfigError("`prior` must hold 'position_decay' as fit_logit_prior returns it")
+        super().__init__(prior, exploration=exploration, scale=scale,
+                         position_decay=float(np.asarray(prior["position_decay"])), newton_steps=newton_steps,
+                         tol=tol, slate_size=slate_size, seed=seed)
 
 
 __all__ = ["fit_logit_prior", "position_decay_from_logs", "initial_logit_prior", "EmpiricalLogitPriorAgent"]

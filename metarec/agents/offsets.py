@@ -55,6 +55,17 @@ def beta_binomial_shrinkage(shows: np.ndarray, clicks: np.ndarray) -> float:
     return float(max(p * (1 - p) / tau2 - 1.0, 0.0))
 
 
+def logged_counts(shown_ids: np.ndarray, clicks: np.ndarray, valid: np.ndarray, n_items: int) -> dict[str, np.ndarray]:
+    """Shows and clicks per item in logged slates: ``{"shows": (n_items,), "clicks": (n_items,)}`` float64.
+
+    ``shown_ids`` and ``clicks`` are (N, T, s), ``valid`` (N, T): the steps that were played.
+    """
+    played = np.broadcast_to(np.asarray(valid, dtype=bool)[:, :, None], shown_ids.shape)
+    shows = np.bincount(shown_ids[played], minlength=n_items).astype(np.float64)
+    clicked = np.bincount(shown_ids[played], weights=np.asarray(clicks, dtype=np.float64)[played], minlength=n_items)
+    return {"shows": shows, "clicks": clicked}
+
+
 def item_offsets(shows: np.ndarray, clicks: np.ndarray, shrinkage: float | None = None) -> dict[str, np.ndarray]:
     """Shrunk per-item click rates ``(clicks_i + kappa p) / (shows_i + kappa)`` from logged counts.
 
@@ -307,6 +318,7 @@ class OffsetMetaThompson(_Offsets, MetaLinearThompson):
 
 
 __all__ = [
+    "logged_counts",
     "beta_binomial_shrinkage",
     "item_offsets",
     "residual_rewards",

@@ -109,13 +109,18 @@ def fit_utility_prior(utilities: np.ndarray, rank: int = 64, min_var: float = 1e
     return {"mean": mean, "basis": basis, "diag": diag}
 
 
+def read_prior_file(path, writer: str = "fit_utility_prior") -> dict[str, np.ndarray]:
+    """The arrays of a prior ``.npz`` file; a ``ConfigError`` names the path and ``writer``, the function to fit it."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"`prior` file {os.fspath(path)!r} does not exist; write it with "
+                          f"np.savez(path, **{writer}(...))")
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
 def _load_prior(prior) -> dict[str, np.ndarray]:
     if isinstance(prior, str | os.PathLike):
-        if not os.path.isfile(prior):
-            raise ConfigError(f"`prior` file {os.fspath(prior)!r} does not exist; write it with "
-                              "np.savez(path, **fit_utility_prior(...))")
-        with np.load(prior, allow_pickle=False) as data:
-            prior = {k: data[k] for k in data.files}
+        prior = read_prior_file(prior)
     if not isinstance(prior, dict) or not {"mean", "basis", "diag"} <= set(prior):
         raise ConfigError("`prior` must be a dict (or .npz path) with 'mean', 'basis' and 'diag' "
                           "(fit_utility_prior)")

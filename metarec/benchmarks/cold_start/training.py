@@ -25,7 +25,7 @@ import torch
 
 from metarec.agents.logit_prior import fit_logit_prior
 from metarec.agents.meta import MetaAgent, MetaLinUCB, history_embedder
-from metarec.agents.offsets import fit_residual_prior, item_offsets, pooled_ridge_mean
+from metarec.agents.offsets import fit_residual_prior, item_offsets, logged_counts, pooled_ridge_mean
 from metarec.agents.truth_prior import fit_utility_prior, logit_utilities
 from metarec.benchmarks.cold_start.agents import (
     LEARNERS,
@@ -146,10 +146,7 @@ def user_vector_covariance(learner, data: dict, history_len: int, shrinkage: flo
 
 def popularity_counts(train: dict, n_items: int) -> dict[str, np.ndarray]:
     """Shows and clicks per item in the logs: ``{"shows": (n_items,), "clicks": (n_items,)}``."""
-    ids, clicks, valid = train["shown_ids"], train["clicks"], train["valid"][..., None]
-    shows = np.bincount(ids[np.broadcast_to(valid, ids.shape)], minlength=n_items).astype(float)
-    clicked = np.bincount(ids.reshape(-1), weights=(clicks * valid).reshape(-1), minlength=n_items)
-    return {"shows": shows, "clicks": clicked}
+    return logged_counts(train["shown_ids"], train["clicks"], train["valid"], n_items)
 
 
 def fit_linear_meta_prior(train: dict) -> dict[str, Any]:
