@@ -72,7 +72,8 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _new_pool(jobs: int) -> ProcessPoolExecutor:
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` fresh (spawned) worker processes that exit when this process dies."""
     context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=die_with_parent,
                                initargs=(os.getpid(),))
@@ -106,9 +107,9 @@ def shared_workers(jobs: int, backend: str = "process") -> Iterator[None]:
 def _pool_for(jobs: int) -> tuple[ProcessPoolExecutor, bool]:
     """The pool for a dispatch of ``jobs`` workers and whether it is shared (kept after the dispatch)."""
     if jobs not in _SHARED_POOLS:
-        return _new_pool(jobs), False
+        return worker_pool(jobs), False
     if _SHARED_POOLS[jobs] is None:
-        _SHARED_POOLS[jobs] = _new_pool(jobs)
+        _SHARED_POOLS[jobs] = worker_pool(jobs)
     return _SHARED_POOLS[jobs], True
 
 
@@ -171,4 +172,4 @@ def dispatch(job: CellJob, config: SuiteConfig, todo: list[Cell], out: Path, job
         pool.shutdown(wait=True)
 
 
-__all__ = ["BACKENDS", "CellJob", "PARENT_POLL_S", "die_with_parent", "dispatch", "shared_workers"]
+__all__ = ["BACKENDS", "CellJob", "PARENT_POLL_S", "die_with_parent", "dispatch", "shared_workers", "worker_pool"]

@@ -33,6 +33,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ import numpy as np
 from metarec.benchmarks import metrics as M
 from metarec.benchmarks.cells import Cell, CellResult
 from metarec.benchmarks.config import SuiteConfig
-from metarec.benchmarks.dispatch import BACKENDS
+from metarec.benchmarks.dispatch import BACKENDS, worker_pool
 from metarec.benchmarks.play import cached_world, check_agent_names
 from metarec.benchmarks.report import _curve_band, _save_figure, machine_info, write_plots, write_report
 from metarec.benchmarks.runner import run_cells
@@ -265,6 +266,31 @@ def trained_policy(name: str, part_config: SuiteConfig, part: str, seed: int, co
     return json.loads(json.dumps(to_jsonable(saved)))
 
 
+def train_policies(config: LongTermConfig, part_configs: dict[str, SuiteConfig], out: Path, *, jobs: int,
+                   echo: Callable[[str], None] | None, threads: int = 1) -> int:
+    """Train every (policy, env, training seed) of the suite that is not trained yet, ``jobs`` at a time.
+
+    Each runs :func:`trained_policy` in its own worker process, with ``threads`` torch threads, as it would in
+    this process: the weights and records are those of training them one after another (tested), and the
+    records written here are what :func:`run_part` then reads. Returns how many were trained.
+    """
+    wanted = [(name, part, seed) for part, part_config in part_configs.items() for name in part_config.agents
+              if name in POLICY_AGENTS for seed in range(config.train_seeds)]
+    if not wanted:
+        return 0
+    if echo is not None:
+        echo(f"training {len(wanted)} policies (or reusing them), {min(jobs, len(wanted))} at a time")
+    pool = worker_pool(min(jobs, len(wanted)))
+    try:
+        futures = [pool.submit(trained_policy, name, part_configs[part], part, seed, config, out, None,
+                               progress=False, threads=threads) for name, part, seed in wanted]
+        for future in as_completed(futures):
+            future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return len(wanted)
+
+
 # ------------------------------------------------------------------------------------------- playing
 def run_part(part: str, part_config: SuiteConfig, config: LongTermConfig, out: Path, *, jobs: int, backend: str,
              progress: bool, resume: bool, echo: Callable[[str], None] | None, threads: int,
@@ -483,6 +509,8 @@ def run_long_term(config: LongTermConfig, out: str | os.PathLike, *, jobs: int =
     part_configs = {"long-term": config.long_term_config()}
     if config.persona_rec:
         part_configs["persona-rec"] = config.persona_rec_config()
+    if jobs > 1 and backend == "process" and train is None:  # policies train side by side, then the cells run
+        train_policies(config, part_configs, out, jobs=jobs, echo=echo, threads=threads)
     parts: dict[str, dict[str, Any]] = {}
     for part, part_config in part_configs.items():
         part_start = time.perf_counter()
@@ -527,5 +555,6 @@ def run_long_term(config: LongTermConfig, out: str | os.PathLike, *, jobs: int =
 
 
 __all__ = ["BASELINES", "LONG_TERM_AGENTS", "LONG_TERM_WORLD", "PART_ENV_IDS", "POLICY_AGENTS", "POLICY_ALGORITHMS", "LongTermConfig", "figures_table",
-           "primary_figures", "run_long_term", "session_curves", "targets", "train_policy_agent", "trained_policy",
+           "primary_figures", "run_long_term", "session_curves", "targets", "train_policies", "train_policy_agent",
+           "trained_policy",
            "write_session_plots"]

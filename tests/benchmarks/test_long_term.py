@@ -136,3 +136,19 @@ def test_agents_left_out_of_the_long_term_part_keep_their_settings_in_the_person
     config = get_suite("long-term", agents=("random", "linucb", "oracle"))
     assert config.persona_rec_config().agent_kwargs == {"linear-thompson": {"v": 0.1}}
     assert config.long_term_config().agent_kwargs == {}
+
+
+def test_policies_trained_side_by_side_match_those_trained_one_after_another(tmp_path):
+    """--jobs 2 trains the policies in two worker processes at once: the same curves and the same played figures."""
+    small = {"n_envs": 8, "algo_kwargs": {"n_steps": 16, "batch_size": 64, "n_epochs": 1}}
+    config = get_suite("long-term", **{**TINY, "seeds": 1}, agents="oracle,ppo,a2c", persona_rec=False,
+                       training_steps=128, policy_kwargs={"ppo": small, "a2c": {"n_envs": 8}}, plots=False)
+    alone = LT.run_long_term(config, tmp_path / "alone", progress=False, echo=None)
+    messages = []
+    side = LT.run_long_term(config, tmp_path / "side", progress=False, echo=messages.append, jobs=2)
+    assert any("2 at a time" in m for m in messages)
+    assert side["figures"] == alone["figures"]
+    for name in ("ppo", "a2c"):
+        records = [json.loads(read_verified(tmp_path / run / "policies" / f"{name}__long-term__train0" / "policy.json"))
+                   for run in ("alone", "side")]
+        assert records[0]["curve"] == records[1]["curve"] and records[0]["identity"] == records[1]["identity"]

@@ -39,15 +39,19 @@ LOGIT_META = ("eb-logit-prior",)
 #: ``nl-pooled-finetune`` is non-meta (pooled, isotropic prior); these are meta (``nl-pooled-eb``: empirical Bayes).
 NEURAL_LINEAR = ("nl-pooled-finetune", "nl-pooled-eb", "meta-neural-linear", "nl-maml", "nl-anil", "nl-reptile")
 NEURAL_META = NEURAL_LINEAR[1:]
-META = GRADIENT_META + AMORTIZED_META + LINEAR_META + OFFSET_META + LOGIT_META + NEURAL_META
+#: In-context (meta-RL) policy agents (metarec.benchmarks.cold_start.policies): a candidate-scoring PPO policy
+#: trained across the training users' sessions; meta as an in-context learner. It learns from steps its own
+#: policy collects online, not from the uniform logs (the same number of user-steps on the same split).
+POLICY_META = ("ppo",)
+META = GRADIENT_META + AMORTIZED_META + LINEAR_META + OFFSET_META + LOGIT_META + NEURAL_META + POLICY_META
 #: ``bayes-greedy`` needs a synthetic world (the generator's hypotheses); ``truth-prior`` a multinomial-logit one.
 REFERENCES = ("oracle", "bayes-reference", "bayes-greedy", "truth-prior")
 COLDSTART_AGENTS = REFERENCES + NON_META + LOG_NON_META + META
 #: The default agents: all but amortized-attention, whose training alone takes minutes on 2 CPU cores,
 #: amortized-text, which runs the language model on a user's history at every step, and eb-logit-prior, whose
 #: EM takes about 7 min on one core in setting B and which beat offset-meta-* on val only in the layered world
-#: at 50 steps (see docs/cold_start.md).
-OPT_IN_AGENTS = ("amortized-attention", "amortized-text", "eb-logit-prior")
+#: at 50 steps (see docs/cold_start.md), and ppo, which trains online on the simulator (not on the logs).
+OPT_IN_AGENTS = ("amortized-attention", "amortized-text", "eb-logit-prior") + POLICY_META
 DEFAULT_AGENTS = tuple(a for a in COLDSTART_AGENTS if a not in OPT_IN_AGENTS)
 #: Baselines (a)-(c) of the issue, among which the "best non-meta" is chosen on val (random excluded).
 BASELINES = ("popularity", "linucb", "linear-thompson", "pooled-thompson", "pooled-finetune",
@@ -118,6 +122,8 @@ def base_kwargs(config: ColdStartConfig, name: str, artifacts: dict[str, Any]) -
         return {"prior": artifacts["residual_prior"]}
     if name in LOGIT_META:
         return {"prior": artifacts["logit_prior"]}
+    if name in POLICY_META:
+        return {"path": artifacts["policies"][name]}
     if name == "popularity":
         return {"counts": artifacts["counts"]}
     if name in LINEAR_META:
@@ -208,6 +214,7 @@ __all__ = [
     "LOG_NON_META",
     "OFFSET_META",
     "LOGIT_META",
+    "POLICY_META",
     "MAX_GRID_EXTENSIONS",
     "grid_extensions",
     "searched_grid",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from metarec.benchmarks.cold_start.agents import POLICY_META
 from metarec.benchmarks.cold_start.config import ColdStartConfig
 from metarec.benchmarks.report import _save_figure
 
@@ -23,7 +24,8 @@ def setting_markdown(config: ColdStartConfig, summary: dict) -> str:
              f"world {layout['world']} {layout['world_kwargs'] or ''}",
              "",
              f"Data budget (every learner): {budget['train_users']} training users x {budget['logged_steps']} logged "
-             f"steps ({budget['logged_rows']} shown items, {budget['logging_policy']} logging policy).",
+             f"steps ({budget['logged_rows']} shown items, {budget['logging_policy']} logging policy)."
+             + _policy_budget_note(summary),
              "",
              "| agent | family | val choice | " + " | ".join(k.replace("cum_", "") for k in regret_keys) + " | "
              + " | ".join(k.replace("share_of_oracle@", "share@") for k in share_keys) + " |",
@@ -38,6 +40,17 @@ def setting_markdown(config: ColdStartConfig, summary: dict) -> str:
               f"{summary['best_amortized_meta']}).", ""]
     lines += headline_markdown(summary)
     return "\n".join(lines) + "\n"
+
+
+def _policy_budget_note(summary: dict) -> str:
+    """What the policy agents learned from instead of the logs (empty without policy agents)."""
+    budget = summary["budget"]
+    logged = max(1, budget["train_users"] * budget["logged_steps"])
+    notes = [f" Policy agent {name}: {record['env_steps']} env steps collected online by its own policy on the "
+             f"training split's {record['train_split_users']} users ({record['budget_steps'] / logged:g} x the logs' "
+             "user-steps; not the logs)."
+             for name, record in summary.get("training", {}).items() if name in POLICY_META]
+    return "".join(notes)
 
 
 def _fmt_diff(stats: dict | None) -> str:

@@ -32,11 +32,13 @@ from metarec.benchmarks.cold_start.agents import (
     LOG_NON_META,
     LOGIT_META,
     OFFSET_META,
+    POLICY_META,
     learners_needed,
 )
 from metarec.benchmarks.cold_start.artifacts import ArtifactCache, artifact_key
 from metarec.benchmarks.cold_start.config import ColdStartConfig, setting_plan
 from metarec.benchmarks.cold_start.neural import prepare_neural_learners
+from metarec.benchmarks.cold_start.policies import prepare_policy
 from metarec.benchmarks.config import SuiteConfig
 from metarec.benchmarks.meta_data import (
     collect_interactions,
@@ -315,6 +317,13 @@ def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progre
     artifacts["learners"].update(nl_learners)
     artifacts["training"].update(nl_training)
     train_total += sum(record["seconds"] for record in nl_training.values())
+    artifacts["policies"] = {}
+    for name in (a for a in POLICY_META if a in config.agents):  # in-context policies: trained online, not on logs
+        artifacts["policies"][name], record = prepare_policy(
+            name, simulator, plan, logs, len(train_users), config.train_steps, config.train_seed, cache,
+            progress=progress, echo=echo)
+        artifacts["training"][name] = dict(record)
+        train_total += record["seconds"]
     timings["meta_train_s"] = train_total
     artifacts["timings"] = timings
     return artifacts
