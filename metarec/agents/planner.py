@@ -157,8 +157,11 @@ class PlanningAgent(BaseAgent):
         lower, upper = flat[index], flat[index + 1]
         return np.where(alive, lower + weight * (upper - lower), 0.0)
 
-    def _click_probabilities(self, state, items: np.ndarray) -> np.ndarray:
-        """Click probability of each of ``items`` (b, n) shown alone, at the users' current state, (b, n)."""
+    def _click_probabilities(self, state, items: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Click probability of each of ``items`` (b, n) shown alone, at the users' current state, (b, n).
+
+        ``slots`` (b,): the session slots of ``state``'s users (subclasses that keep per-slot beliefs read them).
+        """
         sim = self.core.simulator
         utility = sim.utilities(state, items)
         b, n = utility.shape
@@ -166,14 +169,18 @@ class PlanningAgent(BaseAgent):
         single = utility.reshape(-1, 1)
         return sim.response.expected_reward(single, np.ones_like(single, dtype=bool), temperature).reshape(b, n)
 
-    def _plan(self, state, steps: int) -> np.ndarray:
-        """Value tables ``V_0 .. V_steps`` of the users in ``state``, (b, steps + 1, G)."""
+    def _patience(self, state, slots: np.ndarray) -> np.ndarray:
+        """The patience the decision reasons with, (b,): the users' true current patience (it knows them)."""
+        return state.patience
+
+    def _plan(self, state, steps: int, slots: np.ndarray) -> np.ndarray:
+        """Value tables ``V_0 .. V_steps`` of the users in ``state`` (session slots ``slots``), (b, steps + 1, G)."""
         sim, core = self.core.simulator, self.core
         b, K, M = len(state), core.num_candidates, self.candidate_sets
         n_items = len(sim.catalog)
         keys = self.rng.random((b, M, n_items))
         items = np.argpartition(keys, K - 1, axis=2)[:, :, :K].reshape(b, M * K)  # M sets of K distinct items
-        p = self._click_probabilities(state, items)[:, None, :]  # (b, 1, MK)
+        p = self._click_probabilities(state, items, slots)[:, None, :]  # (b, 1, MK)
         after_click = self._interpolation(self.grid[None, :, None] + sim.click_patience_change(items)[:, None, :])
         after_skip = self._interpolation(np.broadcast_to(self.grid - sim.dynamics.skip_cost, (b, len(self.grid))))
         values = np.zeros((b, steps + 1, len(self.grid)))
@@ -194,8 +201,9 @@ class PlanningAgent(BaseAgent):
         session, sim = self.core.session, self.core.simulator
         state = session.state if rows is None else session.state.take(rows)
         candidates = session.candidates if rows is None else session.candidates[rows]
+        slots = np.arange(len(state)) if rows is None else np.asarray(rows)
         if not sim.dynamics.churn:  # every outcome leaves the same future: the myopic choice is optimal
-            return np.argmax(self._click_probabilities(state, candidates), axis=1)
+            return np.argmax(self._click_probabilities(state, candidates, slots), axis=1)
         b = len(state)
         if len(self.since) != b:
             self.values = np.zeros((b, self._lookahead() + 1, len(self.grid)))
@@ -205,13 +213,14 @@ class PlanningAgent(BaseAgent):
             stale |= np.asarray(episode_start, dtype=bool)
         if stale.any():
             rows_to_plan = np.flatnonzero(stale)
-            self.values[rows_to_plan] = self._plan(state.take(rows_to_plan), self.values.shape[1] - 1)
+            self.values[rows_to_plan] = self._plan(state.take(rows_to_plan), self.values.shape[1] - 1,
+                                                   slots[rows_to_plan])
             self.since[rows_to_plan] = 0
         self.since += 1
-        p = self._click_probabilities(state, candidates)
+        p = self._click_probabilities(state, candidates, slots)
         left = np.clip(int(self.core.horizon) - state.t - 1, 0, self.values.shape[1] - 1)
         table = self.values[np.arange(b), left]  # (b, G)
-        patience = state.patience[:, None]
+        patience = self._patience(state, slots)[:, None]
         click_value = self._lookup(table, self._interpolation(patience + sim.click_patience_change(candidates)))
         skip_value = self._lookup(table, self._interpolation(patience - sim.dynamics.skip_cost))
         q = p * (1.0 + click_value) + (1.0 - p) * skip_value

@@ -53,6 +53,7 @@ AGENTS: dict[str, str] = {
     "neural-linear": "metarec.agents.neural_linear:NeuralLinear",
     "oracle": "metarec.agents.oracle:OracleAgent",
     "planner": "metarec.agents.planner:PlanningAgent",
+    "bayes-planner": "metarec.agents.bayes_planner:BayesPlanningAgent",
     # references
     "bayes-reference": "metarec.agents.reference:BayesianReferenceAgent.from_env",
     "bayes-greedy": "metarec.agents.reference:BayesGreedyAgent.from_env",
@@ -120,7 +121,7 @@ AGENT_OPTIONAL_ARTIFACTS: dict[str, dict[str, str]] = {
     "popularity": {"counts": "metarec.agents.registry:popularity_from_counts"},
 }
 #: Agents that must be given ``env`` (the env they read).
-ENV_AGENTS: set[str] = {"oracle", "planner", "bayes-reference", "bayes-greedy", "truth-prior"}
+ENV_AGENTS: set[str] = {"oracle", "planner", "bayes-planner", "bayes-reference", "bayes-greedy", "truth-prior"}
 
 _ARTIFACT_HELP = {
     "checkpoint": "a meta-trained learner saved by MetaLearner.save (`metarec train-meta`)",

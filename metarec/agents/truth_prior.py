@@ -448,21 +448,24 @@ class TruthPriorAgent(BatchedAgent):
             self.alpha[rows], self.H[rows], self.factor[rows] = alpha, H, factor
 
     # ------------------------------------------------------------------ posterior at candidates
-    def posterior(self, candidate_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def posterior(self, candidate_ids: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean (B, K) and covariance (B, K, K) of the candidates' logit utilities.
 
+        ``rows`` (b,): the users (rows of the batch) ``candidate_ids`` (b, K) belong to; all ``B`` by default.
         ``Sigma_CS (I + H Sigma_SS)^-1 H Sigma_SC = (Sigma_SS^-1 Sigma_SC)^T (Sigma_SS^-1 + H)^-1 H Sigma_SC``: one
         solve with K right-hand sides (no M x M inverse kept).
         """
         ids = np.asarray(candidate_ids, dtype=np.int64)
-        cross = self._cov(ids, self.items)  # (B, K, M)
-        mean = self.prior["mean"][ids] + np.matmul(cross, self.alpha[..., None])[..., 0]
-        weights = np.matmul(cross, self.precision)  # (Sigma_SS^-1 Sigma_SC)^T, (B, K, M)
-        right = np.matmul(self.H, np.swapaxes(cross, 1, 2))  # H Sigma_SC, (B, M, K)
-        if np.isnan(self.factor).any():  # a Cholesky failed at some mode (not seen in practice): LU
-            reduction = np.linalg.solve(self.precision + self.H, right)
+        pick = slice(None) if rows is None else np.asarray(rows, dtype=np.int64)
+        factor, precision, H = self.factor[pick], self.precision[pick], self.H[pick]
+        cross = self._cov(ids, self.items[pick])  # (B, K, M)
+        mean = self.prior["mean"][ids] + np.matmul(cross, self.alpha[pick][..., None])[..., 0]
+        weights = np.matmul(cross, precision)  # (Sigma_SS^-1 Sigma_SC)^T, (B, K, M)
+        right = np.matmul(H, np.swapaxes(cross, 1, 2))  # H Sigma_SC, (B, M, K)
+        if np.isnan(factor).any():  # a Cholesky failed at some mode (not seen in practice): LU
+            reduction = np.linalg.solve(precision + H, right)
         else:
-            reduction = spd_solve(self.factor, right)
+            reduction = spd_solve(factor, right)
         cov = self._cov(ids, ids) - np.matmul(weights, reduction)
         return mean, cov
 

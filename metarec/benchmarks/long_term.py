@@ -58,7 +58,7 @@ LONG_TERM_WORLD: dict[str, Any] = {"dynamics": "long_term", "clickbait_weight": 
 #: The agents of the suite without trained policies (the lead adds the policy agents, see ``POLICY_AGENTS``).
 LONG_TERM_AGENTS = ("random", "linucb", "linear-thompson", "oracle", "planner")
 #: Agents compared with the myopic oracle in the paired differences (read the ground truth: not "learners").
-REFERENCES = ("oracle", "planner")
+REFERENCES = ("oracle", "planner", "bayes-planner")
 #: Agents every other agent is compared with, paired over the same users: ``<metric>_minus_<baseline>``.
 BASELINES = ("oracle", "linucb")
 

@@ -70,7 +70,7 @@ def prepare_policy(name: str, simulator, plan, logs: dict[str, Any], train_users
         ``seconds`` (wall time of training), ``env_steps``, ``budget_steps``, ``train_split_users``,
         ``logged_users`` and SB3's ``train`` figures (CPU time, steps per second).
     """
-    import stable_baselines3
+    import stable_baselines3  # deferred: stable_baselines3 loads torch; the version is part of the key
 
     from metarec.agents.sb3 import train_policy  # deferred: stable_baselines3 / torch
 
