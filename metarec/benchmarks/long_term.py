@@ -272,7 +272,7 @@ def train_policies(config: LongTermConfig, part_configs: dict[str, SuiteConfig],
 
     Each runs :func:`trained_policy` in its own worker process, with ``threads`` torch threads, as it would in
     this process: the weights and records are those of training them one after another (tested), and the
-    records written here are what :func:`run_part` then reads. Returns how many were trained.
+    records written here are what :func:`run_part` then reads. Returns how many there are (trained or reused).
     """
     wanted = [(name, part, seed) for part, part_config in part_configs.items() for name in part_config.agents
               if name in POLICY_AGENTS for seed in range(config.train_seeds)]
