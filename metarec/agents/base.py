@@ -282,7 +282,16 @@ class BatchedAgent(BaseAgent):
         deterministic : bool
             Exploit only (no exploration noise) where the agent has such a mode.
         """
-        B = _batch_size(observations, self)
+        self.start_users(_batch_size(observations, self), episode_start)
+        actions = np.asarray(self._predict_batch(observations, deterministic), dtype=np.int64)
+        return actions[:, 0] if self.slate_size == 1 and actions.ndim == 2 else actions
+
+    def start_users(self, B: int, episode_start=None) -> None:
+        """Hold per-user state for ``B`` users and clear the rows whose user is new (``episode_start`` (B,) bool).
+
+        What :meth:`predict_batch` does before it predicts; for a caller that keeps this agent's beliefs without
+        asking for its actions.
+        """
         self._ensure_batch(B)
         if episode_start is not None:
             start = np.asarray(episode_start, dtype=bool).reshape(-1)
@@ -290,8 +299,6 @@ class BatchedAgent(BaseAgent):
                 raise ConfigError(f"`episode_start` must have shape ({B},), got {np.shape(episode_start)}")
             if start.any():
                 self._clear_rows(np.flatnonzero(start))
-        actions = np.asarray(self._predict_batch(observations, deterministic), dtype=np.int64)
-        return actions[:, 0] if self.slate_size == 1 and actions.ndim == 2 else actions
 
     def update_batch(self, observations, actions, rewards, next_observations, infos, mask=None) -> None:
         """Learn from one step of ``B`` users; only rows where ``mask`` is True are used.

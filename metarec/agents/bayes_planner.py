@@ -91,12 +91,12 @@ class BayesPlanningAgent(PlanningAgent):
         self.belief.reset_batch(n_users)
 
     def _predict(self, observation, deterministic: bool):
-        self.belief.predict(observation, deterministic=True)  # sizes the belief for the single env
+        self.belief.start_users(1)  # a single env: one user (reset() starts a new one)
         return super()._predict(observation, deterministic)
 
     def predict_batch(self, observations, episode_start=None, deterministic: bool = False) -> np.ndarray:
         """The planner's actions for every slot, on the current beliefs (new users' beliefs start at the prior)."""
-        self.belief.predict_batch(observations, episode_start=episode_start, deterministic=True)
+        self.belief.start_users(len(observations["candidate_ids"]), episode_start)
         return super().predict_batch(observations, episode_start, deterministic)
 
     def _update(self, observation, action, reward, next_observation, info) -> None:

@@ -61,8 +61,9 @@ def logged_counts(shown_ids: np.ndarray, clicks: np.ndarray, valid: np.ndarray, 
     ``shown_ids`` and ``clicks`` are (N, T, s), ``valid`` (N, T): the steps that were played.
     """
     played = np.broadcast_to(np.asarray(valid, dtype=bool)[:, :, None], shown_ids.shape)
-    shows = np.bincount(shown_ids[played], minlength=n_items).astype(np.float64)
-    clicked = np.bincount(shown_ids[played], weights=np.asarray(clicks, dtype=np.float64)[played], minlength=n_items)
+    ids = shown_ids[played]
+    shows = np.bincount(ids, minlength=n_items).astype(np.float64)
+    clicked = np.bincount(ids, weights=np.asarray(clicks, dtype=np.float64)[played], minlength=n_items)
     return {"shows": shows, "clicks": clicked}
 
 

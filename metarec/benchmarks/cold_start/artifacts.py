@@ -107,5 +107,13 @@ class ArtifactCache:
         """Whether every file of ``paths`` exists and verifies (damaged ones are reported)."""
         return all(self.verified(p) is not None for p in paths)
 
+    def finished(self, name: str, key: str, paths: list[Path]) -> dict[str, Any] | None:
+        """The record of a multi-file artifact whose ``paths`` all verify (noted as reused), else None (recompute)."""
+        record = self.record(name, key)
+        if record is None or not self.files_verify(paths):
+            return None
+        self.reused.append(self.path(name, key, "").name)
+        return record
+
 
 __all__ = ["ArtifactCache", "artifact_key"]

@@ -145,9 +145,8 @@ def prepare_neural_learners(config, agents, cache, determinants: dict[str, Any],
         learner_key = artifact_key("learner", {**determinants, "learner": key, "model": "neural-linear",
                                                "feature_dim": FEATURE_DIM, "torch": torch.__version__})
         path = cache.path(key, learner_key, ".pt")
-        record = cache.record(key, learner_key)
-        if record is not None and cache.files_verify([path]):
-            cache.reused.append(path.name)
+        record = cache.finished(key, learner_key, [path])
+        if record is not None:
             learner = None
         else:
             tick = time.perf_counter()

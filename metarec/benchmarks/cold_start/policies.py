@@ -80,9 +80,8 @@ def prepare_policy(name: str, simulator, plan, logs: dict[str, Any], train_users
                                   "layout": plan.layout.env_kwargs(), "torch": str(torch.__version__),
                                   "stable_baselines3": stable_baselines3.__version__})
     folder = cache.path(name, key, "")
-    record = cache.record(name, key)
-    if record is not None and cache.files_verify([folder / "model.zip"]):
-        cache.reused.append(folder.name)
+    record = cache.finished(name, key, [folder / "model.zip"])
+    if record is not None:
         if echo is not None:
             echo(f"  [{plan.setting}] reusing trained {name} ({folder})")
         return str(folder), record

@@ -284,9 +284,8 @@ def prepare_setting(config: ColdStartConfig, setting: str, workdir: Path, progre
                                                **text})
         path = cache.path(key, learner_key, ".pt")
         cov_path = cache.path(key, learner_key, ".prior_cov.npy")
-        record = cache.record(key, learner_key)
-        if record is not None and cache.files_verify([path, cov_path]):
-            cache.reused.append(path.name)
+        record = cache.finished(key, learner_key, [path, cov_path])
+        if record is not None:
             if echo is not None:
                 echo(f"  [{setting}] reusing trained {key} ({path})")
         else:
