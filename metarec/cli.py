@@ -131,7 +131,8 @@ def _json_dict(text: str) -> dict:
 def add_train_policy_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``metarec train-policy`` (the arguments of ``metarec.agents.sb3.train_policy``)."""
     parser.add_argument("--env-id", default="metarec/PersonaRec-v0", help="registered env id (default PersonaRec-v0)")
-    parser.add_argument("--algo", choices=("ppo", "a2c", "dqn"), default="ppo", help="SB3 algorithm (default ppo)")
+    parser.add_argument("--algo", choices=("ppo", "a2c", "dqn", "recurrent-ppo"), default="ppo",
+                        help="SB3 algorithm (default ppo; recurrent-ppo: sb3-contrib's RecurrentPPO with a session memory)")
     parser.add_argument("--total-steps", type=_positive_int, default=200_000, help="env steps to train (default 200000)")
     parser.add_argument("--n-envs", type=_positive_int, default=64, help="users stepped together (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the users, SB3 and the weights (default 0)")

@@ -72,12 +72,11 @@ BASELINES = ("oracle", "linucb")
 #
 # "ppo", "a2c", "dqn": the history encoder is a randomly initialised attention encoder (trained with the
 # policy); "<algo>-meta": the encoder of a `metarec train-meta` checkpoint (`meta_encoder`), fine-tuned with the
-# policy unless policy_kwargs say {"freeze_encoder": true}. sb3-contrib's RecurrentPPO is not wired in (it
-# would need a recurrent version of the candidate-scoring policy); in-context adaptation comes from the
-# attention over the history window.
+# policy unless policy_kwargs say {"freeze_encoder": true}. "recurrent-ppo": sb3-contrib's RecurrentPPO with a
+# session memory (an LSTM over the whole session) beside the attention over the history window.
 # ---------------------------------------------------------------------------------------------------------
 #: Policy algorithms: each is a policy agent with a random-init encoder, and "<algo>-meta" with a meta-learned one.
-POLICY_ALGORITHMS = ("ppo", "a2c", "dqn")
+POLICY_ALGORITHMS = ("ppo", "a2c", "dqn", "recurrent-ppo")
 #: Names of the policy agents of the suite.
 POLICY_AGENTS: frozenset[str] = frozenset({*POLICY_ALGORITHMS, *(f"{a}-meta" for a in POLICY_ALGORITHMS)})
 #: The registered env id whose layout a part's policy is trained on (its keyword arguments are then overridden
@@ -101,9 +100,9 @@ def train_policy_agent(name: str, config: SuiteConfig, seed: int, folder: Path,
     """
     from metarec.agents.sb3 import train_policy  # deferred: stable_baselines3 / torch
 
-    algo, _, variant = name.partition("-")
+    algo = name.removesuffix("-meta")
     encoder = None
-    if variant == "meta":
+    if name.endswith("-meta"):
         encoder = options.get("meta_encoder") or None
         if encoder is None:
             raise ConfigError(f"policy agent {name!r} needs a `metarec train-meta` checkpoint: pass --meta-encoder PATH")

@@ -119,6 +119,29 @@ def test_a_meta_policy_starts_from_the_train_meta_encoder(tmp_path):
         torch.testing.assert_close(trained[key], value)
 
 
+def test_recurrent_ppo_and_its_meta_variant_train_and_play_in_the_suite(tmp_path):
+    pytest.importorskip("sb3_contrib")
+    from metarec.agents.sb3 import RecurrentCandidatePolicy, SB3Agent, encoder_from_checkpoint
+    from metarec.agents.sb3.agent import extractor_of
+    from metarec.encoders import StateEncoder
+    from metarec.encoders.meta import MetaLearner
+
+    MetaLearner(StateEncoder(8, kind="attention", hidden=16, state_dim=8, seed=3), algorithm="amortized",
+                seed=0).save(tmp_path / "meta.pt")
+    small = {"n_envs": 8, "algo_kwargs": {"n_steps": 8, "batch_size": 32, "n_epochs": 1}}
+    config = get_suite("long-term", **{**TINY, "seeds": 1}, agents="oracle,recurrent-ppo,recurrent-ppo-meta",
+                       persona_rec=False, training_steps=64, meta_encoder=str(tmp_path / "meta.pt"), plots=False,
+                       policy_kwargs={"recurrent-ppo": small, "recurrent-ppo-meta": {**small, "freeze_encoder": True}})
+    outcome = LT.run_long_term(config, tmp_path / "run", progress=False, echo=None)
+    assert {"recurrent-ppo", "recurrent-ppo-meta"} <= set(outcome["figures"]["long-term"])
+    for name in ("recurrent-ppo", "recurrent-ppo-meta"):
+        agent = SB3Agent.load(tmp_path / "run" / "policies" / f"{name}__long-term__train0" / "model")
+        assert isinstance(agent.model.policy, RecurrentCandidatePolicy) and agent.manifest["algo"] == "recurrent-ppo"
+    trained = extractor_of(agent.model).encoder.state_dict()  # the -meta variant starts from (and keeps) it
+    for key, value in encoder_from_checkpoint(tmp_path / "meta.pt").state_dict().items():
+        assert (trained[key] == value).all()
+
+
 @pytest.mark.parametrize(("overrides", "match"), [
     ({"world_kwargs": {"dynamics": "static"}}, r"`world_kwargs` must set dynamics='long_term'"),
     ({"slate_size": 2}, r"one item a step \(slate_size=1\), got 2"),

@@ -21,6 +21,8 @@ Parts (each its own module):
   per-candidate inputs;
 - :class:`CandidateActorCriticPolicy`, :class:`CandidateDQNPolicy` (``policies``): a shared scorer of
   (state, candidate i) gives logit / Q-value i, equivariant to the candidate order;
+- :class:`RecurrentCandidatePolicy` (``recurrent``): the same scorer for sb3-contrib's ``RecurrentPPO``, with a
+  :class:`SessionMemory` (an LSTM over the user state of every step of the session);
 - :class:`SB3VecEnv` (``vec_env``): SB3's ``VecEnv`` over :class:`~metarec.envs.RecommendationVectorEnv`;
 - :class:`SB3Agent` (``agent``): the metarec agent protocol over a trained model, save / load;
 - :func:`train_policy` (``train``).
@@ -40,6 +42,8 @@ __getattr__, __dir__ = lazy_exports(
         "CandidateActorCriticPolicy": "metarec.agents.sb3.policies",
         "CandidateQNetwork": "metarec.agents.sb3.policies",
         "CandidateDQNPolicy": "metarec.agents.sb3.policies",
+        "RecurrentCandidatePolicy": "metarec.agents.sb3.recurrent",
+        "SessionMemory": "metarec.agents.sb3.recurrent",
         "SB3VecEnv": "metarec.agents.sb3.vec_env",
         "SB3Agent": "metarec.agents.sb3.agent",
         "load_policy_encoder": "metarec.agents.sb3.agent",
@@ -58,6 +62,8 @@ __all__ = [
     "CandidateActorCriticPolicy",
     "CandidateQNetwork",
     "CandidateDQNPolicy",
+    "RecurrentCandidatePolicy",
+    "SessionMemory",
     "SB3VecEnv",
     "SB3Agent",
     "load_policy_encoder",

@@ -3,8 +3,9 @@
 The agent reads the policy's candidate scores (logits, Gaussian means or Q-values of
 :mod:`metarec.agents.sb3.policies`) for a batch of users and recommends the top-s: the same policy serves
 one item a step or a slate of any size. It keeps no per-user state (the user is in the observation's
-history window), so ``reset`` / ``episode_start`` clear nothing; it does not learn at test time (``update``
-is a no-op; in-context adaptation happens through the history).
+history window), so ``reset`` / ``episode_start`` clear nothing, except for a recurrent policy
+(``recurrent-ppo``), whose session memory it keeps per user row and clears at ``episode_start``; it does not
+learn at test time (``update`` is a no-op; in-context adaptation happens through the history and the memory).
 
 Saved model folder (:meth:`SB3Agent.save`, every file written atomically with a sha256 trailer):
 
@@ -16,6 +17,7 @@ Saved model folder (:meth:`SB3Agent.save`, every file written atomically with a 
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
@@ -32,19 +34,25 @@ from metarec.errors import ConfigError
 from metarec.io import atomic_write_bytes, atomic_write_text, read_text, read_verified
 from metarec.seeding import SeedLike
 
-#: algorithm name -> "module:Class" of the SB3 algorithm
-ALGORITHMS = {"ppo": "stable_baselines3:PPO", "a2c": "stable_baselines3:A2C", "dqn": "stable_baselines3:DQN"}
+#: algorithm name -> "module:Class" of the SB3 (or sb3-contrib) algorithm
+ALGORITHMS = {"ppo": "stable_baselines3:PPO", "a2c": "stable_baselines3:A2C", "dqn": "stable_baselines3:DQN",
+              "recurrent-ppo": "sb3_contrib:RecurrentPPO"}
 MODEL_FILE, ENCODER_FILE, MANIFEST_FILE = "model.zip", "encoder.pt", "policy.json"
 ENCODER_FORMAT = "metarec.SB3PolicyEncoder"
 
 
 def algorithm_class(algo: str):
-    """The SB3 algorithm class for ``"ppo"``, ``"a2c"`` or ``"dqn"``."""
+    """The SB3 algorithm class for ``"ppo"``, ``"a2c"``, ``"dqn"`` or ``"recurrent-ppo"`` (sb3-contrib)."""
     if algo not in ALGORITHMS:
         raise ConfigError(f"`algo` must be one of {sorted(ALGORITHMS)}, got {algo!r}")
-    import stable_baselines3  # deferred: SB3 loads torch; make_agent("random") must stay light
+    module, _, name = ALGORITHMS[algo].partition(":")
+    return getattr(importlib.import_module(module), name)  # deferred: SB3 loads torch; make_agent("random") stays light
 
-    return getattr(stable_baselines3, ALGORITHMS[algo].partition(":")[2])
+
+def algorithm_name(model) -> str:
+    """The :data:`ALGORITHMS` key of a model's class (``RecurrentPPO`` -> ``"recurrent-ppo"``)."""
+    names = {spec.partition(":")[2]: algo for algo, spec in ALGORITHMS.items()}
+    return names.get(type(model).__name__, type(model).__name__.lower())
 
 
 def extractor_of(model) -> CandidateStateExtractor:
@@ -83,20 +91,43 @@ class SB3Agent(BatchedAgent):
     def __init__(self, model, slate_size: int = 1, seed: SeedLike = None, deterministic: bool = True,
                  manifest: dict[str, Any] | None = None) -> None:
         super().__init__(slate_size, seed)
-        if not hasattr(model.policy, "candidate_scores"):
+        if not hasattr(model.policy, "candidate_scores") and not hasattr(model.policy, "recurrent_scores"):
             raise ConfigError(f"SB3Agent needs a candidate-scoring policy, got {type(model.policy).__name__}; train "
                               "with metarec.agents.sb3.train_policy")
         self.model, self.deterministic = model, bool(deterministic)
-        self.manifest = {"algo": type(model).__name__.lower(), **(manifest or {})}
+        self.manifest = {"algo": algorithm_name(model), **(manifest or {})}
         self.model.policy.set_training_mode(False)
+        self.recurrent = hasattr(model.policy, "recurrent_scores")
+        self._memory: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def _allocate(self, n_users: int) -> None:
+        if self.recurrent:  # a zero session memory per user row (num_layers, B, H)
+            memory = self.model.policy.lstm_actor
+            shape = (memory.num_layers, n_users, memory.hidden_size)
+            self._memory = (torch.zeros(shape), torch.zeros(shape))
+
+    def _clear_rows(self, rows: np.ndarray) -> None:
+        if self._memory is not None:
+            for part in self._memory:
+                part[:, torch.as_tensor(rows, dtype=torch.long)] = 0.0
 
     # ------------------------------------------------------------------ acting
     def scores_batch(self, observations: dict[str, np.ndarray]) -> np.ndarray:
-        """The policy's candidate scores (B, K) for batched observations."""
+        """The policy's candidate scores (B, K) for batched observations.
+
+        A recurrent policy's scores read (and advance by one step) each user's session memory: call it once per
+        env step, through ``predict_batch`` (which clears the memory of new users).
+        """
         tensors = {key: torch.as_tensor(np.asarray(observations[key]), dtype=torch.float32)
                    for key in OBSERVATION_KEYS}
         with torch.no_grad():
-            return self.model.policy.candidate_scores(tensors).double().numpy()
+            if not self.recurrent:
+                return self.model.policy.candidate_scores(tensors).double().numpy()
+            B = int(tensors["candidates"].shape[0])
+            if self._memory is None or self._memory[0].shape[1] != B:
+                self._allocate(B)
+            scores, self._memory = self.model.policy.recurrent_scores(tensors, self._memory, torch.zeros(B))
+            return scores.double().numpy()
 
     def _predict_batch(self, observations, deterministic: bool) -> np.ndarray:
         scores = self.scores_batch(observations)
@@ -114,7 +145,7 @@ class SB3Agent(BatchedAgent):
         state = dict(self.__dict__)
         buffer = io.BytesIO()
         self.model.save(buffer)
-        state["model"] = (type(self.model).__name__.lower(), buffer.getvalue())
+        state["model"] = (algorithm_name(self.model), buffer.getvalue())
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -99,7 +99,8 @@ class CandidateScorer(nn.Module):
         return scores, self._critic(features, scores)
 
 
-def _extractor_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
+def extractor_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Policy keyword arguments with :class:`CandidateStateExtractor` as the default features extractor (checked)."""
     kwargs.setdefault("features_extractor_class", CandidateStateExtractor)
     if not issubclass(kwargs["features_extractor_class"], CandidateStateExtractor):
         raise ConfigError("candidate-scoring policies need a CandidateStateExtractor (or a subclass) as "
@@ -122,7 +123,7 @@ class CandidateActorCriticPolicy(ActorCriticPolicy):
         if not isinstance(action_space, spaces.Discrete | spaces.Box):
             raise ConfigError(f"CandidateActorCriticPolicy acts in Discrete(K) or Box(K) (scores), got {action_space}; "
                               "for slates use SB3VecEnv(..., slate_mode='scores')")
-        super().__init__(observation_space, action_space, lr_schedule, **_extractor_defaults(kwargs))
+        super().__init__(observation_space, action_space, lr_schedule, **extractor_defaults(kwargs))
 
     def _build_mlp_extractor(self) -> None:
         extractor = self.features_extractor if self.share_features_extractor else self.pi_features_extractor
@@ -184,7 +185,7 @@ class CandidateDQNPolicy(DQNPolicy):
             raise ConfigError(f"CandidateDQNPolicy acts in Discrete(K), got {action_space}; DQN cannot rank slates: "
                               "use PPO or A2C with slate_mode='scores'")
         self.scorer_hidden, self.scorer_seed = int(scorer_hidden), int(scorer_seed)
-        super().__init__(observation_space, action_space, lr_schedule, **_extractor_defaults(kwargs))
+        super().__init__(observation_space, action_space, lr_schedule, **extractor_defaults(kwargs))
 
     def make_q_net(self) -> CandidateQNetwork:
         """A fresh :class:`CandidateQNetwork` with its own features extractor (SB3's hook)."""

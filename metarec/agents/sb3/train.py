@@ -1,4 +1,4 @@
-"""``train_policy``: train a candidate-scoring PPO / A2C / DQN policy on the batched env, return an ``SB3Agent``.
+"""``train_policy``: train a candidate-scoring PPO / A2C / DQN / RecurrentPPO policy on the batched env, return an ``SB3Agent``.
 
 Training runs on :class:`~metarec.agents.sb3.SB3VecEnv` over ``n_envs`` users of the env's training split
 stepped together; every user is a new draw from that split, so the policy learns across many users to adapt
@@ -33,6 +33,9 @@ ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
     "ppo": dict(n_steps=32, batch_size=1024, n_epochs=4, learning_rate=1e-3, gamma=0.9, gae_lambda=0.9,
                 ent_coef=0.01, clip_range=0.2),
     "a2c": dict(n_steps=8, learning_rate=1e-3, gamma=0.9, gae_lambda=0.9, ent_coef=0.01),
+    # sb3-contrib's RecurrentPPO: PPO's settings; its minibatches are whole sequences cut at batch_size steps
+    "recurrent-ppo": dict(n_steps=32, batch_size=1024, n_epochs=4, learning_rate=1e-3, gamma=0.9, gae_lambda=0.9,
+                          ent_coef=0.01, clip_range=0.2),
     "dqn": dict(buffer_size=20_000, learning_starts=1_000, batch_size=128, train_freq=1, gradient_steps=2,
                 target_update_interval=1_000, exploration_fraction=0.2, exploration_final_eps=0.05, gamma=0.9,
                 learning_rate=1e-3),
@@ -100,6 +103,17 @@ class EpisodeCurve(BaseCallback):
             self._ended = []
 
 
+def policy_class(algo: str) -> type:
+    """The candidate-scoring policy class an algorithm trains (:data:`ALGO_DEFAULTS`' keys)."""
+    if algo == "dqn":
+        return CandidateDQNPolicy
+    if algo == "recurrent-ppo":
+        from metarec.agents.sb3.recurrent import RecurrentCandidatePolicy  # deferred: loads sb3-contrib
+
+        return RecurrentCandidatePolicy
+    return CandidateActorCriticPolicy
+
+
 def make_vec_env(env_id: str, n_envs: int, env_kwargs: dict[str, Any] | None = None, slate_mode: str = "scores"
                  ) -> SB3VecEnv:
     """An :class:`SB3VecEnv` over ``gymnasium.make_vec(env_id, n_envs)`` (the batched env) with ``env_kwargs``."""
@@ -145,7 +159,9 @@ def train_policy(
     ----------
     env_id : str
         A registered ``metarec/*`` id (its layout: K, slate size, horizon, world).
-    algo : {"ppo", "a2c", "dqn"}
+    algo : {"ppo", "a2c", "dqn", "recurrent-ppo"}
+        ``"recurrent-ppo"``: sb3-contrib's ``RecurrentPPO`` with a session memory
+        (:class:`~metarec.agents.sb3.recurrent.RecurrentCandidatePolicy`; one item a step).
     total_steps : int
         Environment steps (user interactions) to train for.
     n_envs : int
@@ -195,11 +211,11 @@ def train_policy(
                                                   **policy_kwargs.get("features_extractor_kwargs", {})}
     policy_kwargs.setdefault("scorer_seed", seed)
     params = {**ALGO_DEFAULTS[algo], **(algo_kwargs or {})}
-    if algo == "ppo":
+    if algo in ("ppo", "recurrent-ppo"):
         params["batch_size"] = min(int(params["batch_size"]), int(params["n_steps"]) * n_envs)
     venv = make_vec_env(env_id, n_envs, env_kwargs)
     venv.seed(seed)
-    policy = CandidateDQNPolicy if algo == "dqn" else CandidateActorCriticPolicy
+    policy = policy_class(algo)
     with thread_limits(threads):
         model = cls(policy, venv, policy_kwargs=policy_kwargs, seed=seed, verbose=0, device="cpu", **params)
         if weights is not None:
@@ -242,5 +258,5 @@ def _json_only(values: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-__all__ = ["train_policy", "make_vec_env", "ALGO_DEFAULTS", "ENCODER_KINDS", "EpisodeCurve", "ProgressBar",
+__all__ = ["train_policy", "make_vec_env", "policy_class", "ALGO_DEFAULTS", "ENCODER_KINDS", "EpisodeCurve", "ProgressBar",
            "resolve_encoder"]
