@@ -30,6 +30,7 @@ from dataclasses import fields
 
 from tqdm import std as tqdm_std
 
+from metarec.agents.sb3 import ALGORITHMS as SB3_ALGORITHMS
 from metarec.benchmarks.config_cli import add_config_arguments, flag_name, overrides_from_args
 from metarec.benchmarks.demo import demo_session
 from metarec.benchmarks.ope import ESTIMATORS, POLICY_KINDS
@@ -131,7 +132,7 @@ def _json_dict(text: str) -> dict:
 def add_train_policy_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``metarec train-policy`` (the arguments of ``metarec.agents.sb3.train_policy``)."""
     parser.add_argument("--env-id", default="metarec/PersonaRec-v0", help="registered env id (default PersonaRec-v0)")
-    parser.add_argument("--algo", choices=("ppo", "a2c", "dqn", "recurrent-ppo"), default="ppo",
+    parser.add_argument("--algo", choices=tuple(SB3_ALGORITHMS), default="ppo",
                         help="SB3 algorithm (default ppo; recurrent-ppo: sb3-contrib's RecurrentPPO with a session memory)")
     parser.add_argument("--total-steps", type=_positive_int, default=200_000, help="env steps to train (default 200000)")
     parser.add_argument("--n-envs", type=_positive_int, default=64, help="users stepped together (default 64)")

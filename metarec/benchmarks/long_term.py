@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from metarec.agents.sb3 import ALGORITHMS as SB3_ALGORITHMS
 from metarec.benchmarks import metrics as M
 from metarec.benchmarks.cells import Cell, CellResult
 from metarec.benchmarks.config import SuiteConfig
@@ -76,7 +77,7 @@ BASELINES = ("oracle", "linucb")
 # session memory (an LSTM over the whole session) beside the attention over the history window.
 # ---------------------------------------------------------------------------------------------------------
 #: Policy algorithms: each is a policy agent with a random-init encoder, and "<algo>-meta" with a meta-learned one.
-POLICY_ALGORITHMS = ("ppo", "a2c", "dqn", "recurrent-ppo")
+POLICY_ALGORITHMS = tuple(SB3_ALGORITHMS)
 #: Names of the policy agents of the suite.
 POLICY_AGENTS: frozenset[str] = frozenset({*POLICY_ALGORITHMS, *(f"{a}-meta" for a in POLICY_ALGORITHMS)})
 #: The registered env id whose layout a part's policy is trained on (its keyword arguments are then overridden

@@ -32,6 +32,11 @@ Importing this package loads nothing; its names load stable-baselines3 and torch
 
 from metarec._lazy import lazy_exports
 
+#: algorithm name -> "module:Class" of the SB3 (or sb3-contrib) algorithm; plain strings, so the registry, the CLI
+#: and the suites read the names without loading SB3
+ALGORITHMS = {"ppo": "stable_baselines3:PPO", "a2c": "stable_baselines3:A2C", "dqn": "stable_baselines3:DQN",
+              "recurrent-ppo": "sb3_contrib:RecurrentPPO"}
+
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
@@ -47,7 +52,6 @@ __getattr__, __dir__ = lazy_exports(
         "SB3VecEnv": "metarec.agents.sb3.vec_env",
         "SB3Agent": "metarec.agents.sb3.agent",
         "load_policy_encoder": "metarec.agents.sb3.agent",
-        "ALGORITHMS": "metarec.agents.sb3.agent",
         "train_policy": "metarec.agents.sb3.train",
         "make_vec_env": "metarec.agents.sb3.train",
         "ALGO_DEFAULTS": "metarec.agents.sb3.train",

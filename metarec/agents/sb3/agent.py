@@ -28,15 +28,13 @@ import numpy as np
 import torch
 
 from metarec.agents.base import BatchedAgent, top_slate
+from metarec.agents.sb3 import ALGORITHMS
 from metarec.agents.sb3.features import OBSERVATION_KEYS, CandidateStateExtractor
 from metarec.encoders.state import StateEncoder
 from metarec.errors import ConfigError
 from metarec.io import atomic_write_bytes, atomic_write_text, read_text, read_verified
 from metarec.seeding import SeedLike
 
-#: algorithm name -> "module:Class" of the SB3 (or sb3-contrib) algorithm
-ALGORITHMS = {"ppo": "stable_baselines3:PPO", "a2c": "stable_baselines3:A2C", "dqn": "stable_baselines3:DQN",
-              "recurrent-ppo": "sb3_contrib:RecurrentPPO"}
 MODEL_FILE, ENCODER_FILE, MANIFEST_FILE = "model.zip", "encoder.pt", "policy.json"
 ENCODER_FORMAT = "metarec.SB3PolicyEncoder"
 
@@ -124,8 +122,7 @@ class SB3Agent(BatchedAgent):
             if not self.recurrent:
                 return self.model.policy.candidate_scores(tensors).double().numpy()
             B = int(tensors["candidates"].shape[0])
-            if self._memory is None or self._memory[0].shape[1] != B:
-                self._allocate(B)
+            self._ensure_batch(B)  # the memory rows of reset_batch(B) (allocated here on a first direct call)
             scores, self._memory = self.model.policy.recurrent_scores(tensors, self._memory, torch.zeros(B))
             return scores.double().numpy()
 

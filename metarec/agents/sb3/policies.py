@@ -108,22 +108,16 @@ def extractor_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-class CandidateActorCriticPolicy(ActorCriticPolicy):
-    """PPO / A2C policy whose logit for candidate i is the shared scorer's score of (state, candidate i).
+class CandidateScorerHead:
+    """What the candidate-scoring actor-critic policies share (mixed in before SB3's policy class).
 
-    Takes ``ActorCriticPolicy``'s arguments plus ``scorer_hidden`` (width) and ``scorer_seed``.
-    ``ortho_init`` defaults to False: SB3's orthogonal initialisation would overwrite a loaded encoder.
-    Action spaces: ``Discrete(K)`` or ``Box(-1e4, 1e4, (K,))`` (slates by top-s of sampled scores).
+    The :class:`CandidateScorer` is SB3's ``mlp_extractor``, its scores are the logits (or Gaussian means: one
+    shared standard deviation keeps them equivariant), and ``scorer_hidden`` / ``scorer_seed`` are saved with the
+    policy. The host sets ``scorer_hidden`` and ``scorer_seed`` before SB3 builds it.
     """
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule, *,
-                 scorer_hidden: int = 64, scorer_seed: int = 0, **kwargs: Any) -> None:
-        self.scorer_hidden, self.scorer_seed = int(scorer_hidden), int(scorer_seed)
-        kwargs.setdefault("ortho_init", False)
-        if not isinstance(action_space, spaces.Discrete | spaces.Box):
-            raise ConfigError(f"CandidateActorCriticPolicy acts in Discrete(K) or Box(K) (scores), got {action_space}; "
-                              "for slates use SB3VecEnv(..., slate_mode='scores')")
-        super().__init__(observation_space, action_space, lr_schedule, **extractor_defaults(kwargs))
+    scorer_hidden: int
+    scorer_seed: int
 
     def _build_mlp_extractor(self) -> None:
         extractor = self.features_extractor if self.share_features_extractor else self.pi_features_extractor
@@ -141,6 +135,24 @@ class CandidateActorCriticPolicy(ActorCriticPolicy):
         data = super()._get_constructor_parameters()
         data.update(scorer_hidden=self.scorer_hidden, scorer_seed=self.scorer_seed)
         return data
+
+
+class CandidateActorCriticPolicy(CandidateScorerHead, ActorCriticPolicy):
+    """PPO / A2C policy whose logit for candidate i is the shared scorer's score of (state, candidate i).
+
+    Takes ``ActorCriticPolicy``'s arguments plus ``scorer_hidden`` (width) and ``scorer_seed``.
+    ``ortho_init`` defaults to False: SB3's orthogonal initialisation would overwrite a loaded encoder.
+    Action spaces: ``Discrete(K)`` or ``Box(-1e4, 1e4, (K,))`` (slates by top-s of sampled scores).
+    """
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule, *,
+                 scorer_hidden: int = 64, scorer_seed: int = 0, **kwargs: Any) -> None:
+        self.scorer_hidden, self.scorer_seed = int(scorer_hidden), int(scorer_seed)
+        kwargs.setdefault("ortho_init", False)
+        if not isinstance(action_space, spaces.Discrete | spaces.Box):
+            raise ConfigError(f"CandidateActorCriticPolicy acts in Discrete(K) or Box(K) (scores), got {action_space}; "
+                              "for slates use SB3VecEnv(..., slate_mode='scores')")
+        super().__init__(observation_space, action_space, lr_schedule, **extractor_defaults(kwargs))
 
     def candidate_scores(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         """Scores (N, K) (the logits or Gaussian means) of batched observation tensors."""
@@ -204,4 +216,4 @@ class CandidateDQNPolicy(DQNPolicy):
         return self.q_net(observations)
 
 
-__all__ = ["CandidateScorer", "CandidateActorCriticPolicy", "CandidateQHead", "CandidateQNetwork", "CandidateDQNPolicy"]
+__all__ = ["CandidateScorer", "CandidateScorerHead", "CandidateActorCriticPolicy", "CandidateQHead", "CandidateQNetwork", "CandidateDQNPolicy"]

@@ -30,7 +30,7 @@ from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
-from metarec.agents.sb3.policies import CandidateScorer, extractor_defaults
+from metarec.agents.sb3.policies import CandidateScorerHead, extractor_defaults
 from metarec.errors import ConfigError
 from metarec.seeding import seed_torch
 
@@ -75,12 +75,13 @@ class SessionMemory(nn.Module):
         return torch.cat([sequence[..., :-self.state_dim], state + self.out(memory)], dim=-1), states
 
 
-class RecurrentCandidatePolicy(RecurrentActorCriticPolicy):
+class RecurrentCandidatePolicy(CandidateScorerHead, RecurrentActorCriticPolicy):
     """``RecurrentPPO`` policy: the candidate scorer over the window's state plus a session memory.
 
-    The scorer is that of :class:`~metarec.agents.sb3.CandidateActorCriticPolicy`; the state it reads is the
-    history window's state plus a :class:`SessionMemory` of the whole session. Takes ``RecurrentActorCriticPolicy``'s arguments plus ``scorer_hidden`` and ``scorer_seed``;
-    ``lstm_hidden_size`` (default 64) and ``n_lstm_layers`` size the memory. The LSTM is shared with the critic
+    The scorer is that of :class:`~metarec.agents.sb3.CandidateActorCriticPolicy`
+    (:class:`~metarec.agents.sb3.policies.CandidateScorerHead`); the state it reads is the history window's
+    state plus a :class:`SessionMemory` of the whole session. Takes ``RecurrentActorCriticPolicy``'s arguments
+    plus ``scorer_hidden`` and ``scorer_seed``; ``lstm_hidden_size`` (default 64) and ``n_lstm_layers`` size the memory. The LSTM is shared with the critic
     (``shared_lstm=True``, ``enable_critic_lstm=False``, fixed). ``ortho_init`` defaults to False (it would
     overwrite a loaded encoder). Action space: ``Discrete(K)``.
     """
@@ -106,18 +107,9 @@ class RecurrentCandidatePolicy(RecurrentActorCriticPolicy):
         self.lstm_output_dim = self.features_dim
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
-    def _build_mlp_extractor(self) -> None:
-        self.mlp_extractor = CandidateScorer(self.features_extractor.layout, self.scorer_hidden, self.scorer_seed)
-        self.mlp_extractor.latent_dim_pi = int(self.observation_space["candidates"].shape[0])
-
-    def _build(self, lr_schedule) -> None:
-        super()._build(lr_schedule)
-        self.action_net = nn.Identity()  # the scores are the logits: no per-position layer
-
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(scorer_hidden=self.scorer_hidden, scorer_seed=self.scorer_seed,
-                    lstm_hidden_size=self.lstm_actor.hidden_size, n_lstm_layers=self.lstm_actor.num_layers)
+        data.update(lstm_hidden_size=self.lstm_actor.hidden_size, n_lstm_layers=self.lstm_actor.num_layers)
         return data
 
     def recurrent_scores(self, observations: dict[str, torch.Tensor], states: tuple[torch.Tensor, torch.Tensor],

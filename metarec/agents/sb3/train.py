@@ -29,13 +29,13 @@ from metarec.layout import check_int
 from metarec.threads import thread_limits
 
 #: keyword arguments of each SB3 algorithm unless ``algo_kwargs`` says otherwise (``n_envs`` scales some)
+_PPO_DEFAULTS = dict(n_steps=32, batch_size=1024, n_epochs=4, learning_rate=1e-3, gamma=0.9, gae_lambda=0.9,
+                     ent_coef=0.01, clip_range=0.2)
 ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
-    "ppo": dict(n_steps=32, batch_size=1024, n_epochs=4, learning_rate=1e-3, gamma=0.9, gae_lambda=0.9,
-                ent_coef=0.01, clip_range=0.2),
+    "ppo": _PPO_DEFAULTS,
     "a2c": dict(n_steps=8, learning_rate=1e-3, gamma=0.9, gae_lambda=0.9, ent_coef=0.01),
-    # sb3-contrib's RecurrentPPO: PPO's settings; its minibatches are whole sequences cut at batch_size steps
-    "recurrent-ppo": dict(n_steps=32, batch_size=1024, n_epochs=4, learning_rate=1e-3, gamma=0.9, gae_lambda=0.9,
-                          ent_coef=0.01, clip_range=0.2),
+    # sb3-contrib's RecurrentPPO: PPO's settings (its minibatches are whole sequences cut at batch_size steps)
+    "recurrent-ppo": dict(_PPO_DEFAULTS),
     "dqn": dict(buffer_size=20_000, learning_starts=1_000, batch_size=128, train_freq=1, gradient_steps=2,
                 target_update_interval=1_000, exploration_fraction=0.2, exploration_final_eps=0.05, gamma=0.9,
                 learning_rate=1e-3),
