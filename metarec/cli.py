@@ -30,7 +30,7 @@ from dataclasses import fields
 
 from tqdm import std as tqdm_std
 
-from metarec.agents.sb3 import ALGORITHMS as SB3_ALGORITHMS
+from metarec.agents.sb3 import DISTILLED, POLICY_METHODS
 from metarec.benchmarks.config_cli import add_config_arguments, flag_name, overrides_from_args
 from metarec.benchmarks.demo import demo_session
 from metarec.benchmarks.ope import ESTIMATORS, POLICY_KINDS
@@ -132,8 +132,11 @@ def _json_dict(text: str) -> dict:
 def add_train_policy_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``metarec train-policy`` (the arguments of ``metarec.agents.sb3.train_policy``)."""
     parser.add_argument("--env-id", default="metarec/PersonaRec-v0", help="registered env id (default PersonaRec-v0)")
-    parser.add_argument("--algo", choices=tuple(SB3_ALGORITHMS), default="ppo",
-                        help="SB3 algorithm (default ppo; recurrent-ppo: sb3-contrib's RecurrentPPO with a session memory)")
+    parser.add_argument("--algo", choices=POLICY_METHODS, default="ppo",
+                        help="SB3 algorithm (default ppo; recurrent-ppo: sb3-contrib's RecurrentPPO with a session "
+                        "memory), or dagger / recurrent-dagger: the window / recurrent policy taught by the planner, "
+                        "which knows the training users (distill_policy; --algo-kwargs are then its iterations, "
+                        "epochs, temperature, ...)")
     parser.add_argument("--total-steps", type=_positive_int, default=200_000, help="env steps to train (default 200000)")
     parser.add_argument("--n-envs", type=_positive_int, default=64, help="users stepped together (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the users, SB3 and the weights (default 0)")
@@ -160,10 +163,19 @@ def run_train_policy(args: argparse.Namespace) -> int:
     if args.world is not None:
         env_kwargs["world"] = {**env_kwargs.get("world", {}), "name": args.world}
     out = args.out or os.path.join("runs", "train-policy", args.algo)
-    agent = train_policy(args.env_id, algo=args.algo, total_steps=args.total_steps, n_envs=args.n_envs, seed=args.seed,
-                         encoder=args.encoder, encoder_kind=args.encoder_kind, freeze_encoder=args.freeze_encoder,
-                         env_kwargs=env_kwargs, algo_kwargs=args.algo_kwargs, out=out, progress=not args.quiet,
-                         threads=args.threads)
+    common = dict(total_steps=args.total_steps, n_envs=args.n_envs, seed=args.seed, encoder=args.encoder,
+                  encoder_kind=args.encoder_kind, freeze_encoder=args.freeze_encoder, env_kwargs=env_kwargs, out=out,
+                  progress=not args.quiet, threads=args.threads)
+    if args.algo in DISTILLED:
+        from metarec.agents.sb3.distill import DISTILL_OPTIONS, distill_policy  # deferred: SB3, torch
+
+        unknown = sorted(set(args.algo_kwargs or {}) - set(DISTILL_OPTIONS))
+        if unknown:
+            raise ConfigError(f"--algo {args.algo} takes --algo-kwargs {DISTILL_OPTIONS} (distill_policy's settings); "
+                              f"got unknown {unknown}")
+        agent = distill_policy(args.env_id, **{**DISTILLED[args.algo], **common, **(args.algo_kwargs or {})})
+    else:
+        agent = train_policy(args.env_id, algo=args.algo, algo_kwargs=args.algo_kwargs, **common)
     train = agent.manifest["train"]
     print(f"wrote {out}: {agent.manifest['total_steps']} steps in {train['wall_s']:.1f} s "
           f"({train['steps_per_s']:.0f} steps/s, {train['cpu_s']:.1f} CPU s); evaluate with "

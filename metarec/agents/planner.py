@@ -198,12 +198,19 @@ class PlanningAgent(BaseAgent):
 
     def _decide(self, rows: np.ndarray | None, episode_start: np.ndarray | None) -> np.ndarray:
         """Candidate positions (b,) for the session slots ``rows`` (all for None)."""
+        return np.argmax(self._action_values(rows, episode_start), axis=1)
+
+    def _action_values(self, rows: np.ndarray | None, episode_start: np.ndarray | None) -> np.ndarray:
+        """Expected clicks to the horizon of recommending each candidate now, (b, K), for the slots ``rows``.
+
+        Without churn, the click probabilities (every outcome leaves the same future).
+        """
         session, sim = self.core.session, self.core.simulator
         state = session.state if rows is None else session.state.take(rows)
         candidates = session.candidates if rows is None else session.candidates[rows]
         slots = np.arange(len(state)) if rows is None else np.asarray(rows)
         if not sim.dynamics.churn:  # every outcome leaves the same future: the myopic choice is optimal
-            return np.argmax(self._click_probabilities(state, candidates, slots), axis=1)
+            return self._click_probabilities(state, candidates, slots)
         b = len(state)
         if len(self.since) != b:
             self.values = np.zeros((b, self._lookahead() + 1, len(self.grid)))
@@ -223,8 +230,7 @@ class PlanningAgent(BaseAgent):
         patience = self._patience(state, slots)[:, None]
         click_value = self._lookup(table, self._interpolation(patience + sim.click_patience_change(candidates)))
         skip_value = self._lookup(table, self._interpolation(patience - sim.dynamics.skip_cost))
-        q = p * (1.0 + click_value) + (1.0 - p) * skip_value
-        return np.argmax(q, axis=1)
+        return p * (1.0 + click_value) + (1.0 - p) * skip_value
 
     def _predict(self, observation, deterministic: bool):
         if self.supports_batch:
@@ -238,6 +244,18 @@ class PlanningAgent(BaseAgent):
             raise ConfigError("PlanningAgent.predict_batch needs a RecommendationVectorEnv; this one was built on "
                               f"{type(self.env).__name__}")
         return self._decide(None, episode_start).astype(np.int64)
+
+    def action_values_batch(self, observations, episode_start=None) -> np.ndarray:
+        """Expected clicks to the horizon of each candidate for every slot of the vector env, (B, K).
+
+        ``predict_batch`` recommends their argmax; distillation (:func:`metarec.agents.sb3.distill_policy`) reads
+        them as soft targets. Advances the planner's replanning clock as ``predict_batch`` does: call one of the
+        two once per env step.
+        """
+        if not self.supports_batch:
+            raise ConfigError("PlanningAgent.action_values_batch needs a RecommendationVectorEnv; this one was built "
+                              f"on {type(self.env).__name__}")
+        return self._action_values(None, episode_start)
 
     def _update(self, observation, action, reward, next_observation, info) -> None:
         """The planner learns nothing (it knows the user)."""

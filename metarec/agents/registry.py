@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from metarec.agents.bandits import PopularityAgent
-from metarec.agents.sb3 import ALGORITHMS as SB3_ALGORITHMS
+from metarec.agents.sb3 import POLICY_METHODS
 from metarec.errors import ConfigError, UnregisteredAgent
 from metarec.seeding import SeedLike
 
@@ -85,7 +85,7 @@ AGENTS: dict[str, str] = {
                                          "nl-anil", "nl-reptile")},
     # the same, under the names `metarec bench long-term` trains them by (random-init / meta-learned encoder)
     **{name: "metarec.agents.sb3.agent:SB3Agent.load"
-       for algo in SB3_ALGORITHMS for name in (algo, f"{algo}-meta")},
+       for algo in POLICY_METHODS for name in (algo, f"{algo}-meta")},
 }
 #: keyword defaults a registered name adds to its class.
 AGENT_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from metarec.agents.sb3 import ALGORITHMS as SB3_ALGORITHMS
+from metarec.agents.sb3 import DISTILLED, POLICY_METHODS
 from metarec.benchmarks import metrics as M
 from metarec.benchmarks.cells import Cell, CellResult
 from metarec.benchmarks.config import SuiteConfig
@@ -74,10 +74,14 @@ BASELINES = ("oracle", "linucb")
 # "ppo", "a2c", "dqn": the history encoder is a randomly initialised attention encoder (trained with the
 # policy); "<algo>-meta": the encoder of a `metarec train-meta` checkpoint (`meta_encoder`), fine-tuned with the
 # policy unless policy_kwargs say {"freeze_encoder": true}. "recurrent-ppo": sb3-contrib's RecurrentPPO with a
-# session memory (an LSTM over the whole session) beside the attention over the history window.
+# session memory (an LSTM over the whole session) beside the attention over the history window. "dagger": the
+# same candidate-scoring policy taught by DAgger from the planner, which knows the training users (privileged
+# training: metarec.agents.sb3.distill_policy), "recurrent-dagger" the recurrent policy likewise; their "-meta"
+# variants start from the meta-learned encoder.
 # ---------------------------------------------------------------------------------------------------------
-#: Policy algorithms: each is a policy agent with a random-init encoder, and "<algo>-meta" with a meta-learned one.
-POLICY_ALGORITHMS = tuple(SB3_ALGORITHMS)
+#: Policy algorithms (SB3's, then the distilled policies): each is a policy agent with a random-init encoder, and
+#: "<algo>-meta" with a meta-learned one.
+POLICY_ALGORITHMS = POLICY_METHODS
 #: Names of the policy agents of the suite.
 POLICY_AGENTS: frozenset[str] = frozenset({*POLICY_ALGORITHMS, *(f"{a}-meta" for a in POLICY_ALGORITHMS)})
 #: The registered env id whose layout a part's policy is trained on (its keyword arguments are then overridden
@@ -99,7 +103,7 @@ def train_policy_agent(name: str, config: SuiteConfig, seed: int, folder: Path,
         ``agent_kwargs`` (``{"path": model folder}``, what ``make_agent(name, ...)`` loads) and ``curve`` (mean
         return and session length of the training episodes over training).
     """
-    from metarec.agents.sb3 import train_policy  # deferred: stable_baselines3 / torch
+    from metarec.agents.sb3 import distill_policy, train_policy  # deferred: stable_baselines3 / torch
 
     algo = name.removesuffix("-meta")
     encoder = None
@@ -113,10 +117,14 @@ def train_policy_agent(name: str, config: SuiteConfig, seed: int, folder: Path,
                   "horizon": config.horizon, "split": "train"}
     kwargs = {"n_envs": 64, **options.get("policy_kwargs", {})}
     model_folder = folder / "model"
-    agent = train_policy(PART_ENV_IDS.get(dynamics, PART_ENV_IDS["static"]), algo=algo,
-                         total_steps=options["training_steps"], seed=seed, encoder=encoder, env_kwargs=env_kwargs,
-                         out=model_folder, progress=bool(options.get("progress", False)),
-                         threads=int(options.get("threads", 1)), **kwargs)
+    common = dict(total_steps=options["training_steps"], seed=seed, encoder=encoder, env_kwargs=env_kwargs,
+                  out=model_folder, progress=bool(options.get("progress", False)),
+                  threads=int(options.get("threads", 1)), **kwargs)
+    env_id = PART_ENV_IDS.get(dynamics, PART_ENV_IDS["static"])
+    if algo in DISTILLED:
+        agent = distill_policy(env_id, **{**DISTILLED[algo], **common})
+    else:
+        agent = train_policy(env_id, algo=algo, **common)
     return {"agent_kwargs": {"path": str(model_folder)}, "curve": agent.manifest.get("curve", []),
             "train": agent.manifest.get("train", {})}
 

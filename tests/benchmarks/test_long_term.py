@@ -142,6 +142,19 @@ def test_recurrent_ppo_and_its_meta_variant_train_and_play_in_the_suite(tmp_path
         assert (trained[key] == value).all()
 
 
+def test_the_distilled_policy_trains_and_plays_in_both_parts(tmp_path):
+    from metarec.agents.sb3 import SB3Agent
+
+    config = get_suite("long-term", **{**TINY, "seeds": 1}, agents="oracle,planner,dagger", training_steps=256,
+                       policy_kwargs={"dagger": {"n_envs": 8, "iterations": 2}}, plots=False)
+    outcome = LT.run_long_term(config, tmp_path / "run", progress=False, echo=None)
+    assert "dagger" in outcome["figures"]["long-term"] and "dagger" in outcome["figures"]["persona-rec"]
+    for part in ("long-term", "persona-rec"):
+        manifest = SB3Agent.load(tmp_path / "run" / "policies" / f"dagger__{part}__train0" / "model").manifest
+        assert manifest["method"] == "dagger" and manifest["teacher"] == "planner"
+        assert manifest["distill"]["iterations"] == 2 and manifest["total_steps"] == 256
+
+
 @pytest.mark.parametrize(("overrides", "match"), [
     ({"world_kwargs": {"dynamics": "static"}}, r"`world_kwargs` must set dynamics='long_term'"),
     ({"slate_size": 2}, r"one item a step \(slate_size=1\), got 2"),

@@ -25,7 +25,9 @@ Parts (each its own module):
   :class:`SessionMemory` (an LSTM over the user state of every step of the session);
 - :class:`SB3VecEnv` (``vec_env``): SB3's ``VecEnv`` over :class:`~metarec.envs.RecommendationVectorEnv`;
 - :class:`SB3Agent` (``agent``): the metarec agent protocol over a trained model, save / load;
-- :func:`train_policy` (``train``).
+- :func:`train_policy` (``train``): RL from rewards;
+- :func:`distill_policy` (``distill``): the same policy taught by DAgger from a teacher that knows the training
+  users (the ``planner``): privileged training, reported as such.
 
 Importing this package loads nothing; its names load stable-baselines3 and torch on first use.
 """
@@ -36,6 +38,11 @@ from metarec._lazy import lazy_exports
 #: and the suites read the names without loading SB3
 ALGORITHMS = {"ppo": "stable_baselines3:PPO", "a2c": "stable_baselines3:A2C", "dqn": "stable_baselines3:DQN",
               "recurrent-ppo": "sb3_contrib:RecurrentPPO"}
+#: policies taught by a privileged teacher instead of trained from rewards: name -> :func:`distill_policy` settings
+DISTILLED = {"dagger": {"teacher": "planner"},
+             "recurrent-dagger": {"teacher": "planner", "memory": True, "epochs": 4}}
+#: every way of training a policy agent by name: the SB3 algorithms, then the distilled policies
+POLICY_METHODS = (*ALGORITHMS, *DISTILLED)
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -53,6 +60,7 @@ __getattr__, __dir__ = lazy_exports(
         "SB3Agent": "metarec.agents.sb3.agent",
         "load_policy_encoder": "metarec.agents.sb3.agent",
         "train_policy": "metarec.agents.sb3.train",
+        "distill_policy": "metarec.agents.sb3.distill",
         "make_vec_env": "metarec.agents.sb3.train",
         "ALGO_DEFAULTS": "metarec.agents.sb3.train",
     },
@@ -72,7 +80,10 @@ __all__ = [
     "SB3Agent",
     "load_policy_encoder",
     "ALGORITHMS",
+    "DISTILLED",
+    "POLICY_METHODS",
     "train_policy",
+    "distill_policy",
     "make_vec_env",
     "ALGO_DEFAULTS",
 ]

@@ -202,49 +202,77 @@ def train_policy(
     check_int("threads", threads)
     if isinstance(curve_points, bool) or not isinstance(curve_points, int) or curve_points < 0:
         raise ConfigError(f"`curve_points` must be an int >= 0, got {curve_points!r}")
-    cls = algorithm_class(algo)
+    algorithm_class(algo)  # a clear error for an unknown algorithm, before any env is built
+    if encoder is None and encoder_kind not in ENCODER_KINDS:
+        raise ConfigError(f"`encoder_kind` must be one of {ENCODER_KINDS}, got {encoder_kind!r}")
     env_kwargs = {"split": "train", **(env_kwargs or {})}
+    params = {**ALGO_DEFAULTS[algo], **(algo_kwargs or {})}
+    if algo in ("ppo", "recurrent-ppo"):
+        params["batch_size"] = min(int(params["batch_size"]), int(params["n_steps"]) * n_envs)
+    venv = make_vec_env(env_id, n_envs, env_kwargs)
+    venv.seed(seed)
+    with thread_limits(threads):
+        model = build_model(algo, venv, seed=seed, encoder=encoder, encoder_kind=encoder_kind,
+                            freeze_encoder=freeze_encoder, policy_kwargs=policy_kwargs, algo_kwargs=params)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        curve = EpisodeCurve(total_steps // curve_points) if curve_points else None
+        callbacks = [ProgressBar(total_steps, progress)] + ([curve] if curve is not None else [])
+        model.learn(total_timesteps=total_steps, callback=callbacks)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    manifest = {
+        **policy_manifest(model, venv, env_id, env_kwargs, encoder, encoder_kind, freeze_encoder),
+        "algo": algo, "seed": seed, "n_envs": n_envs, "total_steps": int(model.num_timesteps),
+        "algo_kwargs": _json_only(params), "train": timing(model.num_timesteps, wall, cpu),
+        "curve": curve.points if curve is not None else [],
+    }
+    agent = SB3Agent(model, slate_size=venv.venv.slate_size, seed=seed, manifest=manifest)
+    if out is not None:
+        agent.save(out)
+    return agent
+
+
+def build_model(algo: str, venv: SB3VecEnv, *, seed: int, encoder=None, encoder_kind: str = "attention",
+                freeze_encoder: bool = False, policy_kwargs: dict[str, Any] | None = None,
+                algo_kwargs: dict[str, Any] | None = None):
+    """An untrained SB3 ``algo`` model with the candidate-scoring policy on ``venv``, its encoder loaded.
+
+    ``encoder``, ``encoder_kind``, ``freeze_encoder`` and ``policy_kwargs`` as in :func:`train_policy`;
+    ``algo_kwargs`` are passed to the algorithm as they are (no defaults added).
+    """
     encoder_config, weights = resolve_encoder(encoder, encoder_kind, seed)
     extractor_kwargs = {"encoder_config": encoder_config, "freeze_encoder": bool(freeze_encoder), "seed": seed}
     policy_kwargs = dict(policy_kwargs or {})
     policy_kwargs["features_extractor_kwargs"] = {**extractor_kwargs,
                                                   **policy_kwargs.get("features_extractor_kwargs", {})}
     policy_kwargs.setdefault("scorer_seed", seed)
-    params = {**ALGO_DEFAULTS[algo], **(algo_kwargs or {})}
-    if algo in ("ppo", "recurrent-ppo"):
-        params["batch_size"] = min(int(params["batch_size"]), int(params["n_steps"]) * n_envs)
-    venv = make_vec_env(env_id, n_envs, env_kwargs)
-    venv.seed(seed)
-    policy = policy_class(algo)
-    with thread_limits(threads):
-        model = cls(policy, venv, policy_kwargs=policy_kwargs, seed=seed, verbose=0, device="cpu", **params)
-        if weights is not None:
-            for module in model.policy.modules():
-                if hasattr(module, "load_encoder"):
-                    module.load_encoder(weights)
-        start, cpu_start = time.perf_counter(), time.process_time()
-        curve = EpisodeCurve(total_steps // curve_points) if curve_points else None
-        callbacks = [ProgressBar(total_steps, progress)] + ([curve] if curve is not None else [])
-        model.learn(total_timesteps=total_steps, callback=callbacks)
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    model = algorithm_class(algo)(policy_class(algo), venv, policy_kwargs=policy_kwargs, seed=seed, verbose=0,
+                                  device="cpu", **(algo_kwargs or {}))
+    if weights is not None:
+        for module in model.policy.modules():
+            if hasattr(module, "load_encoder"):
+                module.load_encoder(weights)
+    return model
+
+
+def policy_manifest(model, venv: SB3VecEnv, env_id: str, env_kwargs: dict[str, Any], encoder, encoder_kind: str,
+                    freeze_encoder: bool) -> dict[str, Any]:
+    """What ``policy.json`` records of the env, its layout and the encoder, for any way of training."""
     base = venv.venv
-    manifest = {
-        "algo": algo, "env_id": env_id, "seed": seed, "n_envs": n_envs, "total_steps": int(model.num_timesteps),
-        "env_kwargs": _json_only(env_kwargs), "algo_kwargs": _json_only(params),
+    return {
+        "env_id": env_id, "env_kwargs": _json_only(env_kwargs),
         "encoder": os.fspath(encoder) if isinstance(encoder, str | os.PathLike) else
         ("StateEncoder" if encoder is not None else f"random {encoder_kind}"),
         "encoder_config": extractor_of(model).encoder_config, "freeze_encoder": bool(freeze_encoder),
         "layout": {"num_candidates": base.num_candidates, "slate_size": base.slate_size,
                    "history_len": base.history_len, "horizon": base.horizon,
                    "obs_dim": int(base.single_observation_space["candidates"].shape[1])},
-        "train": {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "steps_per_s": round(model.num_timesteps / wall, 1),
-                  "steps_per_cpu_s": round(model.num_timesteps / max(cpu, 1e-9), 1)},
-        "curve": curve.points if curve is not None else [],
     }
-    agent = SB3Agent(model, slate_size=base.slate_size, seed=seed, manifest=manifest)
-    if out is not None:
-        agent.save(out)
-    return agent
+
+
+def timing(steps: int, wall: float, cpu: float) -> dict[str, float]:
+    """Wall and CPU seconds of training and the env steps per second of each."""
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "steps_per_s": round(steps / max(wall, 1e-9), 1),
+            "steps_per_cpu_s": round(steps / max(cpu, 1e-9), 1)}
 
 
 def _json_only(values: dict[str, Any]) -> dict[str, Any]:
@@ -258,5 +286,5 @@ def _json_only(values: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-__all__ = ["train_policy", "make_vec_env", "policy_class", "ALGO_DEFAULTS", "ENCODER_KINDS", "EpisodeCurve", "ProgressBar",
+__all__ = ["train_policy", "build_model", "policy_manifest", "timing", "make_vec_env", "policy_class", "ALGO_DEFAULTS", "ENCODER_KINDS", "EpisodeCurve", "ProgressBar",
            "resolve_encoder"]
