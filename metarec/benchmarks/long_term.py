@@ -259,7 +259,7 @@ def trained_policy(name: str, part_config: SuiteConfig, part: str, seed: int, co
         except Exception as exc:  # noqa: BLE001 - a damaged record is retrained, never trusted
             saved = {"identity": None, "reason": str(exc)}
         if saved.get("identity") == json.loads(json.dumps(to_jsonable(identity))):
-            return saved
+            return _relocated(saved, folder)
         if echo is not None:
             echo(f"{name} ({part}, training seed {seed}): retraining ({saved.get('reason', 'its settings changed')})")
     folder.mkdir(parents=True, exist_ok=True)
@@ -272,6 +272,18 @@ def trained_policy(name: str, part_config: SuiteConfig, part: str, seed: int, co
              "train": result.get("train", {}), "train_s": time.perf_counter() - start}
     atomic_write_bytes(record, json.dumps(to_jsonable(saved), indent=2).encode(), checksum=True)
     return json.loads(json.dumps(to_jsonable(saved)))
+
+
+def _relocated(saved: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A reused record, its model path found again in its own policy folder when the recorded one is gone.
+
+    The recorded path is as the run was given it: relative to the working directory then. It no longer resolves
+    when the run folder was moved or the run resumes from another directory.
+    """
+    path = saved.get("agent_kwargs", {}).get("path")
+    if path is not None and not Path(path).exists() and (folder / "model").is_dir():
+        saved["agent_kwargs"] = {**saved["agent_kwargs"], "path": str(folder / "model")}
+    return saved
 
 
 def train_policies(config: LongTermConfig, part_configs: dict[str, SuiteConfig], out: Path, *, jobs: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -153,6 +154,21 @@ def test_the_distilled_policy_trains_and_plays_in_both_parts(tmp_path):
         manifest = SB3Agent.load(tmp_path / "run" / "policies" / f"dagger__{part}__train0" / "model").manifest
         assert manifest["method"] == "dagger" and manifest["teacher"] == "planner"
         assert manifest["distill"]["iterations"] == 2 and manifest["total_steps"] == 256
+
+
+def test_a_run_resumed_from_another_directory_finds_its_policies(tmp_path, monkeypatch):
+    config = get_suite("long-term", **{**TINY, "seeds": 1}, agents="oracle,ppo", persona_rec=False,
+                       training_steps=64, policy_kwargs={"ppo": {"n_envs": 8, "algo_kwargs": {"n_steps": 8}}},
+                       plots=False)
+    monkeypatch.chdir(tmp_path)
+    first = LT.run_long_term(config, "run", progress=False, echo=None)  # records the model path as "run/..."
+    shutil.rmtree(tmp_path / "run" / "long-term" / "cells")  # so the cells replay the saved policy
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    echoed = []
+    again = LT.run_long_term(config, tmp_path / "run", progress=False, echo=echoed.append)
+    assert not any(line.startswith("training ppo") for line in echoed)
+    assert again["figures"]["long-term"]["ppo"] == first["figures"]["long-term"]["ppo"]
 
 
 @pytest.mark.parametrize(("overrides", "match"), [
