@@ -29,7 +29,14 @@ from tqdm.auto import tqdm
 
 from metarec.agents.sb3.agent import SB3Agent
 from metarec.agents.sb3.features import OBSERVATION_KEYS
-from metarec.agents.sb3.train import build_model, make_vec_env, policy_manifest, timing
+from metarec.agents.sb3.train import (
+    EpisodeTally,
+    build_model,
+    check_encoder_kind,
+    make_vec_env,
+    policy_manifest,
+    timing,
+)
 from metarec.encoders.state import StateEncoder
 from metarec.errors import ConfigError
 from metarec.layout import check_int
@@ -41,10 +48,6 @@ from metarec.threads import thread_limits
 TEACHERS = ("planner",)
 #: the settings of the distillation itself (what ``metarec train-policy --algo dagger --algo-kwargs`` may set)
 DISTILL_OPTIONS = ("iterations", "epochs", "temperature", "batch_size", "learning_rate", "teacher_kwargs", "memory")
-
-
-def _observation_batch(observations: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {key: np.array(observations[key], dtype=np.float32) for key in OBSERVATION_KEYS}
 
 
 def _soft_targets(values: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -209,8 +212,8 @@ def distill_policy(
 
     Notes
     -----
-    Every collected observation is kept in memory: about 4 KB per step at K = 20, H = 10, 32-d features
-    (1.2 GB at the default 307,200 steps).
+    Every collected observation is kept in memory, in buffers allocated once for the whole run: about 4 KB per
+    step at K = 20, H = 10, 32-d features (1.2 GB at the default 307,200 steps).
     """
     from metarec.agents.registry import make_agent  # deferred: the registry imports this package's names
 
@@ -225,6 +228,8 @@ def distill_policy(
     if steps_per_iteration < 1:
         raise ConfigError(f"`total_steps`={total_steps} gives no step per iteration to {iterations} iterations x "
                           f"{n_envs} users; raise total_steps or lower iterations / n_envs")
+    if encoder is None:
+        check_encoder_kind(encoder_kind)  # before any env is built
     env_kwargs = {"split": "train", **(env_kwargs or {})}
     venv = make_vec_env(env_id, n_envs, env_kwargs)
     if venv.slate_size != 1:
@@ -242,51 +247,49 @@ def distill_policy(
         expert = make_agent(teacher, env=venv.venv, seed=int(rng.integers(2**31)), **(teacher_kwargs or {}))
         optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=learning_rate)
         generator = seed_torch(seed)
-        collected: dict[str, list[np.ndarray]] = {key: [] for key in OBSERVATION_KEYS}
-        values: list[np.ndarray] = []
-        starts: list[np.ndarray] = []
+        # every state of the run, filled step by step: the refit reads the filled prefix without copying it
+        steps_total = iterations * steps_per_iteration
+        collected = {key: np.empty((steps_total * n_envs, *venv.observation_space[key].shape), dtype=np.float32)
+                     for key in OBSERVATION_KEYS}
+        values = np.empty((steps_total * n_envs, venv.num_candidates), dtype=np.float32)
+        starts = np.empty((steps_total, n_envs), dtype=bool)
         curve: list[dict[str, Any]] = []
-        episode_return, episode_length = np.zeros(n_envs), np.zeros(n_envs, dtype=np.int64)
+        tally = EpisodeTally()
         start, cpu_start = time.perf_counter(), time.process_time()
         observations = venv.reset()
         episode_start = np.ones(n_envs, dtype=bool)
-        bar = tqdm(total=iterations * steps_per_iteration * n_envs, desc="distill-policy", unit="step",
-                   disable=not progress)
+        bar = tqdm(total=steps_total * n_envs, desc="distill-policy", unit="step", disable=not progress)
+        step = 0
         for iteration in range(iterations):
-            ended: list[tuple[float, int]] = []
             for _ in range(steps_per_iteration):
+                rows = slice(step * n_envs, (step + 1) * n_envs)
                 teacher_values = expert.action_values_batch(observations, episode_start=episode_start)
-                batch = _observation_batch(observations)
+                values[rows] = teacher_values
                 for key in OBSERVATION_KEYS:
-                    collected[key].append(batch[key])
-                values.append(teacher_values.astype(np.float32))
-                starts.append(episode_start.copy())
-                actions = student.act({k: torch.as_tensor(v) for k, v in batch.items()}, episode_start)
+                    collected[key][rows] = observations[key]
+                starts[step] = episode_start
+                actions = student.act({key: torch.from_numpy(part[rows]) for key, part in collected.items()},
+                                      episode_start)
                 if iteration == 0:
-                    actions = np.argmax(teacher_values, axis=1)
+                    actions = np.argmax(teacher_values, axis=1)  # float64, as the planner decides
                 observations, rewards, dones, _ = venv.step(actions)
-                episode_return += rewards
-                episode_length += 1
-                for row in np.flatnonzero(dones):
-                    ended.append((float(episode_return[row]), int(episode_length[row])))
-                    episode_return[row], episode_length[row] = 0.0, 0
+                tally.add(rewards, dones)
                 episode_start = dones
+                step += 1
                 bar.update(n_envs)
-            data = {key: torch.as_tensor(np.concatenate(parts)) for key, parts in collected.items()}
-            loss, agreement = _fit(student, optimizer, data, torch.as_tensor(np.concatenate(values)), np.stack(starts),
-                                   n_envs, epochs=epochs, batch_size=batch_size, temperature=float(temperature),
+            filled = slice(0, step * n_envs)
+            data = {key: torch.from_numpy(part[filled]) for key, part in collected.items()}
+            loss, agreement = _fit(student, optimizer, data, torch.from_numpy(values[filled]), starts[:step], n_envs,
+                                   epochs=epochs, batch_size=batch_size, temperature=float(temperature),
                                    generator=generator)
-            point = {"iteration": iteration, "timesteps": (iteration + 1) * steps_per_iteration * n_envs,
-                     "acting": "teacher" if iteration == 0 else "student", "states": len(values) * n_envs,
-                     "loss": round(loss, 4), "agreement": round(agreement, 4), "episodes": len(ended)}
-            if ended:
-                returns, lengths = np.array(ended).T
-                point.update({"return": float(returns.mean()), "session_length": float(lengths.mean())})
+            point = {"iteration": iteration, "timesteps": step * n_envs,
+                     "acting": "teacher" if iteration == 0 else "student", "states": step * n_envs,
+                     "loss": round(loss, 4), "agreement": round(agreement, 4), "episodes": 0, **tally.summary()}
             curve.append(point)
             bar.set_postfix(agreement=f"{agreement:.2f}", ret=f"{point.get('return', float('nan')):.1f}")
         bar.close()
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    steps = iterations * steps_per_iteration * n_envs
+    steps = step * n_envs
     model.num_timesteps = steps
     manifest = {
         **policy_manifest(model, venv, env_id, env_kwargs, encoder, encoder_kind, freeze_encoder),

@@ -61,6 +61,35 @@ class ProgressBar(BaseCallback):
         self.bar.close()
 
 
+class EpisodeTally:
+    """Return and length of each user's running episode, and of the episodes that ended since the last summary."""
+
+    def __init__(self) -> None:
+        self._return = self._length = None
+        self._ended: list[tuple[float, int]] = []
+
+    def add(self, rewards, dones) -> None:
+        """One step of every user: ``rewards`` and ``dones`` (n_envs,)."""
+        rewards = np.asarray(rewards, dtype=float).reshape(-1)
+        dones = np.asarray(dones, dtype=bool).reshape(-1)
+        if self._return is None:
+            self._return, self._length = np.zeros(rewards.size), np.zeros(rewards.size, dtype=int)
+        self._return += rewards
+        self._length += 1
+        for i in np.flatnonzero(dones):
+            self._ended.append((float(self._return[i]), int(self._length[i])))
+            self._return[i], self._length[i] = 0.0, 0
+
+    def summary(self) -> dict[str, Any]:
+        """``{"return", "session_length", "episodes"}`` of the episodes ended since the last call (``{}`` if none)."""
+        if not self._ended:
+            return {}
+        returns, lengths = np.array(self._ended).T
+        point = {"return": float(returns.mean()), "session_length": float(lengths.mean()), "episodes": len(self._ended)}
+        self._ended = []
+        return point
+
+
 class EpisodeCurve(BaseCallback):
     """Mean return and length of the training episodes that ended in each window of ``every`` env steps.
 
@@ -72,20 +101,11 @@ class EpisodeCurve(BaseCallback):
     def __init__(self, every: int) -> None:
         super().__init__()
         self.every, self.points = max(1, int(every)), []
-        self._return = self._length = None
-        self._ended: list[tuple[float, int]] = []
+        self.tally = EpisodeTally()
         self._next = self.every
 
     def _on_step(self) -> bool:
-        rewards = np.asarray(self.locals["rewards"], dtype=float).reshape(-1)
-        dones = np.asarray(self.locals["dones"], dtype=bool).reshape(-1)
-        if self._return is None:
-            self._return, self._length = np.zeros(rewards.size), np.zeros(rewards.size, dtype=int)
-        self._return += rewards
-        self._length += 1
-        for i in np.flatnonzero(dones):
-            self._ended.append((float(self._return[i]), int(self._length[i])))
-            self._return[i], self._length[i] = 0.0, 0
+        self.tally.add(self.locals["rewards"], self.locals["dones"])
         if self.model.num_timesteps >= self._next:
             self._flush()
             while self._next <= self.model.num_timesteps:
@@ -96,11 +116,9 @@ class EpisodeCurve(BaseCallback):
         self._flush()
 
     def _flush(self) -> None:
-        if self._ended:
-            returns, lengths = np.array(self._ended).T
-            self.points.append({"timesteps": int(self.model.num_timesteps), "return": float(returns.mean()),
-                                "session_length": float(lengths.mean()), "episodes": len(self._ended)})
-            self._ended = []
+        point = self.tally.summary()
+        if point:
+            self.points.append({"timesteps": int(self.model.num_timesteps), **point})
 
 
 def policy_class(algo: str) -> type:
@@ -121,11 +139,16 @@ def make_vec_env(env_id: str, n_envs: int, env_kwargs: dict[str, Any] | None = N
     return SB3VecEnv(vector, slate_mode=slate_mode)
 
 
+def check_encoder_kind(kind: str) -> None:
+    """A fresh encoder's kind must be one of :data:`ENCODER_KINDS`."""
+    if kind not in ENCODER_KINDS:
+        raise ConfigError(f"`encoder_kind` must be one of {ENCODER_KINDS}, got {kind!r}")
+
+
 def resolve_encoder(encoder, kind: str, seed: int) -> tuple[dict[str, Any], StateEncoder | None]:
     """``(encoder_config, weights to load or None)`` from a path, a StateEncoder or None (fresh ``kind``)."""
     if encoder is None:
-        if kind not in ENCODER_KINDS:
-            raise ConfigError(f"`encoder_kind` must be one of {ENCODER_KINDS}, got {kind!r}")
+        check_encoder_kind(kind)
         return {"kind": kind, "seed": seed}, None
     if isinstance(encoder, str | os.PathLike):
         encoder = encoder_from_checkpoint(encoder)
@@ -203,8 +226,8 @@ def train_policy(
     if isinstance(curve_points, bool) or not isinstance(curve_points, int) or curve_points < 0:
         raise ConfigError(f"`curve_points` must be an int >= 0, got {curve_points!r}")
     algorithm_class(algo)  # a clear error for an unknown algorithm, before any env is built
-    if encoder is None and encoder_kind not in ENCODER_KINDS:
-        raise ConfigError(f"`encoder_kind` must be one of {ENCODER_KINDS}, got {encoder_kind!r}")
+    if encoder is None:
+        check_encoder_kind(encoder_kind)  # before any env is built
     env_kwargs = {"split": "train", **(env_kwargs or {})}
     params = {**ALGO_DEFAULTS[algo], **(algo_kwargs or {})}
     if algo in ("ppo", "recurrent-ppo"):
@@ -286,5 +309,5 @@ def _json_only(values: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-__all__ = ["train_policy", "build_model", "policy_manifest", "timing", "make_vec_env", "policy_class", "ALGO_DEFAULTS", "ENCODER_KINDS", "EpisodeCurve", "ProgressBar",
+__all__ = ["train_policy", "build_model", "policy_manifest", "timing", "make_vec_env", "policy_class", "ALGO_DEFAULTS", "ENCODER_KINDS", "EpisodeCurve", "EpisodeTally", "ProgressBar",
            "resolve_encoder"]
