@@ -47,8 +47,6 @@ class UtilityConfig:
 #: many cells (2**24 cells: 128 MiB of float64); larger worlds compute utilities on demand from the factors.
 UTILITY_CACHE_CELLS = 2**24
 _COVARIANCE_CHUNK = 65_536
-#: Users per block of on-demand utilities (see ``Simulator.static_utilities``).
-_UTILITY_BLOCK_USERS = 128
 
 
 @dataclass
@@ -75,30 +73,34 @@ class StepResult:
 class _UtilityFactors:
     """What on-demand utilities are computed from (see ``Simulator._utility_factors``).
 
-    Two matrix products give every term. Items: their float32 embeddings (the catalogue's own array, cast to
-    float64 after the gather, exactly) and ``extras`` (n_items, X) = ``[1, latent (L), log_pop, quality and
-    clickbait term]``. Rows: ``statements`` (m + 1, d), each like and dislike statement scaled by 1 / std, then a
-    zero statement; ``row_extras`` (m + 1 + n_users, X), ``[-mean / std, 0, 0, 0]`` per statement, zeros, then
-    one linear row per user ``[0, w_latent latent_u, w_popularity bias_u, 1]``. ``index`` (n_users, S + 1): each
-    user's like then dislike statement rows (padded with the user's own first statement of the kind, or the
-    zero statement for a user without any), then the zero statement; ``extras_index`` the same with the user's
-    linear row last. Column j of ``e . statements[index] + extras . row_extras[extras_index]`` is the
-    standardised similarity of the user's statement j, and the last column the linear terms.
+    One float32 matrix product per user gives every term. ``items`` (n_items, d + X) float32: each item's
+    embedding less the catalogue's mean embedding (centred, so that float32 products do not cancel a large
+    mean), then its extras ``[latent (L), log_pop, quality and clickbait term]``; one gather of adjacent memory
+    fetches everything an item needs. ``statements`` (m + 1, d): each like and dislike statement scaled by
+    1 / std, then a zero statement. ``index`` (n_users, S + 1): each user's like then dislike statement rows
+    (padded with the user's own first statement of the kind, or the zero statement for a user without any),
+    then the zero statement. ``linear`` (n_users, X): ``[w_latent latent_u, w_popularity bias_u, 1]``.
 
-    ``items`` (n_items, d + 2 X) float32 holds each item's embedding then the bytes of its float64 ``extras`` row,
-    so that a step fetches everything an item needs with one gather of adjacent memory (on catalogues larger
-    than the cache, one random access per item instead of two; the values are the same bits).
+    A user's weights (d + X, S + 1) hold its statements in the first d rows of the first S columns and its
+    linear row in the last X rows of the last column: column j of ``items @ weights`` is the standardised
+    similarity of the user's statement j, the last column the linear terms.
     """
 
-    extras: np.ndarray
     items: np.ndarray
     statements: np.ndarray
-    row_extras: np.ndarray
+    linear: np.ndarray
     index: np.ndarray
-    extras_index: np.ndarray
     n_like: int
     w_like: float
     w_dislike: float
+
+    def user_weights(self, users: np.ndarray) -> np.ndarray:
+        """The (len(users), d + X, S + 1) float32 weights of ``users`` (population indices)."""
+        d = self.statements.shape[1]
+        weights = np.zeros((len(users), self.items.shape[1], self.index.shape[1]), dtype=np.float32)
+        weights[:, :d] = np.take(self.statements, np.take(self.index, users, axis=0), axis=0).transpose(0, 2, 1)
+        weights[:, d:, -1] = np.take(self.linear, users, axis=0)
+        return weights
 
 
 def standardized_similarity(statements: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -144,9 +146,9 @@ class Simulator:
         Keep the dense (n_users, n_items) static-utility table (``True``), or compute the utilities of the
         items asked for on demand from the factors: statement and item embeddings, latent vectors and item
         terms, O((n_users + n_items) d) memory (``False``). ``"auto"`` (default) caches when
-        ``n_users * n_items <= UTILITY_CACHE_CELLS``. Both give the same utilities within 1e-9 (the cache is
-        computed as before, the factors reorder the floating-point sums; see :meth:`static_utilities`), so
-        clicks and oracle slates agree except at exact ties. ``utility_cache`` holds the table, or None.
+        ``n_users * n_items <= UTILITY_CACHE_CELLS``. Both give the same utilities within 1e-5 of their scale
+        (the cache is float64, the factors' products float32; see :meth:`static_utilities`), so clicks and
+        oracle slates agree except where a click's uniform or two utilities lie that close. ``utility_cache`` holds the table, or None.
 
     Examples
     --------
@@ -193,7 +195,7 @@ class Simulator:
             raise ConfigError(f"`cache_utilities` must be True, False or 'auto', got {cache_utilities!r}")
         self.utility_cache: np.ndarray | None = None
         self._factors: _UtilityFactors | None = None
-        self._user_memo: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see _user_factors
+        self._user_memo: tuple[np.ndarray, np.ndarray] | None = None  # see _user_weights
         if static_utility is None:
             known = statement_embeddings or {}
             cells = len(population) * len(catalog)
@@ -320,7 +322,7 @@ class Simulator:
         (n_items, d), n_users = embeddings.shape, len(population)
         user_latent = self._user_latent()
         width_latent = 0 if user_latent is None else user_latent.shape[1]
-        width = 1 + width_latent + 2
+        width = width_latent + 2
         log_pop = np.log(catalog.popularity)
         log_pop = (log_pop - log_pop.mean()) / (log_pop.std() + 1e-12)
         item_term = config.w_quality * catalog.quality
@@ -333,10 +335,9 @@ class Simulator:
                     f"utilities contain NaN or inf: user 0 ({population[0].name!r}), item {catalog.ids[item]!r} "
                     f"has {float(values[item])!r}; check the embeddings, traits and weights"
                 )
-        extras = np.empty((n_items, width))
-        extras[:, 0] = 1.0
+        extras = np.empty((n_items, width))  # [latent (L), log_pop, item term]
         if user_latent is not None:
-            extras[:, 1 : 1 + width_latent] = catalog.latent
+            extras[:, :width_latent] = catalog.latent
         extras[:, -2] = log_pop
         extras[:, -1] = item_term
         mean = np.zeros(d)
@@ -348,7 +349,7 @@ class Simulator:
             centred = embeddings[start : start + _COVARIANCE_CHUNK].astype(np.float64) - mean
             covariance += centred.T @ centred
         covariance /= n_items
-        blocks, block_extras, columns = [], [], []
+        blocks, columns = [], []
         for kind in ("likes", "dislikes"):
             owners, texts = self._statements(kind)
             if not texts or (kind == "dislikes" and not any(p.dislikes for p in population)):
@@ -359,9 +360,7 @@ class Simulator:
             std = np.sqrt(np.maximum(np.einsum("md,de,me->m", matrix, covariance, matrix), 0.0))
             std = np.where(std > 0, std, 1.0)
             first = sum(len(b) for b in blocks)
-            blocks.append(matrix / std[:, None])
-            block_extras.append(np.zeros((len(unique), width)))
-            block_extras[-1][:, 0] = -(matrix @ mean) / std
+            blocks.append(matrix / std[:, None])  # the item table is centred: no constant term
             row = {t: first + j for j, t in enumerate(unique)}
             per_user: list[list[int]] = [[] for _ in range(n_users)]
             for u, text in zip(owners, texts):
@@ -375,23 +374,20 @@ class Simulator:
         zero = sum(len(b) for b in blocks)
         linear = np.zeros((n_users, width))
         if user_latent is not None:
-            linear[:, 1 : 1 + width_latent] = config.w_latent * user_latent
+            linear[:, :width_latent] = config.w_latent * user_latent
         linear[:, -2] = config.w_popularity * self.traits["popularity_bias"]
         linear[:, -1] = 1.0
         index = np.hstack([*columns, np.full((n_users, 1), zero, dtype=np.int64)])
         index[index < 0] = zero
-        extras_index = index.copy()
-        extras_index[:, -1] = zero + 1 + np.arange(n_users)
-        items = np.empty((n_items, d + 2 * width), dtype=np.float32)
-        items[:, :d] = embeddings
-        items[:, d:].view(np.float64)[:] = extras
+        items = np.empty((n_items, d + width), dtype=np.float32)
+        for start in range(0, n_items, _COVARIANCE_CHUNK):  # centred, so float32 products do not cancel a mean
+            items[start : start + _COVARIANCE_CHUNK, :d] = embeddings[start : start + _COVARIANCE_CHUNK] - mean
+        items[:, d:] = extras
         return _UtilityFactors(
-            extras=extras,
             items=items,
             statements=np.vstack([*blocks, np.zeros((1, d))]),
-            row_extras=np.vstack([*block_extras, np.zeros((1, width)), linear]),
+            linear=linear,
             index=index,
-            extras_index=extras_index,
             n_like=columns[0].shape[1],
             w_like=config.w_like,
             w_dislike=config.w_dislike,
@@ -413,48 +409,32 @@ class Simulator:
         """Static utilities of ``items`` (B, K) catalogue indices for ``users`` (B,) population indices, (B, K).
 
         Read from the cache when the world keeps one, else computed from the factors in O(B K d): the same
-        terms as the cache summed in another floating-point order (agreement within 1e-9; tested).
+        terms as the cache, multiplied in float32 (agreement within 1e-5 of the utilities' scale; tested).
         """
         if self.utility_cache is not None:
             return self.utility_cache[users[:, None], items]
-        f = self._factors
-        statements, row_extras = self._user_factors(users)  # (B, S + 1, d), (B, S + 1, X)
-        d = statements.shape[2]
-        statements_t, row_extras_t = statements.transpose(0, 2, 1), row_extras.transpose(0, 2, 1)
-        z = np.empty((*items.shape, statements.shape[1]))  # (B, K, S + 1)
-        # Blocks of users, so that a block's gathered rows and float64 embeddings are still in the CPU cache when
-        # the products read them (the whole batch's are megabytes); each user's products and every element's
-        # arithmetic are the same as for the whole batch at once.
-        for start in range(0, len(items), _UTILITY_BLOCK_USERS):
-            stop = start + _UTILITY_BLOCK_USERS
-            rows = np.take(f.items, items[start:stop], axis=0)  # (b, K, d + 2 X): one gather per item
-            embeddings = rows[..., :d].astype(np.float64)  # (b, K, d), exact
-            block = np.matmul(embeddings, statements_t[start:stop], out=z[start:stop])
-            block += np.matmul(rows[..., d:].view(np.float64), row_extras_t[start:stop])
-        return self._combine(z)
+        rows = np.take(self._factors.items, items, axis=0)  # (B, K, d + X): one gather per item
+        return self._combine(np.matmul(rows, self._user_weights(users)).astype(np.float64))
 
-    def _user_factors(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each user's statement rows and extras rows, (B, S + 1, d) and (B, S + 1, X).
+    def _user_weights(self, users: np.ndarray) -> np.ndarray:
+        """Each user's (d + X, S + 1) float32 weights, (B, d + X, S + 1).
 
         A step's users are mostly the previous step's (a user stays for a whole session): the last call's
-        arrays are kept and only the rows whose user changed are gathered again. The returned arrays are
-        read-only for the caller and valid until the next call.
+        array is kept and only the rows whose user changed are gathered again. The returned array is read-only
+        for the caller and valid until the next call.
         """
         f = self._factors
         memo = self._user_memo
         if memo is not None and memo[0].shape == users.shape:
-            known, statements, row_extras = memo
+            known, weights = memo
             changed = np.flatnonzero(known != users)
             if changed.size:
-                fresh = users[changed]
-                statements[changed] = np.take(f.statements, np.take(f.index, fresh, axis=0), axis=0)
-                row_extras[changed] = np.take(f.row_extras, np.take(f.extras_index, fresh, axis=0), axis=0)
-                known[changed] = fresh
-            return statements, row_extras
-        statements = np.take(f.statements, np.take(f.index, users, axis=0), axis=0)
-        row_extras = np.take(f.row_extras, np.take(f.extras_index, users, axis=0), axis=0)
-        self._user_memo = (np.array(users, dtype=np.int64), statements, row_extras)
-        return statements, row_extras
+                weights[changed] = f.user_weights(users[changed])
+                known[changed] = users[changed]
+            return weights
+        weights = f.user_weights(users)
+        self._user_memo = (np.array(users, dtype=np.int64), weights)
+        return weights
 
     def static_rows(self, users: np.ndarray) -> np.ndarray:
         """Static utilities of every item for ``users`` (B,) population indices, (B, n_items) float64."""
@@ -462,11 +442,9 @@ class Simulator:
         if self.utility_cache is not None:
             return self.utility_cache[users]
         f = self._factors
-        embeddings = self.item_embeddings.astype(np.float64)
         utility = np.empty((len(users), len(self.catalog)))
-        for row, user in enumerate(users):  # one user at a time: (n_items, S + 1) temporaries
-            z = embeddings @ f.statements[f.index[user]].T + f.extras @ f.row_extras[f.extras_index[user]].T
-            utility[row] = self._combine(z)
+        for row, weights in enumerate(f.user_weights(users)):  # one user at a time: (n_items, S + 1) temporaries
+            utility[row] = self._combine((f.items @ weights).astype(np.float64))
         return utility
 
     def init_state(self, users: np.ndarray) -> UserState:

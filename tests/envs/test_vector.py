@@ -209,7 +209,8 @@ def test_bad_users_option_changes_nothing():
 
 @pytest.mark.parametrize("world", [WORLD, LONG_TERM], ids=["static", "long_term"])
 def test_on_demand_utilities_give_the_cached_rollout(world):
-    """A world without the dense utility table: same observations and clicks, ground truth within 1e-9."""
+    """A world without the dense utility table: same observations and clicks, ground truth within 1e-6 (float32
+    products of the factors against the float64 table)."""
     from metarec.envs.testing import tiny_encoder
     from metarec.simulators import Simulator
 
@@ -225,7 +226,7 @@ def test_on_demand_utilities_give_the_cached_rollout(world):
             assert_same(info_a.get(key), info_b.get(key))
         for key in ("regret", "expected_reward", "optimal_expected_reward"):
             if key in info_a:
-                np.testing.assert_allclose(info_a[key], info_b[key], rtol=0, atol=1e-9)
+                np.testing.assert_allclose(info_a[key], info_b[key], rtol=0, atol=1e-6)  # rewards are O(1)
     single = tiny_env(simulator=on_demand, horizon=30)  # the single env's fast path reads the factors too
     obs, _ = single.reset(seed=7)
     for _ in range(10):
