@@ -373,3 +373,19 @@ def test_persona_part_pattern_stops_at_the_first_item_placeholder():
     pattern = persona_part_pattern("{{x}} {name}: {likes}\nItem: {title} ({text}) {dislikes}? Answer:")
     assert pattern.match("{x} Ann: jazz; blues\nItem: T (X) rock? Answer:")[0] == "{x} Ann: jazz; blues\nItem: "
     assert persona_part_pattern("{title}: {description}").match("T: D")[0] == ""
+
+
+def test_prefix_speed_script_times_both_paths_and_compares_their_answers():
+    """examples/judge_prefix_speed.py (the issue-10 measurement) runs end to end on a very small model."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "judge_prefix_speed.py"
+    done = subprocess.run([sys.executable, str(script), "--users", "2", "--items", "3", "--repeats", "2",
+                           "--layers", "1", "--width", "32"], capture_output=True, text=True, timeout=300, check=True)
+    assert "6 prompts (2 personas x 3 items)" in done.stdout
+    assert len(re.findall(r"repeat \d: reuse [\d.]+ prompts/CPU-s, full [\d.]+, ratio [\d.]+", done.stdout)) == 2
+    difference = float(re.search(r"largest answer difference (\S+)", done.stdout)[1])
+    assert difference < 1e-5  # both paths give the same answers
