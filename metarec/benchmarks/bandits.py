@@ -402,7 +402,7 @@ def run_bandits(config: BanditsConfig, out: str | os.PathLike, *,
     Returns
     -------
     dict
-        ``rows`` (see `compare_bandits`), ``check`` (see `target_check`), ``summary`` and ``table``.
+        ``rows`` (see `compare_bandits`), ``check`` (see `target_check`), ``summary``, ``table`` and ``wall_s``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -428,7 +428,7 @@ def run_bandits(config: BanditsConfig, out: str | os.PathLike, *,
                       f"# {config.name}\n\n{config.description}\n\n{table}\n\n{verdict}\n\n{context}\n")
     if echo is not None:
         echo(f"{table}\n\n{verdict}\n\n{context}")
-    return {"rows": rows, "check": check, "summary": summary, "table": table}
+    return {"rows": rows, "check": check, "summary": summary, "table": table, "wall_s": wall_s}
 
 
 __all__ = ["NOT_INSTALLED", "POLICIES", "BanditsConfig", "LinearLogisticProblem", "bandits_table",

@@ -97,3 +97,13 @@ def test_installed_peers_play_the_same_problem(policy):
     peer, random = compare_bandits(config)
     assert peer["status"] == "ok" and peer["rounds"] == 256 and peer["version"]
     assert peer["oracle_mean_p"] == random["oracle_mean_p"]  # the same problem
+
+
+def test_cli_runs_the_suite_and_reports_its_wall_time(tmp_path, capsys):
+    from metarec import cli
+
+    argv = ["bench", "bandits", "--out", str(tmp_path), "--quiet", "--policies", "metarec-linucb,random",
+            "--arms", "5", "--dim", "4", "--rounds", "640", "--batch", "64", "--seeds", "2"]
+    assert cli.main(argv) == 0
+    assert f"wrote {tmp_path} in " in capsys.readouterr().out
+    assert json.loads((tmp_path / "summary.json").read_text())["wall_s"] > 0
