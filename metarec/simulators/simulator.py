@@ -146,9 +146,10 @@ class Simulator:
         Keep the dense (n_users, n_items) static-utility table (``True``), or compute the utilities of the
         items asked for on demand from the factors: statement and item embeddings, latent vectors and item
         terms, O((n_users + n_items) d) memory (``False``). ``"auto"`` (default) caches when
-        ``n_users * n_items <= UTILITY_CACHE_CELLS``. Both give the same utilities within 1e-5 of their scale
-        (the cache is float64, the factors' products float32; see :meth:`static_utilities`), so clicks and
-        oracle slates agree except where a click's uniform or two utilities lie that close. ``utility_cache`` holds the table, or None.
+        ``n_users * n_items <= UTILITY_CACHE_CELLS``. Both give the same utilities within 1e-6 of the largest
+        one (the cache is float64, the factors' products float32; see :meth:`static_utilities`), so clicks and
+        oracle slates agree except where a click's uniform or two utilities lie that close. ``utility_cache``
+        holds the table, or None.
 
     Examples
     --------
@@ -409,7 +410,7 @@ class Simulator:
         """Static utilities of ``items`` (B, K) catalogue indices for ``users`` (B,) population indices, (B, K).
 
         Read from the cache when the world keeps one, else computed from the factors in O(B K d): the same
-        terms as the cache, multiplied in float32 (agreement within 1e-5 of the utilities' scale; tested).
+        terms as the cache, multiplied in float32 (agreement within 1e-6 of the largest utility; tested).
         """
         if self.utility_cache is not None:
             return self.utility_cache[users[:, None], items]
