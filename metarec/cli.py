@@ -157,25 +157,24 @@ def add_train_policy_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_train_policy(args: argparse.Namespace) -> int:
     """Handler of ``metarec train-policy``."""
-    from metarec.agents.sb3.train import train_policy  # deferred: loads stable-baselines3 and torch
+    from metarec.agents.sb3.distill import DISTILL_OPTIONS, train_policy_method  # deferred: SB3 and torch
 
     env_kwargs = dict(args.env_kwargs or {})
     if args.world is not None:
         env_kwargs["world"] = {**env_kwargs.get("world", {}), "name": args.world}
     out = args.out or os.path.join("runs", "train-policy", args.algo)
-    common = dict(total_steps=args.total_steps, n_envs=args.n_envs, seed=args.seed, encoder=args.encoder,
-                  encoder_kind=args.encoder_kind, freeze_encoder=args.freeze_encoder, env_kwargs=env_kwargs, out=out,
-                  progress=not args.quiet, threads=args.threads)
-    if args.algo in DISTILLED:
-        from metarec.agents.sb3.distill import DISTILL_OPTIONS, distill_policy  # deferred: SB3, torch
-
+    if args.algo in DISTILLED:  # --algo-kwargs are distill_policy's own settings
         unknown = sorted(set(args.algo_kwargs or {}) - set(DISTILL_OPTIONS))
         if unknown:
             raise ConfigError(f"--algo {args.algo} takes --algo-kwargs {DISTILL_OPTIONS} (distill_policy's settings); "
                               f"got unknown {unknown}")
-        agent = distill_policy(args.env_id, **{**DISTILLED[args.algo], **common, **(args.algo_kwargs or {})})
+        method_kwargs = dict(args.algo_kwargs or {})
     else:
-        agent = train_policy(args.env_id, algo=args.algo, algo_kwargs=args.algo_kwargs, **common)
+        method_kwargs = {"algo_kwargs": args.algo_kwargs}
+    agent = train_policy_method(args.algo, args.env_id, total_steps=args.total_steps, n_envs=args.n_envs,
+                                seed=args.seed, encoder=args.encoder, encoder_kind=args.encoder_kind,
+                                freeze_encoder=args.freeze_encoder, env_kwargs=env_kwargs, out=out,
+                                progress=not args.quiet, threads=args.threads, **method_kwargs)
     train = agent.manifest["train"]
     print(f"wrote {out}: {agent.manifest['total_steps']} steps in {train['wall_s']:.1f} s "
           f"({train['steps_per_s']:.0f} steps/s, {train['cpu_s']:.1f} CPU s); evaluate with "

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from metarec.agents.sb3 import DISTILLED, POLICY_METHODS
+from metarec.agents.sb3 import POLICY_METHODS
 from metarec.benchmarks import metrics as M
 from metarec.benchmarks.cells import Cell, CellResult
 from metarec.benchmarks.config import SuiteConfig
@@ -103,7 +103,7 @@ def train_policy_agent(name: str, config: SuiteConfig, seed: int, folder: Path,
         ``agent_kwargs`` (``{"path": model folder}``, what ``make_agent(name, ...)`` loads) and ``curve`` (mean
         return and session length of the training episodes over training).
     """
-    from metarec.agents.sb3 import distill_policy, train_policy  # deferred: stable_baselines3 / torch
+    from metarec.agents.sb3 import train_policy_method  # deferred: stable_baselines3 / torch
 
     algo = name.removesuffix("-meta")
     encoder = None
@@ -117,14 +117,10 @@ def train_policy_agent(name: str, config: SuiteConfig, seed: int, folder: Path,
                   "horizon": config.horizon, "split": "train"}
     kwargs = {"n_envs": 64, **options.get("policy_kwargs", {})}
     model_folder = folder / "model"
-    common = dict(total_steps=options["training_steps"], seed=seed, encoder=encoder, env_kwargs=env_kwargs,
-                  out=model_folder, progress=bool(options.get("progress", False)),
-                  threads=int(options.get("threads", 1)), **kwargs)
-    env_id = PART_ENV_IDS.get(dynamics, PART_ENV_IDS["static"])
-    if algo in DISTILLED:
-        agent = distill_policy(env_id, **{**DISTILLED[algo], **common})
-    else:
-        agent = train_policy(env_id, algo=algo, **common)
+    agent = train_policy_method(algo, PART_ENV_IDS.get(dynamics, PART_ENV_IDS["static"]),
+                                total_steps=options["training_steps"], seed=seed, encoder=encoder,
+                                env_kwargs=env_kwargs, out=model_folder, progress=bool(options.get("progress", False)),
+                                threads=int(options.get("threads", 1)), **kwargs)
     return {"agent_kwargs": {"path": str(model_folder)}, "curve": agent.manifest.get("curve", []),
             "train": agent.manifest.get("train", {})}
 

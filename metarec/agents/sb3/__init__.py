@@ -61,6 +61,7 @@ __getattr__, __dir__ = lazy_exports(
         "load_policy_encoder": "metarec.agents.sb3.agent",
         "train_policy": "metarec.agents.sb3.train",
         "distill_policy": "metarec.agents.sb3.distill",
+        "train_policy_method": "metarec.agents.sb3.distill",
         "make_vec_env": "metarec.agents.sb3.train",
         "ALGO_DEFAULTS": "metarec.agents.sb3.train",
     },
@@ -84,6 +85,7 @@ __all__ = [
     "POLICY_METHODS",
     "train_policy",
     "distill_policy",
+    "train_policy_method",
     "make_vec_env",
     "ALGO_DEFAULTS",
 ]

@@ -27,6 +27,7 @@ import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
 from tqdm.auto import tqdm
 
+from metarec.agents.sb3 import DISTILLED
 from metarec.agents.sb3.agent import SB3Agent
 from metarec.agents.sb3.features import OBSERVATION_KEYS
 from metarec.agents.sb3.train import (
@@ -36,6 +37,7 @@ from metarec.agents.sb3.train import (
     make_vec_env,
     policy_manifest,
     timing,
+    train_policy,
 )
 from metarec.encoders.state import StateEncoder
 from metarec.errors import ConfigError
@@ -64,6 +66,9 @@ class _WindowStudent:
     def reset(self, n_users: int) -> None:
         """Nothing to keep between steps."""
 
+    def follow(self, batch: dict[str, torch.Tensor], episode_start: np.ndarray) -> None:
+        """A step the student does not act in: nothing to keep."""
+
     def act(self, batch: dict[str, torch.Tensor], episode_start: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return self.policy.candidate_scores(batch).argmax(dim=1).numpy()
@@ -89,6 +94,10 @@ class _MemoryStudent(_WindowStudent):
         memory = self.policy.lstm_actor
         shape = (memory.num_layers, n_users, memory.hidden_size)
         self.states = (torch.zeros(shape), torch.zeros(shape))
+
+    def follow(self, batch: dict[str, torch.Tensor], episode_start: np.ndarray) -> None:
+        """Advance the memory over a step the teacher acts in, so that later steps see the whole session."""
+        self.act(batch, episode_start)
 
     def act(self, batch: dict[str, torch.Tensor], episode_start: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -268,10 +277,12 @@ def distill_policy(
                 for key in OBSERVATION_KEYS:
                     collected[key][rows] = observations[key]
                 starts[step] = episode_start
-                actions = student.act({key: torch.from_numpy(part[rows]) for key, part in collected.items()},
-                                      episode_start)
-                if iteration == 0:
+                batch = {key: torch.from_numpy(part[rows]) for key, part in collected.items()}
+                if iteration == 0:  # the teacher acts; a recurrent student still follows the sessions
+                    student.follow(batch, episode_start)
                     actions = np.argmax(teacher_values, axis=1)  # float64, as the planner decides
+                else:
+                    actions = student.act(batch, episode_start)
                 observations, rewards, dones, _ = venv.step(actions)
                 tally.add(rewards, dones)
                 episode_start = dones
@@ -306,4 +317,16 @@ def distill_policy(
     return agent
 
 
-__all__ = ["distill_policy", "TEACHERS", "DISTILL_OPTIONS"]
+def train_policy_method(method: str, env_id: str, **kwargs: Any) -> SB3Agent:
+    """Train the policy agent ``method`` names: an SB3 algorithm from rewards, or a distilled policy.
+
+    ``method`` is one of :data:`~metarec.agents.sb3.POLICY_METHODS`; ``kwargs`` go to
+    :func:`~metarec.agents.sb3.train_policy` (``algo=method``) or to :func:`distill_policy` (after the method's
+    :data:`~metarec.agents.sb3.DISTILLED` settings, which they override).
+    """
+    if method in DISTILLED:
+        return distill_policy(env_id, **{**DISTILLED[method], **kwargs})
+    return train_policy(env_id, algo=method, **kwargs)
+
+
+__all__ = ["distill_policy", "train_policy_method", "TEACHERS", "DISTILL_OPTIONS"]
