@@ -35,7 +35,13 @@ from metarec.benchmarks.config_cli import add_config_arguments, flag_name, overr
 from metarec.benchmarks.demo import demo_session
 from metarec.benchmarks.ope import ESTIMATORS, POLICY_KINDS
 from metarec.benchmarks.ope_suite import evaluate_logs
-from metarec.benchmarks.personas import format_check, grounding_report, load_catalog, polarity_scorer
+from metarec.benchmarks.personas import (
+    TAG_WEIGHT,
+    format_check,
+    grounding_report,
+    load_catalog,
+    polarity_scorer,
+)
 from metarec.benchmarks.suites import available_suites, get_spec, get_suite, run_registered
 from metarec.encoders.cache import default_text_encoder
 from metarec.encoders.text import text_progress
@@ -205,6 +211,7 @@ def add_personas_commands(commands) -> None:
                        "and the language model must agree, as in `metarec personas grounding`), vader (no language "
                        "model: what Population.from_jsonl uses unless given a parser), vader-raw or anchor")
     check.add_argument("--data-path", default=None, help="MovieLens-100K folder (default $METAREC_DATA)")
+    _add_tag_weight(check)
     check.set_defaults(handler=run_personas_check)
     grounding = actions.add_parser("grounding", help="per-persona liked / disliked shares of the top 20 items",
                                    description="The per-persona grounding table: prose-only personas on "
@@ -218,7 +225,14 @@ def add_personas_commands(commands) -> None:
     grounding.add_argument("--polarity-data", default="tests/data/polarity_statements.jsonl",
                            help="statements labelled like / dislike / neutral ('' to skip)")
     grounding.add_argument("--parser", default="agreement", help="parser of the prose personas (default agreement)")
+    _add_tag_weight(grounding)
     grounding.set_defaults(handler=run_personas_grounding)
+
+
+def _add_tag_weight(parser) -> None:
+    parser.add_argument("--tag-weight", type=float, default=TAG_WEIGHT,
+                        help="weight of each statement's nearest catalogue label in its grounding, in [0, 1] "
+                        f"(default {TAG_WEIGHT}; 0: the statement's own words only)")
 
 
 def run_personas_check(args: argparse.Namespace) -> int:
@@ -232,14 +246,15 @@ def run_personas_check(args: argparse.Namespace) -> int:
     for warning in caught:
         print(f"warning: {warning.message}")
     print(f"prose parsed with the {args.parser!r} parser (--parser)")
-    print(format_check(population, catalog, encoder, top=args.top))
+    print(format_check(population, catalog, encoder, top=args.top, tag_weight=args.tag_weight))
     return 0
 
 
 def run_personas_grounding(args: argparse.Namespace) -> int:
     """Handler of ``metarec personas grounding``."""
     print(grounding_report(args.data_path, prose=args.prose, statements=args.statements, films=args.films,
-                           polarity_data=args.polarity_data or None, parser=args.parser))
+                           polarity_data=args.polarity_data or None, parser=args.parser,
+                           tag_weight=args.tag_weight))
     return 0
 
 

@@ -40,6 +40,8 @@ CSV_COLUMNS = {
     "tags": ("genres", "genre", "tags"),
 }
 POLARITY_PARSERS = ("vader", "vader-raw", "anchor", "agreement")
+#: Default weight of a statement's nearest catalogue label in its grounding (`statement_embeddings_with_tags`).
+TAG_WEIGHT = 0.5
 
 
 def load_catalog(
@@ -103,15 +105,62 @@ def with_tag_embeddings(catalog: Catalog, encoder, weight: float = 0.5) -> Catal
     if not tagged:
         return catalog
     mixed = catalog.embeddings.astype(np.float64)
-    tag_vectors = np.asarray(encoder.encode([f"Genres: {', '.join(catalog.tags[i])}." for i in tagged]))
+    tag_vectors = np.asarray(encoder.encode([tag_text(catalog.tags[i]) for i in tagged]))
     mixed[tagged] = (1 - weight) * mixed[tagged] + weight * tag_vectors
     mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
     return replace(catalog, embeddings=mixed.astype(np.float32))
 
 
-def text_utility(population: Population, catalog: Catalog, encoder) -> np.ndarray:
-    """(n_users, n_items) utilities of the text terms only (like minus dislike statements)."""
-    return Simulator(catalog, population, utility=TEXT_ONLY, encoder=encoder).static_utility
+def tag_text(tags: Sequence[str]) -> str:
+    """The text a catalogue's labels are embedded as, alone: ``"Genres: Western, Drama."`` (MovieLens's form)."""
+    return f"Genres: {', '.join(tags)}."
+
+
+def nearest_tags(texts: Sequence[str], catalog: Catalog, encoder) -> list[str]:
+    """The catalogue label whose `tag_text` embedding lies closest (cosine) to each text; ``[]`` without labels."""
+    vocabulary = sorted({tag for tags in catalog.tags for tag in tags})
+    if not vocabulary or not texts:
+        return []
+    tags = np.asarray(encoder.encode([tag_text([tag]) for tag in vocabulary]), dtype=np.float64)
+    vectors = np.asarray(encoder.encode(list(texts)), dtype=np.float64)
+    return [vocabulary[j] for j in np.argmax(vectors @ tags.T, axis=1)]
+
+
+def statement_embeddings_with_tags(
+    population: Population, catalog: Catalog, encoder, weight: float = 0.5
+) -> dict[str, np.ndarray] | None:
+    """Each persona statement's embedding mixed with that of its nearest catalogue label, for `Simulator`.
+
+    ``s = normalise((1 - weight) * enc(statement) + weight * enc("Genres: <nearest label>."))``, the statement
+    side of `with_tag_embeddings`: a statement's own words ("fantasy films with wizards, dragons") also match
+    titles that share them (*Pete's Dragon*), and a rare topic's few items then lose to those; the label it is
+    closest to pulls it towards the items that carry it. Pass the result as ``Simulator(...,
+    statement_embeddings=...)``. ``None`` when the catalogue has no labels or ``weight`` is 0 (plain grounding).
+
+    Returns
+    -------
+    dict of str to (d,) float32 array, or None
+    """
+    if not 0 <= weight <= 1:
+        raise ConfigError(f"`tag_weight` must be in [0, 1], got {weight!r}")
+    texts = sorted({s for persona in population for s in (*persona.likes, *persona.dislikes)})
+    labels = nearest_tags(texts, catalog, encoder) if weight else []
+    if not labels:
+        return None
+    own = np.asarray(encoder.encode(texts), dtype=np.float64)
+    routed = np.asarray(encoder.encode([tag_text([label]) for label in labels]), dtype=np.float64)
+    mixed = (1 - weight) * own + weight * routed
+    mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+    return dict(zip(texts, mixed.astype(np.float32)))
+
+
+def text_utility(population: Population, catalog: Catalog, encoder, *, tag_weight: float = 0.0) -> np.ndarray:
+    """(n_users, n_items) utilities of the text terms only (like minus dislike statements).
+
+    ``tag_weight`` > 0 grounds the statements through the catalogue's labels (`statement_embeddings_with_tags`).
+    """
+    known = statement_embeddings_with_tags(population, catalog, encoder, tag_weight)
+    return Simulator(catalog, population, utility=TEXT_ONLY, encoder=encoder, statement_embeddings=known).static_utility
 
 
 @dataclass(frozen=True)
@@ -124,16 +173,18 @@ class PersonaShares:
 
 
 def grounding_shares(
-    population: Population, catalog: Catalog, encoder, *, top: int = 20
+    population: Population, catalog: Catalog, encoder, *, top: int = 20, tag_weight: float = TAG_WEIGHT
 ) -> list[PersonaShares]:
     """Per persona, the share of its ``top`` items (text terms only) with a liked label and with a disliked one.
 
     Labels are the personas' ``liked_topics`` / ``disliked_topics`` matched against the items' ``tags``.
+    Statements are grounded through the catalogue's labels with ``tag_weight`` (`statement_embeddings_with_tags`;
+    0: on their own words only).
     """
     missing = [p.name for p in population if not p.liked_topics]
     if missing:
         raise ConfigError(f"personas {missing[:3]} have no `liked_topics` labels; the shares need them")
-    utility = text_utility(population, catalog, encoder)
+    utility = text_utility(population, catalog, encoder, tag_weight=tag_weight)
     rows = []
     for u, persona in enumerate(population):
         best = np.argsort(-utility[u], kind="stable")[:top]
@@ -189,19 +240,27 @@ def polarity_accuracy(path: str | Path, scorer: PolarityScorer) -> tuple[float, 
     return right / len(rows), len(rows)
 
 
-def format_check(population: Population, catalog: Catalog, encoder, *, top: int = 10) -> str:
+def format_check(
+    population: Population, catalog: Catalog, encoder, *, top: int = 10, tag_weight: float = TAG_WEIGHT
+) -> str:
     """The text of ``metarec personas check``: per persona, its statements and top / bottom items.
 
-    A parsed statement is followed by what it is grounded on (`grounded_text`), after "->".
+    A parsed statement is followed by what it is grounded on (`grounded_text`), after "->"; with ``tag_weight``
+    > 0 on a labelled catalogue, the label it is routed to follows in brackets (`statement_embeddings_with_tags`).
     """
-    utility = text_utility(population, catalog, encoder)
+    utility = text_utility(population, catalog, encoder, tag_weight=tag_weight)
     lines = []
     for u, persona in enumerate(population):
         source = "parsed from the description" if persona.from_text else "given explicitly"
         lines.append(f"== {persona.name} ({source})")
-        for statement, polarity in persona.statements():
-            grounded = grounded_text(statement) if persona.from_text else statement
-            lines.append(f"  [{polarity:>7}] {statement}" + (f"  -> {grounded!r}" if grounded != statement else ""))
+        statements = persona.statements()
+        grounded = [grounded_text(s) if persona.from_text else s for s, _ in statements]
+        labels = nearest_tags(grounded, catalog, encoder) if tag_weight else []
+        for k, (statement, polarity) in enumerate(statements):
+            line = f"  [{polarity:>7}] {statement}" + (f"  -> {grounded[k]!r}" if grounded[k] != statement else "")
+            if labels and grounded[k] in (*persona.likes, *persona.dislikes):
+                line += f"  [~ {labels[k]}]"
+            lines.append(line)
         order = np.argsort(-utility[u], kind="stable")
         for label, items in (("top", order[:top]), ("bottom", order[::-1][:top])):
             lines.append(f"  {label} {len(items)}:")
@@ -230,11 +289,12 @@ def grounding_report(
     polarity_data: str | Path | None = None,
     parser: str = "agreement",
     encoder=None,
+    tag_weight: float = TAG_WEIGHT,
 ) -> str:
     """The per-persona grounding tables and the polarity accuracy of every parser, as Markdown.
 
     Tables: prose-only personas on MovieLens-100K; statement personas on MovieLens-100K and on the CSV ``films``;
-    accuracy on ``polarity_data``.
+    accuracy on ``polarity_data``. ``tag_weight``: see `grounding_shares`.
     """
     if encoder is None:
         encoder = default_text_encoder()
@@ -250,24 +310,28 @@ def grounding_report(
     scorer = polarity_scorer(parser, encoder)
     prose_population = Population.from_jsonl(prose, polarity=scorer)
     out += [format_table(f"Prose-only personas, MovieLens-100K (parser {parser})",
-                         grounding_shares(prose_population, movielens, encoder)), ""]  # fmt: skip
+                         grounding_shares(prose_population, movielens, encoder, tag_weight=tag_weight)), ""]  # fmt: skip
     statement_population = Population.from_jsonl(statements)
-    out += [format_table("Statement personas, MovieLens-100K", grounding_shares(statement_population, movielens, encoder)), ""]
-    out += [format_table(f"Statement personas, {Path(films).name}", grounding_shares(statement_population, csv_catalog, encoder))]
+    out += [format_table("Statement personas, MovieLens-100K", grounding_shares(statement_population, movielens, encoder, tag_weight=tag_weight)), ""]
+    out += [format_table(f"Statement personas, {Path(films).name}", grounding_shares(statement_population, csv_catalog, encoder, tag_weight=tag_weight))]
     return "\n".join(out)
 
 
 __all__ = [
     "POLARITY_PARSERS",
     "PersonaShares",
+    "TAG_WEIGHT",
     "TEXT_ONLY",
     "format_check",
     "format_table",
     "grounding_report",
     "grounding_shares",
     "load_catalog",
+    "nearest_tags",
     "polarity_accuracy",
     "polarity_scorer",
+    "statement_embeddings_with_tags",
     "summary",
+    "tag_text",
     "with_tag_embeddings",
 ]

@@ -14,8 +14,11 @@ Each clause is scored on its predicate, not its whole text: the object phrases t
 "battles") do not pass for the persona's attitude, and each statement is grounded on those phrases
 (`grounded_text`). A pronoun object ("stays away from them") takes the previous clause's phrase.
 
-Two constructions are read from the clause structure, not from a lexicon:
+Three constructions are read from the clause structure, not from a lexicon:
 - "anything but X" / "everything but X": the clause is a dislike of X;
+- "is a [adjectives] X" (the persona *is* a fan of the topic: "is a hopeless romantic", "is a die-hard western
+  person", "is a documentary junkie"): a like, whatever the adjectives, which grade the devotion rather than
+  judge the topic; not when negated ("is no fan of horror");
 - "used to ... but now ...": the past-tense clause before the contrast is no longer held, so a past like
   becomes a dislike (and a past dislike a like); a past habit with no sentiment ("used to watch horror") a
   dislike.
@@ -46,6 +49,12 @@ CONTRAST_PHRASES = ("on the other hand", "by contrast", "in contrast", "then aga
 
 _ANYTHING_BUT = re.compile(r"\b(?:anything|everything|any\s+film|any\s+movie)\s+but\b", re.IGNORECASE)
 _USED_TO = re.compile(r"\bused\s+to\b", re.IGNORECASE)
+# A predicate (object phrase replaced by "films") saying the persona is a devotee of the topic.
+_IDENTITY = re.compile(
+    r"^(?:(?:he|she|they|i|we)\s+)?(?:is|was|am|are|'s|'m|remains|became|has\s+(?:always\s+)?been|has\s+become)"
+    r"\s+(?:a|an)\s+(?:[A-Za-z'\-]+\s+){0,3}?films\b",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
 
@@ -516,9 +525,11 @@ def parse_prose(
     if scores.shape != (len(clauses),) or not np.all(np.isfinite(scores)):
         raise PersonaError(f"the polarity scorer returned {scores.shape} scores for {len(clauses)} statements")
     parsed = []
-    for statement, (clause, before_contrast), score in zip(statements, clauses, scores):
+    for statement, predicate, (clause, before_contrast), score in zip(statements, predicates, clauses, scores):
         if _ANYTHING_BUT.search(clause):
             polarity = DISLIKE
+        elif _IDENTITY.match(predicate) and not NEGATIONS & {w.lower() for w in _WORD.findall(predicate)}:
+            polarity = LIKE
         else:
             polarity = LIKE if score > threshold else DISLIKE if score < -threshold else NEUTRAL
             if before_contrast and _USED_TO.search(clause):

@@ -109,6 +109,20 @@ def test_contrast_splits_sentences_and_keeps_anything_but_whole():
     assert clauses == ["I like westerns", "not musicals", "Anything but musicals", "jazz"]
 
 
+@pytest.mark.parametrize(
+    ("text", "polarity"),
+    [
+        ("Lucia is a hopeless romantic.", "like"),  # VADER alone: a dislike ("hopeless")
+        ("He is a die-hard western person.", "like"),  # VADER alone: neutral
+        ("She has always been a documentary junkie.", "like"),
+        ("She is no fan of horror.", "dislike"),  # negated: not a devotee
+        ("He is not a western person.", "dislike"),
+    ],
+)
+def test_being_a_devotee_of_a_topic_is_a_like_whatever_the_adjectives(text, polarity):
+    assert parse_prose(text, name="Lucia")[0][1] == polarity
+
+
 def test_name_and_apposition_are_removed():
     assert without_name("Walt, 71, watches westerns", "Walt") == "watches westerns"
     assert without_name("Frank said Frank loves sci-fi", "Frank Miller") == "said they loves sci-fi"
