@@ -10,6 +10,7 @@ statement-level polarity accuracy of each parser.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,12 +23,15 @@ from metarec.envs.movielens import resolve_data_path
 from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Population, Simulator, UtilityConfig
 from metarec.simulators.prose import (
+    FILM_NOUNS,
     NEUTRAL,
     AgreementPolarity,
     PolarityScorer,
     VaderPolarity,
     grounded_text,
+    is_topic_word,
     parse_prose,
+    topic_words,
 )
 
 #: The text terms only: what the persona's words rank, without quality, popularity or latent factors.
@@ -116,26 +120,48 @@ def tag_text(tags: Sequence[str]) -> str:
     return f"Genres: {', '.join(tags)}."
 
 
-def nearest_tags(texts: Sequence[str], catalog: Catalog, encoder) -> list[str]:
-    """The catalogue label whose `tag_text` embedding lies closest (cosine) to each text; ``[]`` without labels."""
+def named_labels(text: str, vocabulary: Sequence[str]) -> tuple[str, ...]:
+    """The labels of ``vocabulary`` that ``text`` names ("space adventures and sci-fi battles" -> Adventure, Sci-Fi).
+
+    A label is named by any of its words (`metarec.simulators.prose.topic_words`, with the crude five-letter stem of
+    `is_topic_word`: "romantic" names Romance), except the film nouns ("Film-Noir" is named by "noir" alone).
+    """
+    tokens = re.split(r"[^a-z]+", text.lower().replace("'s", ""))
+    named = []
+    for label in vocabulary:
+        words = topic_words([label]) - FILM_NOUNS
+        if words and any(token and is_topic_word(token, words) for token in tokens):
+            named.append(label)
+    return tuple(named)
+
+
+def statement_labels(texts: Sequence[str], catalog: Catalog, encoder) -> list[tuple[str, ...]]:
+    """The catalogue labels each text is grounded through; ``[]`` when the catalogue has no labels.
+
+    The labels the text names (`named_labels`), else the one label whose `tag_text` embedding lies closest
+    (cosine) to the text's ("a good whodunit" -> Mystery). The embedding alone misroutes a text whose other words
+    pull elsewhere ("big sci-fi battles with laser guns" lies closest to War).
+    """
     vocabulary = sorted({tag for tags in catalog.tags for tag in tags})
     if not vocabulary or not texts:
         return []
     tags = np.asarray(encoder.encode([tag_text([tag]) for tag in vocabulary]), dtype=np.float64)
     vectors = np.asarray(encoder.encode(list(texts)), dtype=np.float64)
-    return [vocabulary[j] for j in np.argmax(vectors @ tags.T, axis=1)]
+    nearest = np.argmax(vectors @ tags.T, axis=1)
+    return [named_labels(text, vocabulary) or (vocabulary[j],) for text, j in zip(texts, nearest)]
 
 
 def statement_embeddings_with_tags(
     population: Population, catalog: Catalog, encoder, weight: float = 0.5
 ) -> dict[str, np.ndarray] | None:
-    """Each persona statement's embedding mixed with that of its nearest catalogue label, for `Simulator`.
+    """Each persona statement's embedding mixed with that of its catalogue labels, for `Simulator`.
 
-    ``s = normalise((1 - weight) * enc(statement) + weight * enc("Genres: <nearest label>."))``, the statement
-    side of `with_tag_embeddings`: a statement's own words ("fantasy films with wizards, dragons") also match
-    titles that share them (*Pete's Dragon*), and a rare topic's few items then lose to those; the label it is
-    closest to pulls it towards the items that carry it. Pass the result as ``Simulator(...,
-    statement_embeddings=...)``. ``None`` when the catalogue has no labels or ``weight`` is 0 (plain grounding).
+    ``s = normalise((1 - weight) * enc(statement) + weight * enc("Genres: <labels>."))``, the statement side of
+    `with_tag_embeddings`, with the labels of `statement_labels` (those the statement names, else the nearest
+    one). A statement's own words ("fantasy films with wizards, dragons") also match titles that share them
+    (*Pete's Dragon*), and a rare topic's few items then lose to those; its labels pull it towards the items
+    that carry them. Pass the result as ``Simulator(..., statement_embeddings=...)``. ``None`` when the
+    catalogue has no labels or ``weight`` is 0 (plain grounding).
 
     Returns
     -------
@@ -144,11 +170,11 @@ def statement_embeddings_with_tags(
     if not 0 <= weight <= 1:
         raise ConfigError(f"`tag_weight` must be in [0, 1], got {weight!r}")
     texts = sorted({s for persona in population for s in (*persona.likes, *persona.dislikes)})
-    labels = nearest_tags(texts, catalog, encoder) if weight else []
+    labels = statement_labels(texts, catalog, encoder) if weight else []
     if not labels:
         return None
     own = np.asarray(encoder.encode(texts), dtype=np.float64)
-    routed = np.asarray(encoder.encode([tag_text([label]) for label in labels]), dtype=np.float64)
+    routed = np.asarray(encoder.encode([tag_text(names) for names in labels]), dtype=np.float64)
     mixed = (1 - weight) * own + weight * routed
     mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
     return dict(zip(texts, mixed.astype(np.float32)))
@@ -255,11 +281,11 @@ def format_check(
         lines.append(f"== {persona.name} ({source})")
         statements = persona.statements()
         grounded = [grounded_text(s) if persona.from_text else s for s, _ in statements]
-        labels = nearest_tags(grounded, catalog, encoder) if tag_weight else []
+        labels = statement_labels(grounded, catalog, encoder) if tag_weight else []
         for k, (statement, polarity) in enumerate(statements):
             line = f"  [{polarity:>7}] {statement}" + (f"  -> {grounded[k]!r}" if grounded[k] != statement else "")
             if labels and grounded[k] in (*persona.likes, *persona.dislikes):
-                line += f"  [~ {labels[k]}]"
+                line += f"  [~ {', '.join(labels[k])}]"
             lines.append(line)
         order = np.argsort(-utility[u], kind="stable")
         for label, items in (("top", order[:top]), ("bottom", order[::-1][:top])):
@@ -327,10 +353,11 @@ __all__ = [
     "grounding_report",
     "grounding_shares",
     "load_catalog",
-    "nearest_tags",
+    "named_labels",
     "polarity_accuracy",
     "polarity_scorer",
     "statement_embeddings_with_tags",
+    "statement_labels",
     "summary",
     "tag_text",
     "with_tag_embeddings",

@@ -14,8 +14,9 @@ Each clause is scored on its predicate, not its whole text: the object phrases t
 "battles") do not pass for the persona's attitude, and each statement is grounded on those phrases
 (`grounded_text`). A pronoun object ("stays away from them") takes the previous clause's phrase.
 
-Three constructions are read from the clause structure, not from a lexicon:
+Four constructions are read from the clause structure, not from a lexicon:
 - "anything but X" / "everything but X": the clause is a dislike of X;
+- "give him X" ("Give him a western and he is happy"): a like of X;
 - "is a [adjectives] X" (the persona *is* a fan of the topic: "is a hopeless romantic", "is a die-hard western
   person", "is a documentary junkie"): a like, whatever the adjectives, which grade the devotion rather than
   judge the topic; not when negated ("is no fan of horror");
@@ -55,6 +56,8 @@ _IDENTITY = re.compile(
     r"\s+(?:a|an)\s+(?:[A-Za-z'\-]+\s+){0,3}?films\b",
     re.IGNORECASE,
 )
+# "Give him a western (and he is happy)": offering the persona a kind of film is a like of it.
+_GIVE = re.compile(r"^(?:just\s+)?(?:give|hand|show)\s+(?:him|her|me|them|us)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
 
@@ -306,6 +309,9 @@ def pos_tags(text: str) -> list[tuple[str, str, int, int]]:
     TextBlob's pattern tagger (its lexicon ships with TextBlob). A clause whose subject was dropped ("watches
     westerns") is tagged after a "she", so that its first verb is read as a verb. Without TextBlob (the
     ``prose`` extra) nothing is tagged: no object phrase is found and whole clauses are scored and grounded.
+    The tagger reads a verb in -s after its subject ("He watches westerns", "Walt watches") as a plural noun; a
+    plural noun right after "he" / "she" / "it" or an opening proper noun, that is no film noun or topic word,
+    is tagged VBZ.
     """
     if not _TAGGER:
         try:
@@ -327,6 +333,12 @@ def pos_tags(text: str) -> list[tuple[str, str, int, int]]:
         if _WORD.search(word):
             result.append((word, "POS" if (last, word.lower()) == ("'", "s") else tag, found, position))
         last = word
+    for k in range(1, len(result)):
+        word, tag, start, end = result[k]
+        before, before_tag = result[k - 1][0], result[k - 1][1]
+        subject = before.lower() in {"he", "she", "it"} or (k == 1 and before_tag == "NNP")
+        if tag == "NNS" and subject and word.islower() and word not in FILM_NOUNS and not is_topic_word(word):
+            result[k] = (word, "VBZ", start, end)  # "He watches westerns", "Walt watches westerns": a verb
     return result
 
 
@@ -517,6 +529,10 @@ def parse_prose(
         if pronoun is not None and previous is not None:
             predicates.append(_replace(clause, *pronoun, "films"))
             statements.append(_replace(clause, *pronoun, previous))
+        elif previous is not None and clause.split(" ", 1)[0].lower() in SUBJECT_PRONOUNS:
+            # "... and he is happy for the night": the persona's reaction to the previous clause's films
+            predicates.append(clause)
+            statements.append(f"{clause}, with {previous}")
         else:
             predicates.append(clause)
             statements.append(clause)
@@ -528,6 +544,8 @@ def parse_prose(
     for statement, predicate, (clause, before_contrast), score in zip(statements, predicates, clauses, scores):
         if _ANYTHING_BUT.search(clause):
             polarity = DISLIKE
+        elif _GIVE.match(clause):
+            polarity = LIKE
         elif _IDENTITY.match(predicate) and not NEGATIONS & {w.lower() for w in _WORD.findall(predicate)}:
             polarity = LIKE
         else:

@@ -84,16 +84,16 @@ def test_csv_catalog_carries_its_genres_in_the_embedded_text():
 def test_statements_are_routed_to_their_nearest_catalogue_label():
     encoder = HashingEncoder(64)
     catalog = personas_module.load_catalog(str(DATA / "films.csv"), encoder)
-    # a label's own text is nearest to itself
-    assert personas_module.nearest_tags(["Genres: Western.", "Genres: Documentary."], catalog, encoder) == [
-        "Western", "Documentary"]  # fmt: skip
+    # a text that names no label goes to the nearest one: a label's own text is nearest to itself
+    assert personas_module.statement_labels(["Genres: Western.", "Genres: Documentary."], catalog, encoder) == [
+        ("Western",), ("Documentary",)]  # fmt: skip
     population = Population.from_jsonl(DATA / "personas_movielens.jsonl")
     statements = sorted({s for p in population for s in (*p.likes, *p.dislikes)})
-    labels = dict(zip(statements, personas_module.nearest_tags(statements, catalog, encoder)))
+    labels = dict(zip(statements, personas_module.statement_labels(statements, catalog, encoder)))
     only_label = personas_module.statement_embeddings_with_tags(population, catalog, encoder, 1.0)
     assert set(only_label) == set(statements)
     for text in statements[:5]:  # weight 1: the statement is its label
-        label = np.asarray(encoder.encode([personas_module.tag_text([labels[text]])]))[0]
+        label = np.asarray(encoder.encode([personas_module.tag_text(labels[text])]))[0]
         np.testing.assert_allclose(only_label[text], label / np.linalg.norm(label), atol=1e-6)
     half = personas_module.statement_embeddings_with_tags(population, catalog, encoder, 0.5)
     np.testing.assert_allclose(np.linalg.norm(np.stack(list(half.values())), axis=1), 1.0, rtol=1e-5)
@@ -107,6 +107,16 @@ def test_statements_are_routed_to_their_nearest_catalogue_label():
     plain = personas_module.text_utility(population, catalog, encoder)
     routed = personas_module.text_utility(population, catalog, encoder, tag_weight=0.5)
     assert plain.shape == routed.shape and not np.allclose(plain, routed)
+
+
+def test_a_statement_is_routed_to_the_labels_it_names():
+    vocabulary = ["Adventure", "Children's", "Film-Noir", "Mystery", "Romance", "Sci-Fi", "War"]
+    named = personas_module.named_labels
+    assert named("space adventures and big sci-fi battles with laser guns", vocabulary) == ("Adventure", "Sci-Fi")
+    assert named("a hopeless romantic", vocabulary) == ("Romance",)  # the five-letter stem
+    assert named("a film buff with a passion for noir", vocabulary) == ("Film-Noir",)  # "film" names no label
+    assert named("animated children's movies", vocabulary) == ("Children's",)
+    assert named("an awkward whodunit", vocabulary) == ()  # "war" inside a word is not "war"
 
 
 def test_shares_need_labels():
@@ -131,12 +141,12 @@ def test_grounding_figures_on_real_catalogues(movielens_path, minilm_encoder):
     scorer = personas_module.polarity_scorer("agreement", minilm_encoder)
     prose = Population.from_jsonl(DATA / "personas_prose.jsonl", polarity=scorer)  # the test set
     on_prose = personas_module.summary(personas_module.grounding_shares(prose, movielens, minilm_encoder))
-    assert on_prose["avg_liked"] >= 0.60 and on_prose["avg_disliked"] <= 0.10  # measured 0.635, 0.081
+    assert on_prose["avg_liked"] >= 0.74 and on_prose["avg_disliked"] <= 0.09  # measured 0.771, 0.065
     dev = Population.from_jsonl(DATA / "personas_prose_dev.jsonl", polarity=scorer)  # the development set
     on_dev = personas_module.summary(personas_module.grounding_shares(dev, movielens, minilm_encoder))
-    assert on_dev["avg_liked"] >= 0.72 and on_dev["max_disliked"] <= 0.35  # measured 0.756, 0.30 (0.592, 0.20 before)
+    assert on_dev["avg_liked"] >= 0.72 and on_dev["max_disliked"] <= 0.35  # measured 0.750, 0.30 (0.592, 0.20 before)
     assert on_dev["avg_disliked"] <= 0.04 and on_dev["min_liked"] >= 0.25  # measured 0.019, 0.30
     # the default parser of Persona / Population.from_jsonl (VADER, no language model), on the dev set
     default = Population.from_jsonl(DATA / "personas_prose_dev.jsonl")
     on_default = personas_module.summary(personas_module.grounding_shares(default, movielens, minilm_encoder))
-    assert on_default["avg_liked"] >= 0.60 and on_default["avg_disliked"] <= 0.08  # measured 0.640, 0.056
+    assert on_default["avg_liked"] >= 0.60 and on_default["avg_disliked"] <= 0.08  # measured 0.627, 0.056

@@ -123,6 +123,23 @@ def test_being_a_devotee_of_a_topic_is_a_like_whatever_the_adjectives(text, pola
     assert parse_prose(text, name="Lucia")[0][1] == polarity
 
 
+def test_give_him_x_is_a_like_and_his_reaction_is_about_x():
+    parsed = parse_prose("Give him a tense thriller or a clever crime story and he is happy for the night.")
+    assert parsed == (
+        ("Give him a tense thriller or a clever crime story", "like"),
+        ("he is happy for the night, with tense thriller or a clever crime story", "like"),
+    )
+    likes, _ = grounded_lists(parsed)
+    assert likes == ("tense thriller or a clever crime story",) * 2  # not "he is happy for the night"
+
+
+def test_a_verb_after_its_subject_is_not_read_as_a_plural_noun():
+    """The pattern tagger reads "watches" as a plural noun; the clause then had no verb and swallowed the next."""
+    parsed = parse_prose("Walt, 71, watches westerns and little else. He doesn't care for cartoons.", name="Walt")
+    assert [p for _, p in parsed] == ["neutral", "dislike"] and parsed[1][0] == "He doesn't care for cartoons"
+    assert object_phrases("Horror movies scare him") == [(0, 13)]  # a noun after a proper noun stays a noun
+
+
 def test_name_and_apposition_are_removed():
     assert without_name("Walt, 71, watches westerns", "Walt") == "watches westerns"
     assert without_name("Frank said Frank loves sci-fi", "Frank Miller") == "said they loves sci-fi"
