@@ -309,9 +309,9 @@ def pos_tags(text: str) -> list[tuple[str, str, int, int]]:
     TextBlob's pattern tagger (its lexicon ships with TextBlob). A clause whose subject was dropped ("watches
     westerns") is tagged after a "she", so that its first verb is read as a verb. Without TextBlob (the
     ``prose`` extra) nothing is tagged: no object phrase is found and whole clauses are scored and grounded.
-    The tagger reads a verb in -s after its subject ("He watches westerns", "Walt watches") as a plural noun; a
-    plural noun right after "he" / "she" / "it" or an opening proper noun, that is no film noun or topic word,
-    is tagged VBZ.
+    The tagger reads a verb after its subject as a noun ("He watches westerns", "Walt watches", "I love
+    westerns"); a word that is no film noun or topic word is tagged VBZ when it is a plural noun right after
+    "he" / "she" / "it" or an opening proper noun, VBP when it is a noun right after "I" / "we" / "they" / "you".
     """
     if not _TAGGER:
         try:
@@ -335,10 +335,13 @@ def pos_tags(text: str) -> list[tuple[str, str, int, int]]:
         last = word
     for k in range(1, len(result)):
         word, tag, start, end = result[k]
-        before, before_tag = result[k - 1][0], result[k - 1][1]
-        subject = before.lower() in {"he", "she", "it"} or (k == 1 and before_tag == "NNP")
-        if tag == "NNS" and subject and word.islower() and word not in FILM_NOUNS and not is_topic_word(word):
+        if not word.islower() or word in FILM_NOUNS or is_topic_word(word):
+            continue
+        before, before_tag = result[k - 1][0].lower(), result[k - 1][1]
+        if tag == "NNS" and (before in {"he", "she", "it"} or (k == 1 and before_tag == "NNP")):
             result[k] = (word, "VBZ", start, end)  # "He watches westerns", "Walt watches westerns": a verb
+        elif tag in ("NN", "NNS") and before in {"i", "we", "they", "you"}:
+            result[k] = (word, "VBP", start, end)  # "I love westerns"
     return result
 
 
@@ -354,9 +357,11 @@ def is_topic_word(word: str, topic: frozenset[str] = DEFAULT_TOPIC_WORDS) -> boo
     """Whether ``word`` names a topic.
 
     A topic word, or one sharing its first five letters with one (a crude stem: "romantic" ~ "romance",
-    "animated" ~ "animation", "thrilling" ~ "thriller").
+    "animated" ~ "animation", "thrilling" ~ "thriller"); a hyphenated word when one of its parts is ("sci-fi").
     """
     word = word.lower()
+    if "-" in word.strip("-"):  # "sci-fi", "film-noir": any part that names a topic
+        return any(is_topic_word(part, topic) for part in word.split("-") if len(part) >= 3)
     if word in topic:
         return True
     return len(word) >= 5 and word[:5] in _topic_stems(topic)
@@ -381,9 +386,20 @@ def object_phrases(
     thrillers"), and runs on through nouns, attributive adjectives, lists and prepositions ("thrillers about
     kidnappings and hostage standoffs") up to the next verb, pronoun, negation, predicative adjective ("finds
     comedies hilarious") or subordinating word; a relative clause on it ("the kind where a stalker ...") is part
-    of it. Before a colon only (what follows lists examples).
+    of it. Before a colon (what follows lists examples), or after it when the text before names no film ("loves
+    a good laugh: slapstick, silly comedies").
     """
-    tags = pos_tags(text.split(":")[0])
+    head = text.split(":")[0]
+    spans = _phrases_in(head, topic, modifiers)
+    if spans or len(head) == len(text):
+        return spans
+    offset = len(head) + 1
+    return [(start + offset, end + offset) for start, end in _phrases_in(text[offset:], topic, modifiers)]
+
+
+def _phrases_in(text: str, topic: frozenset[str], modifiers: bool) -> list[tuple[int, int]]:
+    """`object_phrases` of a text without a colon."""
+    tags = pos_tags(text)
     spans: list[tuple[int, int]] = []
     k = 0
     while k < len(tags):
@@ -568,6 +584,8 @@ def grounded_text(statement: str, topics: Iterable[str] | None = None) -> str:
     if not spans:
         return statement
     head, colon, examples = statement.partition(":")
+    if colon and spans[0][0] > len(head):
+        return examples.strip()  # the head names no film; the examples do ("a good laugh: slapstick, comedies")
     phrase = "; ".join(statement[start:end] for start, end in spans)
     return f"{phrase}:{examples}" if colon and examples.strip() else phrase
 
@@ -577,11 +595,12 @@ def grounded_lists(
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(likes, dislikes) grounded from parsed statements.
 
-    Likes are the like statements; when there is none, the neutral ones (prose that only says what a persona
-    watches); dislikes are the dislike statements. With ``phrases`` each is reduced to `grounded_text`.
+    Likes are the like statements; when there is none, the first neutral one (prose that says what a persona
+    watches, in the first place its favourites, before any complaint the parser could not read); dislikes are
+    the dislike statements. With ``phrases`` each is reduced to `grounded_text`.
     """
     reduce = grounded_text if phrases else (lambda s: s)
-    likes = tuple(s for s, p in statements if p == LIKE) or tuple(s for s, p in statements if p == NEUTRAL)
+    likes = tuple(s for s, p in statements if p == LIKE) or tuple(s for s, p in statements if p == NEUTRAL)[:1]
     dislikes = tuple(s for s, p in statements if p == DISLIKE)
     return tuple(map(reduce, likes)), tuple(map(reduce, dislikes))
 

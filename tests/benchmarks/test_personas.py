@@ -141,12 +141,15 @@ def test_grounding_figures_on_real_catalogues(movielens_path, minilm_encoder):
     scorer = personas_module.polarity_scorer("agreement", minilm_encoder)
     prose = Population.from_jsonl(DATA / "personas_prose.jsonl", polarity=scorer)  # the test set
     on_prose = personas_module.summary(personas_module.grounding_shares(prose, movielens, minilm_encoder))
-    assert on_prose["avg_liked"] >= 0.74 and on_prose["avg_disliked"] <= 0.09  # measured 0.771, 0.065
+    assert on_prose["avg_liked"] >= 0.72 and on_prose["avg_disliked"] <= 0.05  # measured 0.748, 0.029
     dev = Population.from_jsonl(DATA / "personas_prose_dev.jsonl", polarity=scorer)  # the development set
     on_dev = personas_module.summary(personas_module.grounding_shares(dev, movielens, minilm_encoder))
-    assert on_dev["avg_liked"] >= 0.72 and on_dev["max_disliked"] <= 0.35  # measured 0.750, 0.30 (0.592, 0.20 before)
-    assert on_dev["avg_disliked"] <= 0.04 and on_dev["min_liked"] >= 0.25  # measured 0.019, 0.30
+    assert on_dev["avg_liked"] >= 0.73 and on_dev["max_disliked"] <= 0.15  # measured 0.762, 0.10 (0.592, 0.20 before)
+    assert on_dev["avg_disliked"] <= 0.02 and on_dev["min_liked"] >= 0.25  # measured 0.006, 0.30
     # the default parser of Persona / Population.from_jsonl (VADER, no language model), on the dev set
     default = Population.from_jsonl(DATA / "personas_prose_dev.jsonl")
     on_default = personas_module.summary(personas_module.grounding_shares(default, movielens, minilm_encoder))
-    assert on_default["avg_liked"] >= 0.60 and on_default["avg_disliked"] <= 0.08  # measured 0.627, 0.056
+    assert on_default["avg_liked"] >= 0.60 and on_default["avg_disliked"] <= 0.07  # measured 0.633, 0.048
+    holdout = Population.from_jsonl(DATA / "personas_prose_holdout.jsonl", polarity=scorer)  # the third set
+    on_holdout = personas_module.summary(personas_module.grounding_shares(holdout, movielens, minilm_encoder))
+    assert on_holdout["avg_liked"] >= 0.66 and on_holdout["avg_disliked"] <= 0.05  # measured 0.690, 0.027

@@ -140,6 +140,24 @@ def test_a_verb_after_its_subject_is_not_read_as_a_plural_noun():
     assert object_phrases("Horror movies scare him") == [(0, 13)]  # a noun after a proper noun stays a noun
 
 
+def test_examples_after_a_colon_name_the_films_when_the_head_does_not():
+    text = "I love a good laugh: stand-up, slapstick, silly comedies of every kind"
+    (start, end), *_ = object_phrases(text)
+    assert start > text.index(":") and "comedies" in text[start:end]
+    assert grounded_text(text) == "stand-up, slapstick, silly comedies of every kind"
+    assert object_phrases("loves film noir: rain, murders") == [(6, 15)]  # the head's phrase wins
+    assert is_topic_word("sci-fi") and not is_topic_word("stand-up")  # a hyphenated word by its parts
+    assert parse_prose("I love westerns.") == (("I love westerns", "like"),)  # "love" after "I" is a verb
+
+
+def test_without_a_like_only_the_first_neutral_statement_is_grounded_as_one():
+    """Prose leads with what the persona watches; a later neutral clause is often a complaint the parser missed."""
+    parsed = (("goes to the cinema for horror films", "neutral"), ("Sentimental romances put him to sleep", "neutral"),
+              ("westerns", "dislike"))  # fmt: skip
+    assert grounded_lists(parsed) == (("cinema for horror films",), ("westerns",))
+    assert grounded_lists((("adores musicals", "like"), ("watches war films", "neutral"))) == (("musicals",), ())
+
+
 def test_name_and_apposition_are_removed():
     assert without_name("Walt, 71, watches westerns", "Walt") == "watches westerns"
     assert without_name("Frank said Frank loves sci-fi", "Frank Miller") == "said they loves sci-fi"
