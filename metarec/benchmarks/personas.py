@@ -180,10 +180,13 @@ def statement_embeddings_with_tags(
     return dict(zip(texts, mixed.astype(np.float32)))
 
 
-def text_utility(population: Population, catalog: Catalog, encoder, *, tag_weight: float = 0.0) -> np.ndarray:
+def text_utility(
+    population: Population, catalog: Catalog, encoder, *, tag_weight: float = TAG_WEIGHT
+) -> np.ndarray:
     """(n_users, n_items) utilities of the text terms only (like minus dislike statements).
 
-    ``tag_weight`` > 0 grounds the statements through the catalogue's labels (`statement_embeddings_with_tags`).
+    Statements are grounded through the catalogue's labels with ``tag_weight`` (`statement_embeddings_with_tags`;
+    0: on their own words only), as in `grounding_shares` and ``metarec personas check``.
     """
     known = statement_embeddings_with_tags(population, catalog, encoder, tag_weight)
     return Simulator(catalog, population, utility=TEXT_ONLY, encoder=encoder, statement_embeddings=known).static_utility

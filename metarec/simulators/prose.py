@@ -333,11 +333,11 @@ def pos_tags(text: str) -> list[tuple[str, str, int, int]]:
         if _WORD.search(word):
             result.append((word, "POS" if (last, word.lower()) == ("'", "s") else tag, found, position))
         last = word
-    for k in range(1, len(result)):
+    for k in range(len(result)):
         word, tag, start, end = result[k]
         if not word.islower() or word in FILM_NOUNS or is_topic_word(word):
             continue
-        before, before_tag = result[k - 1][0].lower(), result[k - 1][1]
+        before, before_tag = (result[k - 1][0].lower(), result[k - 1][1]) if k else ("she" if prefixed else "", "")
         if tag == "NNS" and (before in {"he", "she", "it"} or (k == 1 and before_tag == "NNP")):
             result[k] = (word, "VBZ", start, end)  # "He watches westerns", "Walt watches westerns": a verb
         elif tag in ("NN", "NNS") and before in {"i", "we", "they", "you"}:
@@ -429,7 +429,11 @@ def _phrases_in(text: str, topic: frozenset[str], modifiers: bool) -> list[tuple
                 break  # a new noun phrase only after a preposition, "and" or a comma ("films every weekend")
             if tag == "NN" and tags[end - 1][1] == "NNS":
                 break  # "films disgust her": a singular noun after a plural one is the verb the tagger missed
-            if tag.startswith(("JJ", "VBG", "VBN")) and not (end + 1 < len(tags) and tags[end + 1][1].startswith(("NN", "JJ", "VBG"))):
+            following = tags[end + 1][1] if end + 1 < len(tags) else ""
+            if tag.startswith("VBN") and following == "IN":
+                end += 1  # a participle with its preposition describes the films ("mysteries set in villages")
+                continue
+            if tag.startswith(("JJ", "VBG", "VBN")) and not following.startswith(("NN", "JJ", "VBG")):
                 break  # an adjective not before a noun is predicative ("finds comedies hilarious")
             end += 1
         while end > k + 1 and tags[end - 1][1].startswith(("CC", "IN", "DT", ",", "RB", "JJ")):

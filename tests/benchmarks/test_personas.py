@@ -104,8 +104,8 @@ def test_statements_are_routed_to_their_nearest_catalogue_label():
     with pytest.raises(ConfigError, match=r"`tag_weight` must be in \[0, 1\], got -0.1"):
         personas_module.statement_embeddings_with_tags(population, catalog, encoder, -0.1)
     # the routing changes the ranking: the top items are those of the text terms with the mixed statements
-    plain = personas_module.text_utility(population, catalog, encoder)
-    routed = personas_module.text_utility(population, catalog, encoder, tag_weight=0.5)
+    plain = personas_module.text_utility(population, catalog, encoder, tag_weight=0.0)
+    routed = personas_module.text_utility(population, catalog, encoder)  # the default: 0.5
     assert plain.shape == routed.shape and not np.allclose(plain, routed)
 
 
@@ -141,7 +141,7 @@ def test_grounding_figures_on_real_catalogues(movielens_path, minilm_encoder):
     scorer = personas_module.polarity_scorer("agreement", minilm_encoder)
     prose = Population.from_jsonl(DATA / "personas_prose.jsonl", polarity=scorer)  # the test set
     on_prose = personas_module.summary(personas_module.grounding_shares(prose, movielens, minilm_encoder))
-    assert on_prose["avg_liked"] >= 0.72 and on_prose["avg_disliked"] <= 0.05  # measured 0.748, 0.029
+    assert on_prose["avg_liked"] >= 0.72 and on_prose["avg_disliked"] <= 0.05  # measured 0.754, 0.029
     dev = Population.from_jsonl(DATA / "personas_prose_dev.jsonl", polarity=scorer)  # the development set
     on_dev = personas_module.summary(personas_module.grounding_shares(dev, movielens, minilm_encoder))
     assert on_dev["avg_liked"] >= 0.73 and on_dev["max_disliked"] <= 0.15  # measured 0.762, 0.10 (0.592, 0.20 before)
@@ -153,3 +153,6 @@ def test_grounding_figures_on_real_catalogues(movielens_path, minilm_encoder):
     holdout = Population.from_jsonl(DATA / "personas_prose_holdout.jsonl", polarity=scorer)  # the third set
     on_holdout = personas_module.summary(personas_module.grounding_shares(holdout, movielens, minilm_encoder))
     assert on_holdout["avg_liked"] >= 0.66 and on_holdout["avg_disliked"] <= 0.05  # measured 0.690, 0.027
+    fresh = Population.from_jsonl(DATA / "personas_prose_fresh.jsonl", polarity=scorer)  # the fourth set
+    on_fresh = personas_module.summary(personas_module.grounding_shares(fresh, movielens, minilm_encoder))
+    assert on_fresh["avg_liked"] >= 0.67 and on_fresh["avg_disliked"] <= 0.04  # measured 0.698, 0.021

@@ -138,6 +138,15 @@ def test_a_verb_after_its_subject_is_not_read_as_a_plural_noun():
     parsed = parse_prose("Walt, 71, watches westerns and little else. He doesn't care for cartoons.", name="Walt")
     assert [p for _, p in parsed] == ["neutral", "dislike"] and parsed[1][0] == "He doesn't care for cartoons"
     assert object_phrases("Horror movies scare him") == [(0, 13)]  # a noun after a proper noun stays a noun
+    # a clause whose subject was dropped opens with its verb
+    assert grounded_text("watches courtroom and detective mysteries and tries to name the culprit") == "mysteries"
+
+
+def test_a_participle_with_its_preposition_belongs_to_the_object_phrase():
+    """"Mysteries set in villages, with a poisoned vicar": the description is no attitude ("poisoned" is negative)."""
+    text = "watches mysteries set in English villages, with a detective and a poisoned vicar"
+    assert grounded_text(text) == text.removeprefix("watches ")
+    assert parse_prose(text)[0][1] == "neutral"
 
 
 def test_examples_after_a_colon_name_the_films_when_the_head_does_not():
