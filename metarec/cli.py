@@ -46,7 +46,7 @@ from metarec.benchmarks.suites import available_suites, get_spec, get_suite, run
 from metarec.encoders.cache import default_text_encoder
 from metarec.encoders.text import text_progress
 from metarec.envs.worlds import DATA_WORLDS
-from metarec.errors import ConfigError, MetarecError
+from metarec.errors import ConfigError, MetarecError, PolarityWarning
 from metarec.simulators import Population
 
 DATA_ENV = "METAREC_DATA"
@@ -244,7 +244,8 @@ def run_personas_check(args: argparse.Namespace) -> int:
         population = Population.from_jsonl(args.file, polarity=scorer)
     catalog = load_catalog(args.catalog, encoder, args.data_path)
     for warning in caught:
-        print(f"warning: {warning.message}")
+        if issubclass(warning.category, PolarityWarning):  # not a library's ResourceWarning on its lexicon file
+            print(f"warning: {warning.message}")
     print(f"prose parsed with the {args.parser!r} parser (--parser)")
     print(format_check(population, catalog, encoder, top=args.top, tag_weight=args.tag_weight))
     return 0

@@ -7,6 +7,7 @@ all-MiniLM-L6-v2 on the real MovieLens-100K catalogue and skips when the data is
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 import metarec.benchmarks.personas as personas_module
 import metarec.cli as cli
 from metarec.envs.testing import HashingEncoder
-from metarec.errors import ConfigError
+from metarec.errors import ConfigError, PolarityWarning
 from metarec.simulators import Population
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -58,6 +59,25 @@ def test_personas_check_parses_prose_with_the_grounding_parser_by_default(tmp_pa
                      "--tag-weight", "0"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "adores westerns" in out and "[~ " not in out  # no routing: no label shown
+
+
+def test_personas_check_prints_only_polarity_warnings(tmp_path, monkeypatch, capsys):
+    """A library's own warning while parsing (TextBlob leaves its lexicon file open) is not the author's business."""
+    monkeypatch.setattr(cli, "default_text_encoder", lambda: HashingEncoder(32))
+    real = Population.from_jsonl
+
+    def noisy(*args, **kwargs):
+        warnings.warn("unclosed file <en-lexicon.txt>", ResourceWarning, stacklevel=2)
+        warnings.warn("persona 'Hal': the statement 'I hate horror' is under `likes`", PolarityWarning, stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli.Population, "from_jsonl", noisy)
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"name": "Ivy", "description": "Ivy adores westerns."}) + "\n")
+    assert cli.main(["personas", "check", str(path), "--catalog", str(DATA / "films.csv"), "--top", "1",
+                     "--parser", "vader"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "warning: persona 'Hal'" in out and "unclosed file" not in out
 
 
 def test_personas_check_bad_catalog_is_a_one_line_error(tmp_path, monkeypatch, capsys):
