@@ -24,6 +24,7 @@ from metarec.errors import ConfigError
 from metarec.simulators import Catalog, Population, Simulator, UtilityConfig
 from metarec.simulators.prose import (
     FILM_NOUNS,
+    LIKE,
     NEUTRAL,
     AgreementPolarity,
     PolarityScorer,
@@ -276,6 +277,8 @@ def format_check(
 
     A parsed statement is followed by what it is grounded on (`grounded_text`), after "->"; with ``tag_weight``
     > 0 on a labelled catalogue, the label it is routed to follows in brackets (`statement_embeddings_with_tags`).
+    Two hints say where prose grounds poorly: a grounded clause in which no kind of film was found (its whole
+    text is embedded), and a persona with no clause read as a like (its first neutral clause stands in).
     """
     utility = text_utility(population, catalog, encoder, tag_weight=tag_weight)
     lines = []
@@ -287,9 +290,16 @@ def format_check(
         labels = statement_labels(grounded, catalog, encoder) if tag_weight else []
         for k, (statement, polarity) in enumerate(statements):
             line = f"  [{polarity:>7}] {statement}" + (f"  -> {grounded[k]!r}" if grounded[k] != statement else "")
-            if labels and grounded[k] in (*persona.likes, *persona.dislikes):
+            used = grounded[k] in (*persona.likes, *persona.dislikes)
+            if labels and used:
                 line += f"  [~ {', '.join(labels[k])}]"
             lines.append(line)
+            if persona.from_text and used and grounded[k] == statement:
+                lines.append("            hint: no kind of film found here, so the whole clause is embedded; "
+                             "name it (\"mystery films\", \"westerns\")")
+        if persona.from_text and statements and not any(p == LIKE for _, p in statements):
+            lines.append("  hint: no clause reads as a like, so the first neutral one stands in; say what "
+                         "the persona likes plainly (\"loves westerns\")")
         order = np.argsort(-utility[u], kind="stable")
         for label, items in (("top", order[:top]), ("bottom", order[::-1][:top])):
             lines.append(f"  {label} {len(items)}:")

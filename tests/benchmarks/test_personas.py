@@ -80,6 +80,23 @@ def test_personas_check_prints_only_polarity_warnings(tmp_path, monkeypatch, cap
     assert "warning: persona 'Hal'" in out and "unclosed file" not in out
 
 
+def test_personas_check_hints_where_prose_grounds_poorly(tmp_path):
+    encoder = HashingEncoder(32)
+    catalog = personas_module.load_catalog(str(DATA / "films.csv"), encoder)
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [
+        {"name": "Ivy", "description": "Ivy adores a good whodunit. She hates musicals."},  # no kind of film named
+        {"name": "Rex", "description": "Rex watches westerns."},  # no like clause
+        {"name": "Ada", "description": "Ada adores westerns."},
+    ]) + "\n")  # fmt: skip
+    population = Population.from_jsonl(path)
+    out = personas_module.format_check(population, catalog, encoder, top=1)
+    ivy, rex, ada = out.split("== Ivy")[1].split("== Rex")[0], out.split("== Rex")[1].split("== Ada")[0], out.split("== Ada")[1]
+    assert "hint: no kind of film found here" in ivy and "no clause reads as a like" not in ivy
+    assert "no clause reads as a like, so the first neutral one stands in" in rex
+    assert "hint" not in ada
+
+
 def test_personas_check_bad_catalog_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "default_text_encoder", lambda: HashingEncoder(32))
     status = cli.main(["personas", "check", str(DATA / "personas_movielens.jsonl"), "--catalog", "nope.txt"])
