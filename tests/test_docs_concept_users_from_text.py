@@ -152,7 +152,7 @@ def test_section_5_quotes_docs_fidelity_md():
     assert "-0.5 [-1.4, +0.5]" in quoted and "| latent-only | -0.5 [-1.4, +0.5] |" in fidelity
     # the prose-only row and the 0.1 genre row, as the page pairs them: (uniform, matched) text-only accuracy
     lines = {line.split("|")[1].strip(): line for line in fidelity.splitlines() if line.startswith("| ")}
-    pairs = (("**`prose`** (current parser: sixth revision of docs/personas.md)", "0.546", "0.547"),
+    pairs = (("**`prose`** (current parser: sixth revision of docs/personas.md)", "0.546", "0.552"),
              ("`prose` (second parser, superseded)", "0.560", "0.555"), ("`genres` (0.1)", "0.566", "0.550"))
     for row, uniform, matched in pairs:
         assert f"| {uniform} [" in lines[row] and f"| {matched} [" in lines[row], row

@@ -468,24 +468,29 @@ def split_predicates(text: str) -> list[tuple[str, bool]]:
     ("Horror films" before ", though, give him nightmares"; "Boring dramas?" before "No thanks.") is joined to
     the clause after it.
     """
-    pieces: list[tuple[str, bool]] = []
+    return [(clause, before_contrast) for clause, before_contrast, _ in _predicates(text)]
+
+
+def _predicates(text: str) -> list[tuple[str, bool, bool]]:
+    """`split_predicates` with a third field: whether the predicate was split off the one before it."""
+    pieces: list[tuple[str, bool, bool]] = []
     for clause, before_contrast in split_statements(text):
         parts = re.split(r",?\s+(?:and|so)\s+(?=(?:" + "|".join(SUBJECT_PRONOUNS) + r")\b)", clause, flags=re.IGNORECASE)
         parts = [part.strip(" ,") for part in parts if _WORD.search(part)]
         if len(parts) > 1 and not all(has_verb(part) for part in parts):
             parts = [clause]  # "My kids and I watch cartoons": one subject, not two predicates
-        pieces += [(part, before_contrast) for part in parts]
-    merged: list[tuple[str, bool]] = []
+        pieces += [(part, before_contrast, k > 0) for k, part in enumerate(parts)]
+    merged: list[tuple[str, bool, bool]] = []
     pending = ""
-    for clause, before_contrast in pieces:
+    for clause, before_contrast, continued in pieces:
         clause = f"{pending} {clause}".strip() if pending else clause
         if not has_verb(clause) and not _ANYTHING_BUT.search(clause):
             pending = clause + ","
             continue
         pending = ""
-        merged.append((clause, before_contrast))
+        merged.append((clause, before_contrast, continued))
     if pending:
-        merged.append((pending.rstrip(","), False))
+        merged.append((pending.rstrip(","), False, False))
     return merged
 
 
@@ -530,12 +535,13 @@ def parse_prose(
     if not isinstance(text, str):
         raise PersonaError(f"persona prose must be a string, got {type(text).__name__}")
     words = DEFAULT_TOPIC_WORDS if topics is None else topic_words(topics)
-    clauses = [(without_name(c, name), after) for c, after in split_predicates(text)]
+    marked = _predicates(text)
+    clauses = [(without_name(c, name), after) for c, after, _ in marked]
     if not clauses:
         return ()
     statements, predicates = [], []
     previous = None
-    for clause, _ in clauses:
+    for (clause, _), (_, _, continued) in zip(clauses, marked):
         spans = object_phrases(clause, words)
         if spans:
             previous = clause[spans[0][0] : spans[-1][1]]
@@ -549,7 +555,7 @@ def parse_prose(
         if pronoun is not None and previous is not None:
             predicates.append(_replace(clause, *pronoun, "films"))
             statements.append(_replace(clause, *pronoun, previous))
-        elif previous is not None and clause.split(" ", 1)[0].lower() in SUBJECT_PRONOUNS:
+        elif continued and previous is not None and clause.split(" ", 1)[0].lower() in SUBJECT_PRONOUNS:
             # "... and he is happy for the night": the persona's reaction to the previous clause's films
             predicates.append(clause)
             statements.append(f"{clause}, with {previous}")

@@ -189,7 +189,10 @@ def test_grounding_figures_on_real_catalogues(movielens_path, minilm_encoder):
     assert on_default["avg_liked"] >= 0.60 and on_default["avg_disliked"] <= 0.07  # measured 0.633, 0.048
     holdout = Population.from_jsonl(DATA / "personas_prose_holdout.jsonl", polarity=scorer)  # the third set
     on_holdout = personas_module.summary(personas_module.grounding_shares(holdout, movielens, minilm_encoder))
-    assert on_holdout["avg_liked"] >= 0.66 and on_holdout["avg_disliked"] <= 0.05  # measured 0.690, 0.027
+    assert on_holdout["avg_liked"] >= 0.64 and on_holdout["avg_disliked"] <= 0.05  # measured 0.675, 0.027
     fresh = Population.from_jsonl(DATA / "personas_prose_fresh.jsonl", polarity=scorer)  # the fourth set
     on_fresh = personas_module.summary(personas_module.grounding_shares(fresh, movielens, minilm_encoder))
     assert on_fresh["avg_liked"] >= 0.67 and on_fresh["avg_disliked"] <= 0.04  # measured 0.698, 0.021
+    fifth = Population.from_jsonl(DATA / "personas_prose_fifth.jsonl", polarity=scorer)  # the fifth set
+    on_fifth = personas_module.summary(personas_module.grounding_shares(fifth, movielens, minilm_encoder))
+    assert on_fifth["avg_liked"] >= 0.63 and on_fifth["avg_disliked"] <= 0.07  # measured 0.658, 0.046

@@ -131,6 +131,9 @@ def test_give_him_x_is_a_like_and_his_reaction_is_about_x():
     )
     likes, _ = grounded_lists(parsed)
     assert likes == ("tense thriller or a clever crime story",) * 2  # not "he is happy for the night"
+    # only a predicate split off the one before it reacts to it; a new sentence does not
+    parsed = parse_prose("He thinks the old westerns are the best. He never watches science fiction.")
+    assert parsed[1] == ("He never watches science fiction", "dislike")
 
 
 def test_a_verb_after_its_subject_is_not_read_as_a_plural_noun():
