@@ -231,7 +231,8 @@ def add_personas_commands(commands) -> None:
 
 def _add_tag_weight(parser) -> None:
     parser.add_argument("--tag-weight", type=float, default=TAG_WEIGHT,
-                        help="weight of each statement's nearest catalogue label in its grounding, in [0, 1] "
+                        help="weight of each statement's catalogue labels (those it names, else the nearest) "
+                        "in its grounding, in [0, 1] "
                         f"(default {TAG_WEIGHT}; 0: the statement's own words only)")
 
 

@@ -45,7 +45,7 @@ CSV_COLUMNS = {
     "tags": ("genres", "genre", "tags"),
 }
 POLARITY_PARSERS = ("vader", "vader-raw", "anchor", "agreement")
-#: Default weight of a statement's nearest catalogue label in its grounding (`statement_embeddings_with_tags`).
+#: Default weight of a statement's catalogue labels in its grounding (`statement_embeddings_with_tags`).
 TAG_WEIGHT = 0.5
 
 
@@ -85,7 +85,7 @@ def load_catalog(
     )
     if tag_text and found["tags"]:
         texts = tuple(
-            f"{text.rstrip('.')}. Genres: {', '.join(tags)}." if tags else text
+            f"{text.rstrip('.')}. Genres: {', '.join(tags)}." if tags else text  # `tag_text`; the flag shadows it
             for text, tags in zip(catalog.texts, catalog.tags)
         )
         catalog = replace(catalog, texts=texts)
@@ -102,8 +102,7 @@ def with_tag_embeddings(catalog: Catalog, encoder, weight: float = 0.5) -> Catal
     without tags keep their text embedding. Equal weights (0.5) give the catalogue's labels as much say as the
     plot, which keeps rare topics findable (docs/personas.md).
     """
-    if not 0 <= weight <= 1:
-        raise ConfigError(f"`tag_weight` must be in [0, 1], got {weight!r}")
+    _check_tag_weight(weight)
     if catalog.embeddings is None:
         catalog = catalog.with_embeddings(encoder)
     tagged = [i for i, tags in enumerate(catalog.tags) if tags]
@@ -114,6 +113,11 @@ def with_tag_embeddings(catalog: Catalog, encoder, weight: float = 0.5) -> Catal
     mixed[tagged] = (1 - weight) * mixed[tagged] + weight * tag_vectors
     mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
     return replace(catalog, embeddings=mixed.astype(np.float32))
+
+
+def _check_tag_weight(weight: float) -> None:
+    if not 0 <= weight <= 1:
+        raise ConfigError(f"`tag_weight` must be in [0, 1], got {weight!r}")
 
 
 def tag_text(tags: Sequence[str]) -> str:
@@ -127,13 +131,17 @@ def named_labels(text: str, vocabulary: Sequence[str]) -> tuple[str, ...]:
     A label is named by any of its words (`metarec.simulators.prose.topic_words`, with the crude five-letter stem of
     `is_topic_word`: "romantic" names Romance), except the film nouns ("Film-Noir" is named by "noir" alone).
     """
-    tokens = re.split(r"[^a-z]+", text.lower().replace("'s", ""))
-    named = []
-    for label in vocabulary:
-        words = topic_words([label]) - FILM_NOUNS
-        if words and any(token and is_topic_word(token, words) for token in tokens):
-            named.append(label)
-    return tuple(named)
+    return _named_labels(text, _label_words(vocabulary))
+
+
+def _label_words(vocabulary: Sequence[str]) -> list[tuple[str, frozenset[str]]]:
+    """Each label with the words that name it (`named_labels`)."""
+    return [(label, topic_words([label]) - FILM_NOUNS) for label in vocabulary]
+
+
+def _named_labels(text: str, label_words: list[tuple[str, frozenset[str]]]) -> tuple[str, ...]:
+    tokens = [token for token in re.split(r"[^a-z]+", text.lower().replace("'s", "")) if token]
+    return tuple(label for label, words in label_words if words and any(is_topic_word(t, words) for t in tokens))
 
 
 def statement_labels(texts: Sequence[str], catalog: Catalog, encoder) -> list[tuple[str, ...]]:
@@ -143,17 +151,23 @@ def statement_labels(texts: Sequence[str], catalog: Catalog, encoder) -> list[tu
     (cosine) to the text's ("a good whodunit" -> Mystery). The embedding alone misroutes a text whose other words
     pull elsewhere ("big sci-fi battles with laser guns" lies closest to War).
     """
+    return _routes(texts, catalog, encoder)[0]
+
+
+def _routes(texts: Sequence[str], catalog: Catalog, encoder) -> tuple[list[tuple[str, ...]], np.ndarray | None]:
+    """`statement_labels` and the (len(texts), d) float64 embeddings of ``texts`` it read (None without labels)."""
     vocabulary = sorted({tag for tags in catalog.tags for tag in tags})
     if not vocabulary or not texts:
-        return []
+        return [], None
     tags = np.asarray(encoder.encode([tag_text([tag]) for tag in vocabulary]), dtype=np.float64)
     vectors = np.asarray(encoder.encode(list(texts)), dtype=np.float64)
     nearest = np.argmax(vectors @ tags.T, axis=1)
-    return [named_labels(text, vocabulary) or (vocabulary[j],) for text, j in zip(texts, nearest)]
+    label_words = _label_words(vocabulary)
+    return [_named_labels(text, label_words) or (vocabulary[j],) for text, j in zip(texts, nearest)], vectors
 
 
 def statement_embeddings_with_tags(
-    population: Population, catalog: Catalog, encoder, weight: float = 0.5
+    population: Population, catalog: Catalog, encoder, weight: float = TAG_WEIGHT
 ) -> dict[str, np.ndarray] | None:
     """Each persona statement's embedding mixed with that of its catalogue labels, for `Simulator`.
 
@@ -168,13 +182,11 @@ def statement_embeddings_with_tags(
     -------
     dict of str to (d,) float32 array, or None
     """
-    if not 0 <= weight <= 1:
-        raise ConfigError(f"`tag_weight` must be in [0, 1], got {weight!r}")
+    _check_tag_weight(weight)
     texts = sorted({s for persona in population for s in (*persona.likes, *persona.dislikes)})
-    labels = statement_labels(texts, catalog, encoder) if weight else []
+    labels, own = _routes(texts, catalog, encoder) if weight else ([], None)
     if not labels:
         return None
-    own = np.asarray(encoder.encode(texts), dtype=np.float64)
     routed = np.asarray(encoder.encode([tag_text(names) for names in labels]), dtype=np.float64)
     mixed = (1 - weight) * own + weight * routed
     mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
@@ -281,20 +293,22 @@ def format_check(
     text is embedded), and a persona with no clause read as a like (its first neutral clause stands in).
     """
     utility = text_utility(population, catalog, encoder, tag_weight=tag_weight)
+    grounded = [[grounded_text(s) if persona.from_text else s for s, _ in persona.statements()] for persona in population]
+    texts = sorted({text for texts in grounded for text in texts})
+    labels = dict(zip(texts, statement_labels(texts, catalog, encoder))) if tag_weight else {}
     lines = []
     for u, persona in enumerate(population):
         source = "parsed from the description" if persona.from_text else "given explicitly"
         lines.append(f"== {persona.name} ({source})")
         statements = persona.statements()
-        grounded = [grounded_text(s) if persona.from_text else s for s, _ in statements]
-        labels = statement_labels(grounded, catalog, encoder) if tag_weight else []
-        for k, (statement, polarity) in enumerate(statements):
-            line = f"  [{polarity:>7}] {statement}" + (f"  -> {grounded[k]!r}" if grounded[k] != statement else "")
-            used = grounded[k] in (*persona.likes, *persona.dislikes)
+        used_texts = {*persona.likes, *persona.dislikes}
+        for (statement, polarity), text in zip(statements, grounded[u]):
+            line = f"  [{polarity:>7}] {statement}" + (f"  -> {text!r}" if text != statement else "")
+            used = text in used_texts
             if labels and used:
-                line += f"  [~ {', '.join(labels[k])}]"
+                line += f"  [~ {', '.join(labels[text])}]"
             lines.append(line)
-            if persona.from_text and used and grounded[k] == statement:
+            if persona.from_text and used and text == statement:
                 lines.append("            hint: no kind of film found here, so the whole clause is embedded; "
                              "name it (\"mystery films\", \"westerns\")")
         if persona.from_text and statements and not any(p == LIKE for _, p in statements):

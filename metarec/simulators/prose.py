@@ -535,13 +535,12 @@ def parse_prose(
     if not isinstance(text, str):
         raise PersonaError(f"persona prose must be a string, got {type(text).__name__}")
     words = DEFAULT_TOPIC_WORDS if topics is None else topic_words(topics)
-    marked = _predicates(text)
-    clauses = [(without_name(c, name), after) for c, after, _ in marked]
+    clauses = [(without_name(c, name), after, continued) for c, after, continued in _predicates(text)]
     if not clauses:
         return ()
     statements, predicates = [], []
     previous = None
-    for (clause, _), (_, _, continued) in zip(clauses, marked):
+    for clause, _, continued in clauses:
         spans = object_phrases(clause, words)
         if spans:
             previous = clause[spans[0][0] : spans[-1][1]]
@@ -567,7 +566,7 @@ def parse_prose(
     if scores.shape != (len(clauses),) or not np.all(np.isfinite(scores)):
         raise PersonaError(f"the polarity scorer returned {scores.shape} scores for {len(clauses)} statements")
     parsed = []
-    for statement, predicate, (clause, before_contrast), score in zip(statements, predicates, clauses, scores):
+    for statement, predicate, (clause, before_contrast, _), score in zip(statements, predicates, clauses, scores):
         if _ANYTHING_BUT.search(clause):
             polarity = DISLIKE
         elif _GIVE.match(clause):
