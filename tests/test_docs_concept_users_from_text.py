@@ -148,7 +148,7 @@ def test_section_5_quotes_docs_fidelity_md():
     for figure in quoted:
         assert figure in fidelity, f"{figure} is quoted as from docs/fidelity.md but is not there"
     # full minus latent-only, uniform: "the target ... is missed"
-    assert "| -0.5 [-1.4, +0.5] | **missed** |" in fidelity
+    assert "| -0.5 [-1.4, +0.5] | **missed**;" in fidelity
     assert "-0.5 [-1.4, +0.5]" in quoted and "| latent-only | -0.5 [-1.4, +0.5] |" in fidelity
     # the prose-only row and the 0.1 genre row, as the page pairs them: (uniform, matched) text-only accuracy
     lines = {line.split("|")[1].strip(): line for line in fidelity.splitlines() if line.startswith("| ")}

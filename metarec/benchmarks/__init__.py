@@ -21,6 +21,7 @@ __getattr__, __dir__ = lazy_exports(
         "iqm": "metarec.benchmarks.metrics",
         "bootstrap_ci": "metarec.benchmarks.metrics",
         "paired_difference_ci": "metarec.benchmarks.metrics",
+        "best_accuracy_threshold": "metarec.benchmarks.metrics",
         "SuiteConfig": "metarec.benchmarks.config",
         "ThroughputConfig": "metarec.benchmarks.throughput",
         "SuiteSpec": "metarec.benchmarks.suites",
@@ -74,6 +75,7 @@ __all__ = [
     "iqm",
     "bootstrap_ci",
     "paired_difference_ci",
+    "best_accuracy_threshold",
     # suites and runner
     "SuiteConfig",
     "SuiteSpec",

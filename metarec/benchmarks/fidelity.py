@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from metarec.benchmarks.config import SuiteBase
-from metarec.benchmarks.metrics import bootstrap_ci, paired_difference_ci
+from metarec.benchmarks.fidelity_headroom import render_headroom, run_headroom
+from metarec.benchmarks.metrics import best_accuracy_threshold, bootstrap_ci, paired_difference_ci
 from metarec.benchmarks.serialization import to_jsonable
 from metarec.encoders import default_text_encoder
 from metarec.errors import ConfigError
@@ -98,6 +99,10 @@ class FidelityConfig(SuiteBase):
     """Persona statements: ``ratings`` (films the user loved, eras the user avoids; item texts carry the
     era), ``genres`` (metarec 0.1: genres the user rates high and low, with example titles) or ``prose`` (the
     ``ratings`` prose alone, split into statements by the prose parser: the prose-only ablation)."""
+    headroom: bool = False
+    """Also measure how much text could add beyond the latent factors: every row refitted per protocol, and
+    genre and era profiles of each user (not text) as a bound on what the item texts hold
+    (:mod:`metarec.benchmarks.fidelity_headroom`)."""
 
     def __post_init__(self) -> None:
         self.check_counts(self, ("users", "latent_dim", "n_boot"))
@@ -144,17 +149,6 @@ def _auc(score: np.ndarray, label: np.ndarray) -> float:
     n1 = label.sum()
     n0 = len(label) - n1
     return float((ranks[label == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def _best_threshold(score: np.ndarray, label: np.ndarray) -> float:
-    """The threshold of highest accuracy (``score > t`` means liked), scanned over every midpoint."""
-    order = np.argsort(-score, kind="mergesort")
-    s, y = score[order], label[order]
-    correct = (1 - label).sum() + np.cumsum(2 * y - 1)  # predict liked for the top j+1 items
-    distinct = np.append(s[1:] < s[:-1], True)  # only cut between distinct scores
-    j = int(np.argmax(np.where(distinct, correct, -np.inf)))
-    below = s[j + 1] if j + 1 < len(s) else s[j] - 1.0
-    return float(0.5 * (s[j] + below)) if correct[j] >= (1 - label).sum() else float(s[0] + 1.0)
 
 
 def _f1(pred: np.ndarray, label: np.ndarray) -> float:
@@ -275,7 +269,13 @@ def run_fidelity(
         "build_s": build_s,
         "wall_s": time.perf_counter() - start,
     }
-    table = render_markdown(summary)
+    if config.headroom:
+        with thread_limits(threads):
+            # the seed's fifth child stream: the four above are unchanged by it
+            streams = spawn(np.random.SeedSequence(config.seed).spawn(5)[4], 2)
+            summary["headroom"] = run_headroom(build, *streams, n_boot=config.n_boot)
+        summary["wall_s"] = time.perf_counter() - start
+    table = render_markdown(summary) + (f"\n{render_headroom(summary['headroom'])}" if config.headroom else "")
     atomic_write_text(out / "summary.json", json.dumps(to_jsonable(summary), indent=2))
     atomic_write_text(out / "results.md", table)
     if config.plots:
@@ -309,7 +309,7 @@ def _evaluate(build: MovieLensBuild, config: FidelityConfig, pair_rng, star_rng,
         for variant, sets in pairs.items():
             vu, vi, vy = sets["val"]
             tu, ti, ty = sets["test"]
-            threshold = _best_threshold(weights.score(terms, vu, vi), vy)
+            threshold = best_accuracy_threshold(weights.score(terms, vu, vi), vy)
             score = weights.score(terms, tu, ti)
             pred = score > threshold
             correct[name, variant] = (pred == (ty == 1)).astype(float)

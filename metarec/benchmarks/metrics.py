@@ -592,6 +592,38 @@ def novelty(recommended_item_ids: object, item_popularity: object) -> np.ndarray
         return np.where(n_valid > 0, info.sum(axis=-1) / np.maximum(n_valid, 1), np.nan)
 
 
+def best_accuracy_threshold(score: object, label: object) -> float:
+    """The threshold of highest accuracy for "``score > t`` means positive", scanned over every midpoint.
+
+    Parameters
+    ----------
+    score : array-like, (n,)
+        Finite scores.
+    label : array-like, (n,)
+        1 for a positive, 0 for a negative.
+
+    Returns
+    -------
+    float
+        A midpoint between two distinct scores (above the highest score when predicting no positive is best).
+    """
+    s = _as_float(score, "score", min_ndim=1, shape_hint="(n,)")
+    y = _as_float(label, "label", min_ndim=1, shape_hint="(n,)")
+    _check_same_shape(s, y, "score", "label")
+    if s.ndim != 1 or not np.all(np.isfinite(s)):
+        raise ValueError(f"`score` must be a finite 1-d array, got shape {s.shape}; drop NaN / inf scores first")
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError("`label` must hold only 0 and 1 (1 = positive)")
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    negatives = (1 - y).sum()
+    correct = negatives + np.cumsum(2 * y - 1)  # predict positive for the top j+1 items
+    distinct = np.append(s[1:] < s[:-1], True)  # only cut between distinct scores
+    j = int(np.argmax(np.where(distinct, correct, -np.inf)))
+    below = s[j + 1] if j + 1 < len(s) else s[j] - 1.0
+    return float(0.5 * (s[j] + below)) if correct[j] >= negatives else float(s[0] + 1.0)
+
+
 # ------------------------------------------------------------------------------ aggregation over seeds
 
 
@@ -825,4 +857,5 @@ __all__ = [
     "iqm",
     "bootstrap_ci",
     "paired_difference_ci",
+    "best_accuracy_threshold",
 ]

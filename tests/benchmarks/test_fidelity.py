@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metarec.benchmarks.fidelity import ROWS, FidelityConfig, _auc, _best_threshold, run_fidelity
+from metarec.benchmarks.fidelity import ROWS, FidelityConfig, _auc, run_fidelity
+from metarec.benchmarks.metrics import best_accuracy_threshold
 from metarec.envs.testing import HashingEncoder
 from metarec.errors import CatalogError, ConfigError
 
@@ -40,8 +41,17 @@ def test_auc_matches_pairwise_count():
 )
 def test_best_threshold_maximises_accuracy(score, label, accuracy):
     score, label = np.asarray(score), np.asarray(label, dtype=float)
-    threshold = _best_threshold(score, label)
+    threshold = best_accuracy_threshold(score, label)
     assert np.mean((score > threshold) == (label == 1)) == pytest.approx(accuracy)
+
+
+def test_best_threshold_rejects_bad_input():
+    with pytest.raises(ValueError, match="same shape"):
+        best_accuracy_threshold([0.1, 0.2], [1])
+    with pytest.raises(ValueError, match="finite 1-d"):
+        best_accuracy_threshold([0.1, np.nan], [0, 1])
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        best_accuracy_threshold([0.1, 0.2], [0, 2])
 
 
 def test_config_and_data_errors(tmp_path, monkeypatch):
@@ -96,8 +106,9 @@ def test_reduced_fidelity_run_end_to_end(ml_path, tmp_path, capsys):
     assert on_disk["threads"]["threads_per_process"] == 1 and on_disk["threads"]["world_threads"] == 1
     assert on_disk["threads"]["blas"]  # the BLAS libraries found are recorded
     again = run_fidelity(ml_path, tmp_path / "again", seed=0, config=FidelityConfig(
-        users=150, n_boot=100, latent_dim=8, plots=False), encoder=HashingEncoder(128), verbose=False)  # fmt: skip
-    assert again["rows"]["full"] == summary["rows"]["full"]
+        users=150, n_boot=100, latent_dim=8, plots=False, headroom=True), encoder=HashingEncoder(128), verbose=False)  # fmt: skip
+    assert again["rows"]["full"] == summary["rows"]["full"]  # the headroom's streams leave the main figures alone
+    assert "headroom" not in summary and "## Headroom" in (tmp_path / "again" / "results.md").read_text()
 
 
 def test_fidelity_is_a_registered_suite(tmp_path, monkeypatch):
