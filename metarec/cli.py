@@ -231,9 +231,9 @@ def add_personas_commands(commands) -> None:
 
 def _add_tag_weight(parser) -> None:
     parser.add_argument("--tag-weight", type=float, default=TAG_WEIGHT,
-                        help="weight of each statement's catalogue labels (those it names, else the nearest) "
-                        "in its grounding, in [0, 1] "
-                        f"(default {TAG_WEIGHT}; 0: the statement's own words only)")
+                        help="weight of the catalogue's labels in grounding, in [0, 1]: each item's embedding "
+                        "is mixed with its labels', each statement's with those it names (else the nearest) "
+                        f"(default {TAG_WEIGHT}; 0: items' and statements' own words only)")
 
 
 def run_personas_check(args: argparse.Namespace) -> int:
@@ -243,7 +243,7 @@ def run_personas_check(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         population = Population.from_jsonl(args.file, polarity=scorer)
-    catalog = load_catalog(args.catalog, encoder, args.data_path)
+    catalog = load_catalog(args.catalog, encoder, args.data_path, tag_weight=args.tag_weight)
     for warning in caught:
         if issubclass(warning.category, PolarityWarning):  # not a library's ResourceWarning on its lexicon file
             print(f"warning: {warning.message}")

@@ -55,7 +55,7 @@ def load_catalog(
     data_path: str | Path | None = None,
     *,
     tag_text: bool = True,
-    tag_weight: float = 0.5,
+    tag_weight: float = TAG_WEIGHT,
 ) -> Catalog:
     """``"movielens"`` (MovieLens-100K from ``data_path`` or ``$METAREC_DATA``) or a CSV path, with embeddings.
 
@@ -65,9 +65,15 @@ def load_catalog(
     with ``tag_text`` they are appended to the embedded text ("... Genres: Western, Drama.", as MovieLens item
     texts carry theirs), and with ``tag_weight`` > 0 each item's embedding is ``(1 - w) * text + w * tags`` (the
     tags embedded on their own), renormalised (`with_tag_embeddings`).
+
+    MovieLens item texts already end with their genres, but a title's words outweigh them ("Tales From the
+    Crypt" for "wizards and crypts"), so its items are mixed with their tags in the same way. The statement side
+    of the same mixing is `statement_embeddings_with_tags`; ``tag_weight=0`` turns both off.
     """
+    _check_tag_weight(tag_weight)
     if spec == "movielens":
-        return Catalog.from_movielens(resolve_data_path(data_path), encoder=encoder)
+        catalog = Catalog.from_movielens(resolve_data_path(data_path), encoder=encoder)
+        return with_tag_embeddings(catalog, encoder, tag_weight) if tag_weight else catalog
     path = Path(spec)
     if path.suffix.lower() != ".csv" or not path.is_file():
         raise ConfigError(f"--catalog must be 'movielens' or an existing .csv file, got {spec!r}")
@@ -290,7 +296,8 @@ def format_check(
     A parsed statement is followed by what it is grounded on (`grounded_text`), after "->"; with ``tag_weight``
     > 0 on a labelled catalogue, the label it is routed to follows in brackets (`statement_embeddings_with_tags`).
     Two hints say where prose grounds poorly: a grounded clause in which no kind of film was found (its whole
-    text is embedded), and a persona with no clause read as a like (its first neutral clause stands in).
+    text is embedded), and a persona with no clause read as a like (its first neutral clause stands in, else its
+    first clause: `metarec.simulators.prose.grounded_lists`).
     """
     utility = text_utility(population, catalog, encoder, tag_weight=tag_weight)
     grounded = [[grounded_text(s) if persona.from_text else s for s, _ in persona.statements()] for persona in population]
@@ -312,7 +319,8 @@ def format_check(
                 lines.append("            hint: no kind of film found here, so the whole clause is embedded; "
                              "name it (\"mystery films\", \"westerns\")")
         if persona.from_text and statements and not any(p == LIKE for _, p in statements):
-            lines.append("  hint: no clause reads as a like, so the first neutral one stands in; say what "
+            stand_in = "neutral one" if any(p == NEUTRAL for _, p in statements) else "clause, read as a dislike,"
+            lines.append(f"  hint: no clause reads as a like, so the first {stand_in} stands in; say what "
                          "the persona likes plainly (\"loves westerns\")")
         order = np.argsort(-utility[u], kind="stable")
         for label, items in (("top", order[:top]), ("bottom", order[::-1][:top])):
@@ -351,8 +359,8 @@ def grounding_report(
     """
     if encoder is None:
         encoder = default_text_encoder()
-    movielens = load_catalog("movielens", encoder, data_path)
-    csv_catalog = load_catalog(str(films), encoder)
+    movielens = load_catalog("movielens", encoder, data_path, tag_weight=tag_weight)
+    csv_catalog = load_catalog(str(films), encoder, tag_weight=tag_weight)
     out = []
     if polarity_data is not None:
         out += ["### Statement polarity accuracy", "", "| parser | accuracy |", "|---|---|"]

@@ -605,12 +605,17 @@ def grounded_lists(
     """(likes, dislikes) grounded from parsed statements.
 
     Likes are the like statements; when there is none, the first neutral one (prose that says what a persona
-    watches, in the first place its favourites, before any complaint the parser could not read); dislikes are
-    the dislike statements. With ``phrases`` each is reduced to `grounded_text`.
+    watches, in the first place its favourites, before any complaint the parser could not read); when every
+    statement reads as a dislike, the first one, which then leaves the dislikes (a persona likes something, and
+    prose opens with it: "Rosalind is a retired judge who loves a puzzling murder mystery ..." reads as a
+    dislike through "murder"). Dislikes are the other dislike statements. With ``phrases`` each is reduced to
+    `grounded_text`.
     """
     reduce = grounded_text if phrases else (lambda s: s)
     likes = tuple(s for s, p in statements if p == LIKE) or tuple(s for s, p in statements if p == NEUTRAL)[:1]
     dislikes = tuple(s for s, p in statements if p == DISLIKE)
+    if not likes and dislikes:
+        likes, dislikes = dislikes[:1], dislikes[1:]
     return tuple(map(reduce, likes)), tuple(map(reduce, dislikes))
 
 

@@ -168,6 +168,11 @@ def test_without_a_like_only_the_first_neutral_statement_is_grounded_as_one():
               ("westerns", "dislike"))  # fmt: skip
     assert grounded_lists(parsed) == (("cinema for horror films",), ("westerns",))
     assert grounded_lists((("adores musicals", "like"), ("watches war films", "neutral"))) == (("musicals",), ())
+    # every clause read as a dislike: the first (prose opens with the persona's taste) stands in as the like
+    misread = (("loves a puzzling murder mystery", "dislike"), ("Gory horror is out of the question", "dislike"))
+    assert grounded_lists(misread) == (("mystery",), ("Gory horror",))
+    assert grounded_lists((("has no patience for westerns", "dislike"),)) == (("westerns",), ())
+    assert grounded_lists(()) == ((), ())
 
 
 def test_name_and_apposition_are_removed():
