@@ -2,6 +2,7 @@
 
 from metarec.simulators.catalog import Catalog, TextEncoderLike
 from metarec.simulators.dynamics import Dynamics, UserState
+from metarec.simulators.labels import statement_embeddings_with_tags, with_tag_embeddings
 from metarec.simulators.persona import SPLITS, Persona, Population, Traits
 from metarec.simulators.response import (
     Cascade,
@@ -32,4 +33,6 @@ __all__ = [
     "StepResult",
     "UtilityConfig",
     "first_occurrence",
+    "statement_embeddings_with_tags",
+    "with_tag_embeddings",
 ]
