@@ -139,5 +139,12 @@ def render_headroom(headroom: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["HEADROOM_DIFFERENCES", "HEADROOM_ROWS", "PRIOR_COUNT", "genre_era_profiles", "item_genre_decade", "render_headroom",
-           "run_headroom"]  # fmt: skip
+__all__ = [
+    "HEADROOM_DIFFERENCES",
+    "HEADROOM_ROWS",
+    "PRIOR_COUNT",
+    "genre_era_profiles",
+    "item_genre_decade",
+    "render_headroom",
+    "run_headroom",
+]

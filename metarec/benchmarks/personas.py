@@ -69,8 +69,9 @@ def load_catalog(
     texts carry theirs), and with ``tag_weight`` > 0 each item's embedding is ``(1 - w) * text + w * tags`` (the
     tags embedded on their own), renormalised (`with_tag_embeddings`).
 
-    MovieLens item texts already end with their genres, but a title's words outweigh them ("Tales From the
-    Crypt" for "wizards and crypts"), so its items are mixed with their tags in the same way. The statement side
+    MovieLens item texts already end with their genres, but a title's words outweigh them (*The Young
+    Poisoner's Handbook* for "mysteries ... with a poisoned vicar"), so its items are mixed with their tags in
+    the same way. The statement side
     of the same mixing is `statement_embeddings_with_tags`; ``tag_weight=0`` turns both off.
     """
     _check_tag_weight(tag_weight)

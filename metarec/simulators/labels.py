@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from metarec.errors import ConfigError
-from metarec.simulators.catalog import Catalog
+from metarec.simulators.catalog import Catalog, TextEncoderLike
 from metarec.simulators.persona import Population
 from metarec.simulators.prose import FILM_NOUNS, is_topic_word, topic_words
 
@@ -25,7 +25,7 @@ from metarec.simulators.prose import FILM_NOUNS, is_topic_word, topic_words
 TAG_WEIGHT = 0.5
 
 
-def with_tag_embeddings(catalog: Catalog, encoder, weight: float = 0.5) -> Catalog:
+def with_tag_embeddings(catalog: Catalog, encoder: TextEncoderLike, weight: float = TAG_WEIGHT) -> Catalog:
     """A copy whose embeddings mix each item's text embedding with the embedding of its tags alone.
 
     ``e_i = normalise((1 - weight) * enc(text_i) + weight * enc("Genres: " + tags_i))``, (n, d) float32; items
@@ -74,7 +74,7 @@ def _named_labels(text: str, label_words: list[tuple[str, frozenset[str]]]) -> t
     return tuple(label for label, words in label_words if words and any(is_topic_word(t, words) for t in tokens))
 
 
-def statement_labels(texts: Sequence[str], catalog: Catalog, encoder) -> list[tuple[str, ...]]:
+def statement_labels(texts: Sequence[str], catalog: Catalog, encoder: TextEncoderLike) -> list[tuple[str, ...]]:
     """The catalogue labels each text is grounded through; ``[]`` when the catalogue has no labels.
 
     The labels the text names (`named_labels`), else the one label whose `tag_text` embedding lies closest
@@ -84,7 +84,9 @@ def statement_labels(texts: Sequence[str], catalog: Catalog, encoder) -> list[tu
     return _routes(texts, catalog, encoder)[0]
 
 
-def _routes(texts: Sequence[str], catalog: Catalog, encoder) -> tuple[list[tuple[str, ...]], np.ndarray | None]:
+def _routes(
+    texts: Sequence[str], catalog: Catalog, encoder: TextEncoderLike
+) -> tuple[list[tuple[str, ...]], np.ndarray | None]:
     """`statement_labels` and the (len(texts), d) float64 embeddings of ``texts`` it read (None without labels)."""
     vocabulary = sorted({tag for tags in catalog.tags for tag in tags})
     if not vocabulary or not texts:
@@ -97,7 +99,7 @@ def _routes(texts: Sequence[str], catalog: Catalog, encoder) -> tuple[list[tuple
 
 
 def statement_embeddings_with_tags(
-    population: Population, catalog: Catalog, encoder, weight: float = TAG_WEIGHT
+    population: Population, catalog: Catalog, encoder: TextEncoderLike, weight: float = TAG_WEIGHT
 ) -> dict[str, np.ndarray] | None:
     """Each persona statement's embedding mixed with that of its catalogue labels, for `Simulator`.
 

@@ -57,6 +57,10 @@ def test_label_weight_mixes_items_and_statements(films):
     np.testing.assert_array_equal(mixed.static_utility, by_hand.static_utility)
     plain = Simulator(films, population, encoder=encoder, utility=TEXT_ONLY)
     assert not np.allclose(mixed.static_utility, plain.static_utility)
+    on_demand = Simulator(films, population, encoder=encoder, utility=TEXT_ONLY, label_weight=0.5, cache_utilities=False)
+    assert on_demand.utility_cache is None
+    scale = np.abs(mixed.static_utility).max()
+    np.testing.assert_allclose(on_demand.static_utility, mixed.static_utility, atol=1e-6 * scale, rtol=0)
     # statement embeddings given explicitly win over the routed ones
     mine = {"musicals": np.eye(32, dtype=np.float32)[0]}
     given = Simulator(films, population, encoder=encoder, utility=TEXT_ONLY, label_weight=0.5, statement_embeddings=mine)
