@@ -209,9 +209,10 @@ def add_personas_commands(commands) -> None:
     check.add_argument("--top", type=_positive_int, default=10, help="items shown at each end (default 10)")
     check.add_argument("--parser", default="agreement", help="prose polarity parser: agreement (default: VADER "
                        "and the language model must agree, as in `metarec personas grounding`), vader (no language "
-                       "model: what Population.from_jsonl uses unless given a parser), vader-raw or anchor")
+                       "model: what Population.from_jsonl uses unless given a parser), vader-raw, anchor or nli "
+                       "(an NLI model of your own, --nli-model)")
     check.add_argument("--data-path", default=None, help="MovieLens-100K folder (default $METAREC_DATA)")
-    _add_tag_weight(check)
+    _add_grounding_options(check)
     check.set_defaults(handler=run_personas_check)
     grounding = actions.add_parser("grounding", help="per-persona liked / disliked shares of the top 20 items",
                                    description="The per-persona grounding table: prose-only personas on "
@@ -224,12 +225,14 @@ def add_personas_commands(commands) -> None:
     grounding.add_argument("--films", default="tests/data/films.csv", help="CSV catalogue with a genres column")
     grounding.add_argument("--polarity-data", default="tests/data/polarity_statements.jsonl",
                            help="statements labelled like / dislike / neutral ('' to skip)")
-    grounding.add_argument("--parser", default="agreement", help="parser of the prose personas (default agreement)")
-    _add_tag_weight(grounding)
+    grounding.add_argument("--parser", default="agreement", help="parser of the prose personas (default agreement; nli needs --nli-model)")
+    _add_grounding_options(grounding)
     grounding.set_defaults(handler=run_personas_grounding)
 
 
-def _add_tag_weight(parser) -> None:
+def _add_grounding_options(parser) -> None:
+    parser.add_argument("--nli-model", default=None, help="with --parser nli: an NLI model's folder or hub id in "
+                        "the local Hugging Face cache (e.g. cross-encoder/nli-deberta-v3-small; none ships)")
     parser.add_argument("--tag-weight", type=float, default=TAG_WEIGHT,
                         help="weight of the catalogue's labels in grounding, in [0, 1]: each item's embedding "
                         "is mixed with its labels', each statement's with those it names (else the nearest) "
@@ -239,7 +242,7 @@ def _add_tag_weight(parser) -> None:
 def run_personas_check(args: argparse.Namespace) -> int:
     """Handler of ``metarec personas check``."""
     encoder = default_text_encoder()
-    scorer = polarity_scorer(args.parser, encoder)
+    scorer = polarity_scorer(args.parser, encoder, nli_model=args.nli_model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         population = Population.from_jsonl(args.file, polarity=scorer)
@@ -256,7 +259,7 @@ def run_personas_grounding(args: argparse.Namespace) -> int:
     """Handler of ``metarec personas grounding``."""
     print(grounding_report(args.data_path, prose=args.prose, statements=args.statements, films=args.films,
                            polarity_data=args.polarity_data or None, parser=args.parser,
-                           tag_weight=args.tag_weight))
+                           tag_weight=args.tag_weight, nli_model=args.nli_model))
     return 0
 
 

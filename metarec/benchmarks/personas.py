@@ -164,12 +164,21 @@ def summary(rows: Sequence[PersonaShares]) -> dict[str, float | str]:
     }  # fmt: skip
 
 
-def polarity_scorer(kind: str, encoder=None, topics: Sequence[str] | None = None) -> PolarityScorer:
+def polarity_scorer(
+    kind: str, encoder=None, topics: Sequence[str] | None = None, *, nli_model: str | Path | None = None
+) -> PolarityScorer:
     """A statement-polarity scorer by name.
 
-    ``vader`` (topic words masked), ``vader-raw``, ``anchor`` (the language model's anchors) or ``agreement``
-    (VADER and the anchors where they agree, else neutral).
+    ``vader`` (topic words masked), ``vader-raw``, ``anchor`` (the language model's anchors), ``agreement``
+    (VADER and the anchors where they agree, else neutral) or ``nli`` (`metarec.encoders.nli.NLIPolarity` on
+    ``nli_model``, an NLI model of your own: none ships with metarec).
     """
+    if kind == "nli":
+        if nli_model is None:
+            raise ConfigError("the 'nli' parser needs an NLI model: pass --nli-model NAME_OR_PATH (nli_model=...)")
+        from metarec.encoders.nli import NLIPolarity  # deferred: loads transformers when used
+
+        return NLIPolarity(nli_model)
     if kind == "vader":
         return VaderPolarity(topics)
     if kind == "vader-raw":
@@ -177,7 +186,7 @@ def polarity_scorer(kind: str, encoder=None, topics: Sequence[str] | None = None
     if kind in ("anchor", "agreement"):
         anchor = AnchorPolarity(encoder, topics=topics)
         return anchor if kind == "anchor" else AgreementPolarity(VaderPolarity(topics), anchor)
-    raise ConfigError(f"unknown polarity parser {kind!r}; use one of {POLARITY_PARSERS}")
+    raise ConfigError(f"unknown polarity parser {kind!r}; use one of {(*POLARITY_PARSERS, 'nli')}")
 
 
 def polarity_accuracy(path: str | Path, scorer: PolarityScorer) -> tuple[float, int]:
@@ -257,11 +266,13 @@ def grounding_report(
     parser: str = "agreement",
     encoder=None,
     tag_weight: float = TAG_WEIGHT,
+    nli_model: str | Path | None = None,
 ) -> str:
     """The per-persona grounding tables and the polarity accuracy of every parser, as Markdown.
 
     Tables: prose-only personas on MovieLens-100K; statement personas on MovieLens-100K and on the CSV ``films``;
-    accuracy on ``polarity_data``. ``tag_weight``: see `grounding_shares`.
+    accuracy on ``polarity_data`` (with ``nli_model``, of the ``nli`` parser too). ``tag_weight``: see
+    `grounding_shares`.
     """
     if encoder is None:
         encoder = default_text_encoder()
@@ -270,11 +281,11 @@ def grounding_report(
     out = []
     if polarity_data is not None:
         out += ["### Statement polarity accuracy", "", "| parser | accuracy |", "|---|---|"]
-        for kind in POLARITY_PARSERS:
-            accuracy, n = polarity_accuracy(polarity_data, polarity_scorer(kind, encoder))
+        for kind in (*POLARITY_PARSERS, *(("nli",) if nli_model is not None else ())):
+            accuracy, n = polarity_accuracy(polarity_data, polarity_scorer(kind, encoder, nli_model=nli_model))
             out.append(f"| {kind} | {accuracy:.3f} (n={n}) |")
         out.append("")
-    scorer = polarity_scorer(parser, encoder)
+    scorer = polarity_scorer(parser, encoder, nli_model=nli_model)
     prose_population = Population.from_jsonl(prose, polarity=scorer)
     out += [format_table(f"Prose-only personas, MovieLens-100K (parser {parser})",
                          grounding_shares(prose_population, movielens, encoder, tag_weight=tag_weight)), ""]  # fmt: skip

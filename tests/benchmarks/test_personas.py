@@ -50,7 +50,7 @@ def test_personas_check_parses_prose_with_the_grounding_parser_by_default(tmp_pa
     monkeypatch.setattr(cli, "default_text_encoder", lambda: HashingEncoder(32))
     chosen = []
     real = personas_module.polarity_scorer
-    monkeypatch.setattr(cli, "polarity_scorer", lambda kind, encoder: chosen.append(kind) or real(kind, encoder))
+    monkeypatch.setattr(cli, "polarity_scorer", lambda kind, encoder, **kw: chosen.append(kind) or real(kind, encoder, **kw))
     path = tmp_path / "p.jsonl"
     path.write_text(json.dumps({"name": "Ivy", "description": "Ivy adores westerns."}) + "\n")
     assert cli.main(["personas", "check", str(path), "--catalog", str(DATA / "films.csv"), "--top", "1"]) == 0

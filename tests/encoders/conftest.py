@@ -38,6 +38,14 @@ def make_tokenizer(*, pad: str | None = "<pad>", eos: str | None = "</s>", paddi
     return PreTrainedTokenizerFast(tokenizer_object=backend, **kwargs)
 
 
+def save_model(folder: Path, model, tokenizer) -> Path:
+    """Save ``model`` and ``tokenizer`` to ``folder`` (created) and return it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def save_tiny_model(folder: Path, family: str, *, seed: int = 0, **tokenizer_kwargs) -> Path:
     """Save a tiny random ``family`` model ("bert", "gpt2" or "llama") plus a tokenizer to ``folder``."""
     import torch
@@ -85,10 +93,7 @@ def save_tiny_model(folder: Path, family: str, *, seed: int = 0, **tokenizer_kwa
             model = LlamaForCausalLM(config)
         else:
             raise ValueError(f"unknown family {family!r}")
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_model(folder, model, tokenizer)
 
 
 @pytest.fixture(scope="session")
@@ -129,3 +134,33 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+NLI_LABELS = {0: "ENTAILMENT", 1: "neutral", 2: "contradiction"}
+
+
+def _save_tiny_nli(folder: Path, labels: dict[int, str] = NLI_LABELS, seed: int = 0) -> Path:
+    """A tiny random BERT sequence classifier with ``labels`` and a word-level tokenizer, saved to ``folder``."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    tokenizer = make_tokenizer()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                            intermediate_size=64, max_position_embeddings=128, num_labels=len(labels),
+                            id2label=labels, label2id={v: k for k, v in labels.items()})  # fmt: skip
+        model = BertForSequenceClassification(config)
+    return save_model(folder, model, tokenizer)
+
+
+@pytest.fixture(scope="session")
+def save_tiny_nli():
+    """The function that saves a tiny random NLI model (labels given) to a folder."""
+    return _save_tiny_nli
+
+
+@pytest.fixture(scope="session")
+def tiny_nli(tmp_path_factory) -> Path:
+    """A tiny random NLI model (entailment, neutral, contradiction) on disk."""
+    return _save_tiny_nli(tmp_path_factory.mktemp("nli") / "tiny-nli")
