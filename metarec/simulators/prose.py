@@ -471,8 +471,12 @@ def split_predicates(text: str) -> list[tuple[str, bool]]:
     return [(clause, before_contrast) for clause, before_contrast, _ in _predicates(text)]
 
 
-def _predicates(text: str) -> list[tuple[str, bool, bool]]:
-    """`split_predicates` with a third field: whether the predicate was split off the one before it."""
+def _predicates(text: str, name: str | None = None) -> list[tuple[str, bool, bool]]:
+    """`split_predicates` with a third field: whether the predicate was split off the one before it.
+
+    A clause's verb is sought without the persona's ``name`` and its apposition (`without_name`): the tagger
+    reads the verb after "Yasmin, a dentist," as a plural noun, and the clause would be joined to the next.
+    """
     pieces: list[tuple[str, bool, bool]] = []
     for clause, before_contrast in split_statements(text):
         parts = re.split(r",?\s+(?:and|so)\s+(?=(?:" + "|".join(SUBJECT_PRONOUNS) + r")\b)", clause, flags=re.IGNORECASE)
@@ -484,7 +488,7 @@ def _predicates(text: str) -> list[tuple[str, bool, bool]]:
     pending = ""
     for clause, before_contrast, continued in pieces:
         clause = f"{pending} {clause}".strip() if pending else clause
-        if not has_verb(clause) and not _ANYTHING_BUT.search(clause):
+        if not has_verb(without_name(clause, name)) and not _ANYTHING_BUT.search(clause):
             pending = clause + ","
             continue
         pending = ""
@@ -535,7 +539,7 @@ def parse_prose(
     if not isinstance(text, str):
         raise PersonaError(f"persona prose must be a string, got {type(text).__name__}")
     words = DEFAULT_TOPIC_WORDS if topics is None else topic_words(topics)
-    clauses = [(without_name(c, name), after, continued) for c, after, continued in _predicates(text)]
+    clauses = [(without_name(c, name), after, continued) for c, after, continued in _predicates(text, name)]
     if not clauses:
         return ()
     statements, predicates = [], []

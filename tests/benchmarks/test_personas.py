@@ -211,4 +211,4 @@ def test_grounding_figures_on_real_catalogues(movielens_path, minilm_encoder):
     assert on_fifth["avg_liked"] >= 0.83 and on_fifth["avg_disliked"] <= 0.07  # measured 0.873, 0.044
     sixth = Population.from_jsonl(DATA / "personas_prose_sixth.jsonl", polarity=scorer)  # the sixth set
     on_sixth = personas_module.summary(personas_module.grounding_shares(sixth, movielens, minilm_encoder))
-    assert on_sixth["avg_liked"] >= 0.75 and on_sixth["avg_disliked"] <= 0.07  # measured 0.794, 0.042
+    assert on_sixth["avg_liked"] >= 0.79 and on_sixth["avg_disliked"] <= 0.03  # measured 0.835, 0.000

@@ -175,6 +175,13 @@ def test_without_a_like_only_the_first_neutral_statement_is_grounded_as_one():
     assert grounded_lists(()) == ((), ())
 
 
+def test_a_sentence_after_an_apposition_keeps_its_verb():
+    """The tagger reads "watches" after "Yasmin, a dentist," as a noun; the next sentence was merged into it."""
+    text = "Yasmin, a dentist, watches anything about aliens and space travel. Westerns put her to sleep."
+    parsed = parse_prose(text, name="Yasmin")
+    assert [s for s, _ in parsed] == ["watches anything about aliens and space travel", "Westerns put her to sleep"]
+
+
 def test_name_and_apposition_are_removed():
     assert without_name("Walt, 71, watches westerns", "Walt") == "watches westerns"
     assert without_name("Frank said Frank loves sci-fi", "Frank Miller") == "said they loves sci-fi"
