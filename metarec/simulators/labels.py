@@ -19,7 +19,7 @@ import numpy as np
 from metarec.errors import ConfigError
 from metarec.simulators.catalog import Catalog, TextEncoderLike
 from metarec.simulators.persona import Population
-from metarec.simulators.prose import FILM_NOUNS, is_topic_word, topic_words
+from metarec.simulators.prose import FILM_NOUNS, is_topic_word, spell_out, topic_words
 
 #: Default weight of the catalogue's labels in grounding (items and statements), when it is used.
 TAG_WEIGHT = 0.5
@@ -70,7 +70,7 @@ def _label_words(vocabulary: Sequence[str]) -> list[tuple[str, frozenset[str]]]:
 
 
 def _named_labels(text: str, label_words: list[tuple[str, frozenset[str]]]) -> tuple[str, ...]:
-    tokens = [token for token in re.split(r"[^a-z]+", text.lower().replace("'s", "")) if token]
+    tokens = [token for token in re.split(r"[^a-z]+", spell_out(text).lower().replace("'s", "")) if token]
     return tuple(label for label, words in label_words if words and any(is_topic_word(t, words) for t in tokens))
 
 

@@ -20,9 +20,11 @@ from metarec.simulators.prose import (
     check_polarity,
     grounded_lists,
     grounded_text,
+    introduces,
     is_topic_word,
     object_phrases,
     parse_prose,
+    spell_out,
     split_predicates,
     split_statements,
     without_name,
@@ -133,7 +135,7 @@ def test_give_him_x_is_a_like_and_his_reaction_is_about_x():
     assert likes == ("tense thriller or a clever crime story",) * 2  # not "he is happy for the night"
     # only a predicate split off the one before it reacts to it; a new sentence does not
     parsed = parse_prose("He thinks the old westerns are the best. He never watches science fiction.")
-    assert parsed[1] == ("He never watches science fiction", "dislike")
+    assert parsed[1] == ("He never watches sci-fi", "dislike")  # "science fiction" is read as the genre name
 
 
 def test_a_verb_after_its_subject_is_not_read_as_a_plural_noun():
@@ -180,6 +182,16 @@ def test_a_sentence_after_an_apposition_keeps_its_verb():
     text = "Yasmin, a dentist, watches anything about aliens and space travel. Westerns put her to sleep."
     parsed = parse_prose(text, name="Yasmin")
     assert [s for s, _ in parsed] == ["watches anything about aliens and space travel", "Westerns put her to sleep"]
+
+
+def test_science_fiction_is_read_as_the_genre_and_introductions_are_dropped():
+    parsed = parse_prose("I'm Jasper. I love science fiction. Science-fiction epics bore my wife.", name="Jasper")
+    assert [s for s, _ in parsed] == ["I love sci-fi", "sci-fi epics bore my wife"]  # no "I'm they"
+    assert grounded_text("I love sci-fi") == "sci-fi"
+    assert parse_prose("My name is Noor and I study architecture.", name="Noor") == (("I study architecture", "neutral"),)
+    assert introduces("Meet Walt", "Walt Kowalski") and not introduces("I'm Walt and I love westerns", "Walt")
+    assert not introduces("I'm Jasper", None)
+    assert spell_out("no science  fiction here, nor science documentaries") == "no sci-fi here, nor science documentaries"
 
 
 def test_name_and_apposition_are_removed():
