@@ -16,6 +16,7 @@ from typing import Any
 from metarec.encoders.text import _fingerprint, _is_decoder_only, _resolve_model
 from metarec.encoders.torch_options import DEVICE_RE as _DEVICE_RE
 from metarec.encoders.torch_options import DTYPES as _DTYPES
+from metarec.encoders.torch_options import resolve_device
 from metarec.errors import ConfigError, EncoderError
 
 
@@ -89,11 +90,7 @@ class CausalLM:
         import torch  # deferred: heavy dependency, loaded on first use
         from transformers import AutoModelForCausalLM  # deferred: heavy dependency, loaded on first use
 
-        device = self.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        elif device.startswith("cuda") and not torch.cuda.is_available():
-            raise EncoderError(f"`device={device!r}` but CUDA is not available; use device='cpu' or 'auto'")
+        device = resolve_device(self.device)
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 str(self.resolved.folder), local_files_only=True, dtype=getattr(torch, self.dtype)

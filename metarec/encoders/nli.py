@@ -11,6 +11,7 @@ import numpy as np
 
 from metarec.encoders.text import _resolve_model
 from metarec.encoders.torch_options import DEVICE_RE as _DEVICE_RE
+from metarec.encoders.torch_options import resolve_device
 from metarec.errors import ConfigError, EncoderError
 
 #: The hypotheses read against each clause: (like, dislike).
@@ -100,17 +101,12 @@ class NLIPolarity:
     def _load(self) -> None:
         if self._model is not None:
             return
-        import torch  # deferred: heavy dependency, loaded on first use
         from transformers import (  # deferred: heavy dependency, loaded on first use
             AutoModelForSequenceClassification,
             AutoTokenizer,
         )
 
-        device = self.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        elif device.startswith("cuda") and not torch.cuda.is_available():
-            raise EncoderError(f"`device={device!r}` but CUDA is not available; use device='cpu' or 'auto'")
+        device = resolve_device(self.device)
         folder = str(self.resolved.folder)
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from metarec.encoders.torch_options import DEVICE_RE as _DEVICE_RE
 from metarec.encoders.torch_options import DTYPES as _DTYPES
+from metarec.encoders.torch_options import resolve_device
 from metarec.errors import EncoderError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -346,15 +347,8 @@ class HFTextEncoder:
         )
 
     def _torch_device(self) -> str:
-        import torch  # deferred: heavy dependency, loaded on first use
-
-        if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise EncoderError(
-                f"`device={self.device!r}` but torch.cuda.is_available() is False; use device='cpu' or 'auto'"
-            )
-        return self.device
+        """The torch device to run on (`metarec.encoders.torch_options.resolve_device`)."""
+        return resolve_device(self.device)
 
     def _load(self) -> None:
         """Load the tokenizer and the model (once)."""

@@ -281,12 +281,17 @@ def spell_out(text: str) -> str:
     return _SCIENCE_FICTION.sub("sci-fi", text)
 
 
+def _first_name(name: str | None) -> str | None:
+    """The first word of a persona's name, escaped for a regular expression (None without a name)."""
+    return re.escape(name.strip().split()[0]) if name and name.strip() else None
+
+
 def introduces(clause: str, name: str | None) -> bool:
     """Whether ``clause`` only introduces the persona ("I'm Jasper", "My name is Noor"): no taste in it."""
-    if not name or not name.strip():
-        return False
-    first = re.escape(name.strip().split()[0])
-    return bool(re.match(rf"^(?:i'm|i am|my name is|this is|meet|call me)\s+{first}\W*$", clause.strip(), re.I))
+    first = _first_name(name)
+    return first is not None and bool(
+        re.match(rf"^(?:i'm|i am|my name is|this is|meet|call me)\s+{first}\W*$", clause.strip(), re.I)
+    )
 
 
 def without_name(clause: str, name: str | None) -> str:
@@ -295,9 +300,9 @@ def without_name(clause: str, name: str | None) -> str:
     ("Frank" would match "Anne Frank Remembered".) A leading name with its apposition ("Walt, 71, watches
     westerns") is dropped, other mentions become "they".
     """
-    if not name or not name.strip():
+    first = _first_name(name)
+    if first is None:
         return clause
-    first = re.escape(name.strip().split()[0])
     stripped = re.sub(rf"^{first}\b(?:,[^,]{{1,40}},)?\s*", "", clause)
     stripped = re.sub(rf"\b{first}\b", "they", stripped)
     return stripped if _WORD.search(stripped) else clause
